@@ -1,0 +1,42 @@
+package io.pullmesh.metrics;
+
+/**
+ * Every meter pullmesh registers, by its Micrometer name. Prometheus sees dots as underscores and counters
+ * with a {@code _total} suffix: {@code pullmesh.upstream.bytes} is scraped as {@code pullmesh_upstream_bytes_total}.
+ */
+public final class MeterNames {
+  private MeterNames() {}
+
+  /** Counter: bytes of blob and manifest bodies received from upstream. Tag {@code kind}: blob, manifest. */
+  public static final String UPSTREAM_BYTES = "pullmesh.upstream.bytes";
+  /** Counter: requests sent upstream. Tags {@code kind} (manifest, locate, piece, stream, token, head), {@code status} (HTTP status or "error"). */
+  public static final String UPSTREAM_REQUESTS = "pullmesh.upstream.requests";
+  /** Counter: blob bytes written to clients. Tag {@code source}: cache (committed file), inflight (a download in progress). */
+  public static final String SERVED_BYTES = "pullmesh.served.bytes";
+  /** Counter: blob GET requests. Tag {@code result}: hit (committed), inflight (joined a download), miss (started one). */
+  public static final String BLOB_REQUESTS = "pullmesh.blob.requests";
+  /** Counter: manifest requests. Tag {@code result}: hit, miss, revalidated, stale, error. */
+  public static final String MANIFEST_REQUESTS = "pullmesh.manifest.requests";
+  /** Gauge: downloads in progress. */
+  public static final String DOWNLOADS_ACTIVE = "pullmesh.downloads.active";
+  /** Counter: finished downloads. Tag {@code outcome}: committed, failed, corrupt, cancelled. */
+  public static final String DOWNLOADS = "pullmesh.downloads";
+  /** Timer: time from first upstream request to commit, for committed downloads. */
+  public static final String DOWNLOAD_DURATION = "pullmesh.download.duration";
+  /** Counter: piece fetches that failed and were retried. Tag {@code reason}: status, error, timeout, short. */
+  public static final String PIECE_RETRIES = "pullmesh.piece.retries";
+  /** Counter: upstream connections closed for making no progress within the stall timeout. */
+  public static final String STALLS = "pullmesh.piece.stalls";
+  /** Counter: presigned blob URLs re-resolved because the CDN refused them. */
+  public static final String RELOCATIONS = "pullmesh.upstream.relocations";
+  /** Counter: downloads whose bytes did not hash to their digest (discarded, never committed). */
+  public static final String DIGEST_MISMATCHES = "pullmesh.digest.mismatches";
+  /** Counter: downloads that fell back to one whole-body stream because the upstream ignored Range. */
+  public static final String RANGE_FALLBACKS = "pullmesh.upstream.range.fallbacks";
+  /** Gauge: bytes of committed blobs in the cache. */
+  public static final String CACHE_BYTES = "pullmesh.cache.bytes";
+  /** Gauge: committed blobs in the cache. */
+  public static final String CACHE_BLOBS = "pullmesh.cache.blobs";
+  /** Timer: HTTP requests served. Tags {@code route} (manifest, blob, base, healthz, metrics, other), {@code method}, {@code status}. */
+  public static final String HTTP_REQUESTS = "pullmesh.http.requests";
+}

@@ -1,0 +1,52 @@
+package io.pullmesh.metrics;
+
+import java.time.Duration;
+import java.util.function.LongSupplier;
+
+/**
+ * Everything pullmesh measures, as calls. Implementations must be thread-safe and cheap: these are called
+ * on event loops for every chunk of every transfer.
+ */
+public interface MetricsRecorder {
+
+  /** Where bytes served to a client came from. */
+  enum Source {
+    CACHE, INFLIGHT;
+
+    String tag() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  void upstreamBytes(String kind, long bytes);
+
+  void upstreamRequest(String kind, String status);
+
+  void servedBytes(Source source, long bytes);
+
+  void blobRequest(String result);
+
+  void manifestRequest(String result);
+
+  void downloadFinished(String outcome, Duration duration);
+
+  void pieceRetry(String reason);
+
+  void stall();
+
+  void relocation();
+
+  void digestMismatch();
+
+  void rangeFallback();
+
+  void httpRequest(String route, String method, int status, long nanos);
+
+  /** Registers gauges read on scrape; the suppliers must be thread-safe and non-blocking. */
+  void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs);
+
+  /** A recorder that records nothing. */
+  static MetricsRecorder noop() {
+    return NoopMetricsRecorder.INSTANCE;
+  }
+}

@@ -1,0 +1,112 @@
+package io.pullmesh.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * Records into the {@link MeterRegistry} it is given (never the global one). Counters are looked up once
+ * per tag combination and cached, so the per-chunk calls cost a map lookup and an atomic add.
+ */
+public final class MicrometerMetricsRecorder implements MetricsRecorder {
+  private final MeterRegistry registry;
+  private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+
+  public MicrometerMetricsRecorder(MeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  private Counter counter(String name, String description, String... tags) {
+    String key = name + '|' + String.join("|", tags);
+    return counters.computeIfAbsent(key, k -> Counter.builder(name).description(description).tags(tags).register(registry));
+  }
+
+  @Override
+  public void upstreamBytes(String kind, long bytes) {
+    counter(MeterNames.UPSTREAM_BYTES, "Bytes received from upstream", "kind", kind).increment(bytes);
+  }
+
+  @Override
+  public void upstreamRequest(String kind, String status) {
+    counter(MeterNames.UPSTREAM_REQUESTS, "Requests sent upstream", "kind", kind, "status", status).increment();
+  }
+
+  @Override
+  public void servedBytes(Source source, long bytes) {
+    counter(MeterNames.SERVED_BYTES, "Blob bytes written to clients", "source", source.tag()).increment(bytes);
+  }
+
+  @Override
+  public void blobRequest(String result) {
+    counter(MeterNames.BLOB_REQUESTS, "Blob GET requests by cache result", "result", result).increment();
+  }
+
+  @Override
+  public void manifestRequest(String result) {
+    counter(MeterNames.MANIFEST_REQUESTS, "Manifest requests by cache result", "result", result).increment();
+  }
+
+  @Override
+  public void downloadFinished(String outcome, Duration duration) {
+    counter(MeterNames.DOWNLOADS, "Finished downloads by outcome", "outcome", outcome).increment();
+    if ("committed".equals(outcome)) {
+      timers.computeIfAbsent(MeterNames.DOWNLOAD_DURATION, k -> Timer.builder(k)
+          .description("Time from first upstream request to commit")
+          .publishPercentileHistogram()
+          .register(registry)).record(duration);
+    }
+  }
+
+  @Override
+  public void pieceRetry(String reason) {
+    counter(MeterNames.PIECE_RETRIES, "Piece fetches retried", "reason", reason).increment();
+  }
+
+  @Override
+  public void stall() {
+    counter(MeterNames.STALLS, "Upstream connections closed for making no progress").increment();
+  }
+
+  @Override
+  public void relocation() {
+    counter(MeterNames.RELOCATIONS, "Presigned blob URLs re-resolved").increment();
+  }
+
+  @Override
+  public void digestMismatch() {
+    counter(MeterNames.DIGEST_MISMATCHES, "Downloads whose bytes did not match their digest").increment();
+  }
+
+  @Override
+  public void rangeFallback() {
+    counter(MeterNames.RANGE_FALLBACKS, "Downloads that fell back to a single stream").increment();
+  }
+
+  @Override
+  public void httpRequest(String route, String method, int status, long nanos) {
+    String key = route + '|' + method + '|' + status;
+    timers.computeIfAbsent(key, k -> Timer.builder(MeterNames.HTTP_REQUESTS)
+        .description("HTTP requests served")
+        .tags("route", route, "method", method, "status", Integer.toString(status))
+        .publishPercentileHistogram()
+        .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs) {
+    Gauge.builder(MeterNames.DOWNLOADS_ACTIVE, activeDownloads, s -> s.getAsLong()).description("Downloads in progress").register(registry);
+    Gauge.builder(MeterNames.CACHE_BYTES, cacheBytes, s -> s.getAsLong()).description("Bytes of committed blobs").baseUnit("bytes").register(registry);
+    Gauge.builder(MeterNames.CACHE_BLOBS, cacheBlobs, s -> s.getAsLong()).description("Committed blobs").register(registry);
+  }
+}

@@ -1,0 +1,37 @@
+package io.pullmesh.metrics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class MicrometerMetricsRecorderTest {
+  @Test
+  void recordsIntoTheGivenRegistryOnly() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    MicrometerMetricsRecorder m = new MicrometerMetricsRecorder(registry);
+    m.upstreamBytes("blob", 100);
+    m.upstreamBytes("blob", 50);
+    m.servedBytes(MetricsRecorder.Source.CACHE, 7);
+    m.servedBytes(MetricsRecorder.Source.INFLIGHT, 3);
+    m.digestMismatch();
+    m.downloadFinished("committed", Duration.ofSeconds(2));
+    m.httpRequest("blob", "GET", 206, 1_000_000);
+    AtomicLong active = new AtomicLong(3);
+    m.gauges(active::get, () -> 1000, () -> 2);
+
+    assertEquals(150, registry.get(MeterNames.UPSTREAM_BYTES).tag("kind", "blob").counter().count());
+    assertEquals(7, registry.get(MeterNames.SERVED_BYTES).tag("source", "cache").counter().count());
+    assertEquals(3, registry.get(MeterNames.SERVED_BYTES).tag("source", "inflight").counter().count());
+    assertEquals(1, registry.get(MeterNames.DIGEST_MISMATCHES).counter().count());
+    assertEquals(1, registry.get(MeterNames.DOWNLOAD_DURATION).timer().count());
+    assertEquals(1, registry.get(MeterNames.HTTP_REQUESTS).tag("status", "206").timer().count());
+    assertEquals(3, registry.get(MeterNames.DOWNLOADS_ACTIVE).gauge().value());
+    active.set(5);
+    assertEquals(5, registry.get(MeterNames.DOWNLOADS_ACTIVE).gauge().value());
+    assertEquals(1000, registry.get(MeterNames.CACHE_BYTES).gauge().value());
+    assertEquals(0, io.micrometer.core.instrument.Metrics.globalRegistry.getMeters().size());
+  }
+}

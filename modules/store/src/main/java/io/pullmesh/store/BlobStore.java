@@ -1,0 +1,353 @@
+package io.pullmesh.store;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.RepositoryName;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Logger;
+import org.rocksdb.RocksDBException;
+
+/**
+ * The blob cache on disk. Layout under the cache directory:
+ *
+ * <pre>
+ *   LOCK                          held with a file lock while one process owns the cache
+ *   blobs/sha256/ab/abcdef...     committed blobs: verified, complete, never written again (mode 0444)
+ *   partial/sha256-abcdef....data blobs being fetched: a sparse file of the final size, written at offsets
+ *   index/                        RocksDB: blobs, manifests, tags, size hints (see {@link CacheIndex})
+ * </pre>
+ *
+ * <p>A blob moves from {@code partial/} to {@code blobs/} only through {@link #commit}: the caller has
+ * verified its SHA-256; commit flushes the file to disk, renames it atomically (same file system), flushes
+ * the directory and only then writes the index record. A crash at any point leaves either no committed file
+ * (the partial is discarded at next start) or a complete one (re-indexed at next start if its record was not
+ * written yet). A committed file is therefore always whole and correct; the index never names a file that is
+ * not there for long ({@link #lookup} drops such records).
+ *
+ * <p>Blocking and thread-safe. Never call from a Vert.x event loop.
+ */
+public final class BlobStore implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(BlobStore.class.getName());
+
+  private final Path root;
+  private final Path blobsDir;
+  private final Path partialDir;
+  private final Clock clock;
+  private final FileChannel lockChannel;
+  private final FileLock lock;
+  private final CacheIndex index;
+  private final AtomicLong committedBytes = new AtomicLong();
+  private final AtomicLong committedBlobs = new AtomicLong();
+
+  private BlobStore(Path root, Clock clock, FileChannel lockChannel, FileLock lock, CacheIndex index) {
+    this.root = root;
+    this.blobsDir = root.resolve("blobs").resolve(Digest.ALGORITHM);
+    this.partialDir = root.resolve("partial");
+    this.clock = clock;
+    this.lockChannel = lockChannel;
+    this.lock = lock;
+    this.index = index;
+  }
+
+  /**
+   * Opens (creating if needed) the cache at {@code root}: takes its lock, opens the index, discards partial
+   * files, and reconciles the index with the committed files.
+   *
+   * @throws CacheUnusableException when the directory cannot be created or written, another process holds
+   *     it, or the index cannot be opened; the message says which and what to do
+   */
+  public static BlobStore open(Path root, Clock clock) {
+    Path abs = root.toAbsolutePath().normalize();
+    try {
+      Files.createDirectories(abs);
+    } catch (FileAlreadyExistsException e) {
+      throw new CacheUnusableException("cache dir " + abs + " (or a parent) exists but is not a directory: choose another with --cache-dir or PULLMESH_CACHE_DIR", e);
+    } catch (IOException e) {
+      throw new CacheUnusableException("cache dir " + abs + " cannot be created (" + describe(e)
+          + "): choose a writable directory with --cache-dir or PULLMESH_CACHE_DIR", e);
+    }
+    if (!Files.isDirectory(abs)) {
+      throw new CacheUnusableException("cache dir " + abs + " exists but is not a directory: choose another with --cache-dir or PULLMESH_CACHE_DIR", null);
+    }
+    FileChannel lockChannel;
+    FileLock lock;
+    try {
+      lockChannel = FileChannel.open(abs.resolve("LOCK"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    } catch (IOException e) {
+      throw new CacheUnusableException("cache dir " + abs + " is not writable (" + describe(e)
+          + "): fix its permissions or choose another with --cache-dir or PULLMESH_CACHE_DIR", e);
+    }
+    try {
+      lock = lockChannel.tryLock();
+    } catch (IOException | OverlappingFileLockException e) {
+      lock = null;
+    }
+    if (lock == null) {
+      closeQuietly(lockChannel);
+      throw new CacheUnusableException("cache dir " + abs + " is in use by another pullmesh process: stop it, or give this one its own --cache-dir", null);
+    }
+    CacheIndex index = null;
+    try {
+      Files.createDirectories(abs.resolve("blobs").resolve(Digest.ALGORITHM));
+      Files.createDirectories(abs.resolve("partial"));
+      Files.createDirectories(abs.resolve("index"));
+      index = new CacheIndex(abs.resolve("index"));
+      BlobStore store = new BlobStore(abs, clock, lockChannel, lock, index);
+      store.discardPartials();
+      store.reconcile();
+      return store;
+    } catch (IOException | RocksDBException | RuntimeException e) {
+      if (index != null) {
+        index.close();
+      }
+      closeQuietly(lockChannel);
+      if (e instanceof CacheUnusableException c) {
+        throw c;
+      }
+      throw new CacheUnusableException("cache dir " + abs + " cannot be used (" + describe(e)
+          + "): check its permissions and free space, or choose another with --cache-dir", e);
+    }
+  }
+
+  private static String describe(Exception e) {
+    if (e instanceof AccessDeniedException) {
+      return "permission denied";
+    }
+    if (e instanceof NoSuchFileException n) {
+      return "no such file or directory: " + n.getFile();
+    }
+    if (e instanceof FileSystemException f && f.getReason() != null) {
+      return f.getReason();
+    }
+    return String.valueOf(e.getMessage());
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  /** Where a committed blob lives (whether or not it is there). */
+  public Path blobPath(Digest d) {
+    return blobsDir.resolve(d.hex().substring(0, 2)).resolve(d.hex());
+  }
+
+  /** Where a blob being fetched is written. */
+  public Path partialPath(Digest d) {
+    return partialDir.resolve("sha256-" + d.hex() + ".data");
+  }
+
+  /**
+   * The committed blob, if the index has it and its file is there with the recorded size. A record whose
+   * file is gone is dropped.
+   */
+  public Optional<BlobRecord> lookup(Digest d) {
+    Optional<BlobRecord> r = index.blob(d);
+    if (r.isEmpty()) {
+      return r;
+    }
+    Path p = blobPath(d);
+    long size = sizeOrMinusOne(p);
+    if (size != r.get().size()) {
+      LOG.warning(() -> "index names " + d + " but its file is " + (size < 0 ? "missing" : "of the wrong size") + "; dropping the record");
+      forget(r.get());
+      return Optional.empty();
+    }
+    return r;
+  }
+
+  /** Counts a cache hit: last access now, hits + 1. */
+  public synchronized void recordHit(Digest d) {
+    index.blob(d).ifPresent(r -> index.putBlob(r.touched(clock.millis())));
+  }
+
+  /**
+   * Creates (or truncates) the partial file for {@code d}, sized {@code size} bytes (sparse), open for
+   * positional reads and writes. The caller owns the channel.
+   */
+  public FileChannel openPartial(Digest d, long size) throws IOException {
+    Path p = partialPath(d);
+    try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
+      raf.setLength(0);
+      raf.setLength(size);
+    }
+    return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+  }
+
+  /**
+   * Publishes a verified partial file as the committed blob {@code d}. The caller must have checked that its
+   * bytes hash to {@code d}; {@code channel} is the partial file's channel (flushed here, left open: a
+   * reader holding it keeps reading the same bytes after the rename).
+   */
+  public BlobRecord commit(Digest d, long size, FileChannel channel) throws IOException {
+    channel.force(true);
+    Path target = blobPath(d);
+    Files.createDirectories(target.getParent());
+    Files.move(partialPath(d), target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    fsyncDirectory(target.getParent());
+    try {
+      Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("r--r--r--"));
+    } catch (UnsupportedOperationException | IOException e) {
+      // not a POSIX file system: the file stays writable, which only loses a safety net
+    }
+    long now = clock.millis();
+    BlobRecord previous = index.blob(d).orElse(null);
+    BlobRecord r = new BlobRecord(d, size, now, now, 0);
+    index.putBlob(r);
+    if (previous == null) {
+      committedBlobs.incrementAndGet();
+      committedBytes.addAndGet(size);
+    }
+    return r;
+  }
+
+  /** Deletes the partial file of {@code d}, if any. */
+  public void discardPartial(Digest d) {
+    try {
+      Files.deleteIfExists(partialPath(d));
+    } catch (IOException e) {
+      LOG.warning(() -> "could not delete partial file of " + d + ": " + e);
+    }
+  }
+
+  public Optional<ManifestRecord> manifest(Digest d) {
+    return index.manifest(d);
+  }
+
+  public void putManifest(ManifestRecord r) {
+    index.putManifest(r);
+  }
+
+  public Optional<TagRecord> tag(RepositoryName repo, String tag) {
+    return index.tag(repo, tag);
+  }
+
+  public void putTag(TagRecord r) {
+    index.putTag(r);
+  }
+
+  /** The size a manifest announced for {@code d}, remembered so a HEAD can be answered before any fetch. */
+  public OptionalLong sizeHint(Digest d) {
+    return index.sizeHint(d);
+  }
+
+  public void putSizeHint(Digest d, long size) {
+    index.putSizeHint(d, size);
+  }
+
+  /** Bytes of committed blobs. */
+  public long committedBytes() {
+    return committedBytes.get();
+  }
+
+  /** Number of committed blobs. */
+  public long committedBlobs() {
+    return committedBlobs.get();
+  }
+
+  private void forget(BlobRecord r) {
+    index.deleteBlob(r.digest());
+    committedBlobs.decrementAndGet();
+    committedBytes.addAndGet(-r.size());
+  }
+
+  /** Partial files cannot be trusted after a restart until pieces are tracked durably; start them over. */
+  private void discardPartials() throws IOException {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir)) {
+      for (Path p : ds) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * Makes the index and the committed files agree: a file without a record (a crash between rename and
+   * index write) gets one; a record without its file is dropped.
+   */
+  private void reconcile() throws IOException {
+    long now = clock.millis();
+    try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(blobsDir)) {
+      for (Path prefix : prefixes) {
+        if (!Files.isDirectory(prefix)) {
+          continue;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(prefix)) {
+          for (Path f : files) {
+            String name = f.getFileName().toString();
+            if (!Digest.isValid(Digest.ALGORITHM + ":" + name) || !name.startsWith(prefix.getFileName().toString())) {
+              LOG.warning(() -> "ignoring stray file in the blob directory: " + f);
+              continue;
+            }
+            Digest d = Digest.ofHex(name);
+            if (index.blob(d).isEmpty()) {
+              long size = Files.size(f);
+              index.putBlob(new BlobRecord(d, size, now, now, 0));
+              LOG.info(() -> "re-indexed committed blob " + d + " (" + size + " bytes)");
+            }
+          }
+        }
+      }
+    }
+    index.forEachBlob(r -> {
+      if (Files.exists(blobPath(r.digest()))) {
+        committedBlobs.incrementAndGet();
+        committedBytes.addAndGet(r.size());
+      } else {
+        index.deleteBlob(r.digest());
+      }
+    });
+  }
+
+  private static long sizeOrMinusOne(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
+  private static void fsyncDirectory(Path dir) {
+    try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException e) {
+      // some platforms cannot open a directory for fsync; the rename itself is still atomic
+    }
+  }
+
+  private static void closeQuietly(FileChannel ch) {
+    try {
+      ch.close();
+    } catch (IOException e) {
+      // closing a lock channel we are giving up on
+    }
+  }
+
+  @Override
+  public void close() {
+    index.close();
+    try {
+      lock.release();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      closeQuietly(lockChannel);
+    }
+  }
+}
