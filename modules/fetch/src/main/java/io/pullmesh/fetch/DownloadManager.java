@@ -1,0 +1,199 @@
+package io.pullmesh.fetch;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RepositoryName;
+import io.pullmesh.metrics.MetricsRecorder;
+import io.pullmesh.store.BlobRecord;
+import io.pullmesh.store.BlobStore;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.function.DoubleSupplier;
+import java.util.logging.Logger;
+
+/**
+ * One download per digest, however many clients ask (single-flight). {@link #open} answers with the committed
+ * blob, or with a reader attached to the download in progress (starting one if none runs). A download whose
+ * bytes did not match their digest is started again at once, up to {@link #MAX_CORRUPT_STREAK} times in a row.
+ */
+public final class DownloadManager {
+  private static final Logger LOG = Logger.getLogger(DownloadManager.class.getName());
+  /** Consecutive digest mismatches after which a blob is only refetched when a client asks again. */
+  static final int MAX_CORRUPT_STREAK = 3;
+  private static final long LOCATION_TTL_MS = 60_000;
+  private static final int MAX_REMEMBERED_LOCATIONS = 1024;
+
+  /** What {@link #open} found. */
+  public sealed interface Lookup {
+    /** The blob is in the cache: serve {@code path}. */
+    record Committed(BlobRecord record, Path path) implements Lookup {}
+
+    /**
+     * The blob is downloading: read it through {@code reader} (close it when done).
+     *
+     * @param started true when this call started the download (a cache miss)
+     */
+    record InFlight(BlobDownload download, BlobDownload.Reader reader, boolean started) implements Lookup {}
+  }
+
+  private record Remembered(BlobLocation location, long at) {}
+
+  private final Vertx vertx;
+  private final UpstreamRegistry upstream;
+  private final BlobStore store;
+  private final Executor io;
+  private final MetricsRecorder metrics;
+  private final FetchConfig config;
+  private final Clock clock;
+  private final Backoff backoff;
+  private final Map<Digest, BlobDownload> active = new ConcurrentHashMap<>();
+  private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
+  private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
+
+  public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, Executor io, MetricsRecorder metrics,
+      FetchConfig config, Clock clock, DoubleSupplier random) {
+    this.vertx = vertx;
+    this.upstream = upstream;
+    this.store = store;
+    this.io = io;
+    this.metrics = metrics;
+    this.config = config;
+    this.clock = clock;
+    this.backoff = new Backoff(config.backoffBase(), config.backoffMax(), random);
+  }
+
+  /**
+   * The committed blob or a reader on its download.
+   *
+   * @return fails with the download's {@link RegistryException} when it cannot start or already failed
+   *     (BLOB_UNKNOWN when upstream has no such blob, UPSTREAM_ERROR, ...)
+   */
+  public Future<Lookup> open(RepositoryName repo, Digest digest) {
+    BlobDownload running = active.get(digest);
+    if (running != null) {
+      return attach(running, false);
+    }
+    return vertx.executeBlocking(() -> store.lookup(digest), false).compose(found -> {
+      if (found.isPresent()) {
+        return Future.succeededFuture(new Lookup.Committed(found.get(), store.blobPath(digest)));
+      }
+      BlobDownload fresh = newDownload(repo, digest);
+      BlobDownload previous = active.putIfAbsent(digest, fresh);
+      if (previous != null) {
+        return attach(previous, false);
+      }
+      begin(fresh);
+      return attach(fresh, true);
+    });
+  }
+
+  private Future<Lookup> attach(BlobDownload download, boolean started) {
+    return download.ready().compose(size -> {
+      BlobDownload.Reader reader;
+      try {
+        reader = download.tryOpenReader();
+      } catch (RegistryException e) {
+        return Future.failedFuture(e);
+      }
+      if (reader != null) {
+        return Future.succeededFuture(new Lookup.InFlight(download, reader, started));
+      }
+      return vertx.executeBlocking(() -> store.lookup(download.digest()), false).compose(found -> found.isPresent()
+          ? Future.succeededFuture(new Lookup.Committed(found.get(), store.blobPath(download.digest())))
+          : Future.failedFuture(new RegistryException(ErrorCode.INTERNAL_ERROR, "blob " + download.digest() + " was committed but is gone")));
+    });
+  }
+
+  private BlobDownload newDownload(RepositoryName repo, Digest digest) {
+    return new BlobDownload(digest, repo, vertx, upstream, store, io, metrics, config, backoff, clock);
+  }
+
+  private void begin(BlobDownload download) {
+    Digest d = download.digest();
+    download.completion().onComplete(ar -> {
+      active.remove(d, download);
+      if (ar.succeeded()) {
+        corruptStreak.remove(d);
+        return;
+      }
+      RegistryException e = RegistryException.of(ar.cause());
+      if (e.code() != ErrorCode.BLOB_CORRUPT) {
+        return;
+      }
+      int streak = corruptStreak.merge(d, 1, Integer::sum);
+      if (streak < MAX_CORRUPT_STREAK) {
+        BlobDownload again = newDownload(repositoryOf(download), d);
+        if (active.putIfAbsent(d, again) == null) {
+          LOG.info(() -> "fetching " + d + " again after a digest mismatch (" + streak + " in a row)");
+          begin(again);
+        }
+      } else {
+        corruptStreak.remove(d);
+        LOG.warning(() -> "upstream sent corrupt bytes for " + d + " " + streak + " times in a row; waiting for a client to ask again");
+      }
+    });
+    download.start(takeLocation(d));
+  }
+
+  private RepositoryName repositoryOf(BlobDownload download) {
+    return download.repository();
+  }
+
+  /**
+   * The blob's size, for HEAD: from the download or cache, else from the size a manifest announced, else by
+   * asking upstream (whose answer is remembered briefly so the GET that follows need not ask again).
+   *
+   * @return fails with {@link RegistryException}: BLOB_UNKNOWN (404), UPSTREAM_ERROR (502), UPSTREAM_TIMEOUT (504)
+   */
+  public Future<Long> size(RepositoryName repo, Digest digest) {
+    BlobDownload running = active.get(digest);
+    if (running != null) {
+      return running.ready();
+    }
+    return vertx.executeBlocking(() -> {
+      var rec = store.lookup(digest);
+      if (rec.isPresent()) {
+        return OptionalLong.of(rec.get().size());
+      }
+      return store.sizeHint(digest);
+    }, false).compose(known -> {
+      if (known.isPresent()) {
+        return Future.succeededFuture(known.getAsLong());
+      }
+      return upstream.locate(repo, digest).map(loc -> {
+        rememberLocation(loc);
+        return loc.size();
+      }).recover(t -> Future.failedFuture(UpstreamRegistry.asRegistryError(t, ErrorCode.BLOB_UNKNOWN)));
+    });
+  }
+
+  private void rememberLocation(BlobLocation loc) {
+    if (locations.size() >= MAX_REMEMBERED_LOCATIONS) {
+      locations.clear();
+    }
+    locations.put(loc.digest(), new Remembered(loc, clock.millis()));
+  }
+
+  private BlobLocation takeLocation(Digest d) {
+    Remembered r = locations.remove(d);
+    return r != null && clock.millis() - r.at < LOCATION_TTL_MS ? r.location() : null;
+  }
+
+  /** Downloads in progress. */
+  public int activeCount() {
+    return active.size();
+  }
+
+  public Collection<BlobDownload> downloads() {
+    return new ArrayList<>(active.values());
+  }
+}

@@ -1,0 +1,72 @@
+package io.pullmesh.fetch;
+
+import java.time.Duration;
+
+/**
+ * How the fetcher talks to upstream.
+ *
+ * @param connections parallel ranged requests per blob
+ * @param minPieceSize smallest piece, bytes (see {@link io.pullmesh.core.PieceLayout#choose})
+ * @param maxPieceSize largest piece, bytes
+ * @param connectTimeout TCP (and TLS) connect timeout
+ * @param stallTimeout an upstream connection that delivers no byte for this long is closed and its piece retried
+ * @param maxPieceAttempts tries per piece before the download fails
+ * @param backoffBase first retry delay; doubles per try, with jitter
+ * @param backoffMax retry delay cap
+ * @param maxManifestBytes manifests larger than this are refused
+ * @param maxRelocations how many times one download may re-resolve an expired or refused CDN URL
+ * @param userAgent sent upstream
+ */
+public record FetchConfig(
+    int connections,
+    int minPieceSize,
+    int maxPieceSize,
+    Duration connectTimeout,
+    Duration stallTimeout,
+    int maxPieceAttempts,
+    Duration backoffBase,
+    Duration backoffMax,
+    int maxManifestBytes,
+    int maxRelocations,
+    String userAgent) {
+
+  public static final int DEFAULT_CONNECTIONS = 16;
+
+  public FetchConfig {
+    if (connections < 1 || connections > 256) {
+      throw new IllegalArgumentException("upstream connections: " + connections + " (expected: 1 to 256)");
+    }
+    if (minPieceSize < 1 || maxPieceSize < minPieceSize) {
+      throw new IllegalArgumentException("piece size bounds: " + minPieceSize + ".." + maxPieceSize);
+    }
+    if (maxPieceAttempts < 1) {
+      throw new IllegalArgumentException("max piece attempts must be >= 1");
+    }
+  }
+
+  public static FetchConfig defaults() {
+    return new FetchConfig(DEFAULT_CONNECTIONS, io.pullmesh.core.PieceLayout.MIN_PIECE, io.pullmesh.core.PieceLayout.MAX_PIECE,
+        Duration.ofSeconds(10), Duration.ofSeconds(30), 8, Duration.ofMillis(500), Duration.ofSeconds(15),
+        4 << 20, 5, "pullmesh/0.1");
+  }
+
+  public FetchConfig withConnections(int n) {
+    return new FetchConfig(n, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+  }
+
+  public FetchConfig withPieceSizes(int min, int max) {
+    return new FetchConfig(connections, min, max, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+  }
+
+  public FetchConfig withTimeouts(Duration connect, Duration stall) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connect, stall, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+  }
+
+  public FetchConfig withRetries(int attempts, Duration base, Duration max) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, attempts, base, max,
+        maxManifestBytes, maxRelocations, userAgent);
+  }
+}

@@ -1,0 +1,451 @@
+package io.pullmesh.fetch;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.pullmesh.core.ByteRange;
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.Reference;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RepositoryName;
+import io.pullmesh.metrics.MetricsRecorder;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The upstream registry, as pullmesh needs it: manifests by tag or digest, where a blob's bytes live (following
+ * the registry's redirect to its CDN ourselves), and ranged or whole reads of those bytes. Tolerates
+ * registry.ollama.ai's quirks: manifests as {@code text/plain} with no Content-Length, a cross-host 307 for
+ * every blob, presigned CDN URLs that expire. Answers 401 challenges itself ({@link RegistryAuth}) and never
+ * sends the registry's Authorization header to another host.
+ *
+ * <p>Every returned response is paused: the caller must set its handlers and resume it, or reset it.
+ */
+public final class UpstreamRegistry implements AutoCloseable {
+  /** Accept header for manifests: every manifest type Ollama and OCI registries serve. */
+  static final String MANIFEST_ACCEPT = String.join(", ",
+      "application/vnd.docker.distribution.manifest.v2+json",
+      "application/vnd.oci.image.manifest.v1+json",
+      "application/vnd.oci.image.index.v1+json",
+      "application/vnd.docker.distribution.manifest.list.v2+json");
+  static final String DEFAULT_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json";
+  private static final Set<String> MANIFEST_TYPES = Set.of(
+      "application/vnd.docker.distribution.manifest.v2+json",
+      "application/vnd.docker.distribution.manifest.list.v2+json",
+      "application/vnd.docker.distribution.manifest.v1+json",
+      "application/vnd.docker.distribution.manifest.v1+prettyjws",
+      "application/vnd.oci.image.manifest.v1+json",
+      "application/vnd.oci.image.index.v1+json");
+  private static final Pattern CONTENT_RANGE = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
+  private static final Pattern CONTENT_RANGE_UNSATISFIED = Pattern.compile("bytes\\s+\\*/(\\d+)");
+  private static final int MAX_REDIRECTS = 10;
+  private static final int SMALL_BODY = 64 << 10;
+
+  private final URI base;
+  private final FetchConfig config;
+  private final MetricsRecorder metrics;
+  private final HttpClientAgent client;
+  private final RegistryAuth auth;
+
+  /**
+   * @param base the registry's base URL, e.g. {@code https://registry.ollama.ai}
+   * @param credentials for registries that want them, or null
+   */
+  public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
+      MetricsRecorder metrics, Clock clock) {
+    String b = base.toString();
+    this.base = URI.create(b.endsWith("/") ? b.substring(0, b.length() - 1) : b);
+    this.config = config;
+    this.metrics = metrics;
+    HttpClientOptions options = new HttpClientOptions()
+        .setProtocolVersion(HttpVersion.HTTP_1_1)
+        .setKeepAlive(true)
+        .setTcpNoDelay(true)
+        .setDecompressionSupported(false)
+        .setConnectTimeout((int) config.connectTimeout().toMillis())
+        .setVerifyHost(true)
+        .setMaxRedirects(MAX_REDIRECTS);
+    int loops = Math.max(1, 2 * Runtime.getRuntime().availableProcessors());
+    PoolOptions pool = new PoolOptions().setHttp1MaxSize(Math.max(32, config.connections() * 4)).setEventLoopSize(loops);
+    this.client = vertx.createHttpClient(options, pool);
+    this.auth = new RegistryAuth(client, credentials, clock, config, metrics);
+  }
+
+  public URI base() {
+    return base;
+  }
+
+  URI blobUrl(RepositoryName repo, Digest digest) {
+    return URI.create(base + "/v2/" + repo.value() + "/blobs/" + digest);
+  }
+
+  URI manifestUrl(RepositoryName repo, Reference ref) {
+    return URI.create(base + "/v2/" + repo.value() + "/manifests/" + ref);
+  }
+
+  private boolean isRegistryHost(URI url) {
+    return url.getScheme().equalsIgnoreCase(base.getScheme())
+        && url.getHost() != null && url.getHost().equalsIgnoreCase(base.getHost())
+        && port(url) == port(base);
+  }
+
+  private static int port(URI u) {
+    return u.getPort() != -1 ? u.getPort() : (u.getScheme().equalsIgnoreCase("https") ? 443 : 80);
+  }
+
+  private static String scope(RepositoryName repo) {
+    return "repository:" + repo.value() + ":pull";
+  }
+
+  /**
+   * Sends one request. On the registry's own host it carries the cached Authorization header, and a 401 is
+   * answered once by authenticating and re-sending; other hosts never get an Authorization header.
+   *
+   * @return the response, paused; fails with {@link UpstreamException}
+   */
+  Future<HttpClientResponse> send(HttpMethod method, URI url, RepositoryName repo, Map<String, String> headers, String kind) {
+    boolean registry = isRegistryHost(url);
+    String authHeader = registry ? auth.header(scope(repo)).orElse(null) : null;
+    return raw(method, url, headers, authHeader, kind).compose(resp -> {
+      if (resp.statusCode() != 401 || !registry) {
+        return Future.succeededFuture(resp);
+      }
+      String challengeHeader = resp.getHeader("WWW-Authenticate");
+      discard(resp);
+      AuthChallenge challenge = AuthChallenge.parse(challengeHeader).orElse(null);
+      if (challenge == null) {
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
+            "upstream " + base.getHost() + " answered 401 without a usable WWW-Authenticate challenge"));
+      }
+      return auth.authenticate(challenge, scope(repo))
+          .compose(h -> raw(method, url, headers, h, kind))
+          .compose(again -> {
+            if (again.statusCode() == 401) {
+              discard(again);
+              return Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
+                  "upstream " + base.getHost() + " refused pullmesh's credentials for " + repo
+                      + " (set PULLMESH_UPSTREAM_USERNAME and PULLMESH_UPSTREAM_PASSWORD for private repositories)"));
+            }
+            return Future.succeededFuture(again);
+          });
+    });
+  }
+
+  private Future<HttpClientResponse> raw(HttpMethod method, URI url, Map<String, String> headers, String authHeader, String kind) {
+    RequestOptions o = new RequestOptions()
+        .setMethod(method)
+        .setAbsoluteURI(url.toString())
+        .setFollowRedirects(false)
+        .setConnectTimeout(config.connectTimeout().toMillis())
+        .setIdleTimeout(config.stallTimeout().toMillis())
+        .putHeader("User-Agent", config.userAgent());
+    headers.forEach(o::putHeader);
+    if (authHeader != null) {
+      o.putHeader("Authorization", authHeader);
+    }
+    String what = kind + " " + method + " " + url.getHost();
+    return client.request(o)
+        .compose(req -> req.send().map(resp -> {
+          resp.pause();
+          metrics.upstreamRequest(kind, Integer.toString(resp.statusCode()));
+          return resp;
+        }))
+        .recover(t -> {
+          metrics.upstreamRequest(kind, "error");
+          return Future.failedFuture(UpstreamException.classify(t, what));
+        });
+  }
+
+  /** Throws the rest of a response away: small bodies are read (so the connection is reused), big ones reset. */
+  static void discard(HttpClientResponse resp) {
+    String len = resp.getHeader(HttpHeaderNames.CONTENT_LENGTH);
+    long n = -1;
+    try {
+      n = len == null ? -1 : Long.parseLong(len.trim());
+    } catch (NumberFormatException e) {
+      n = -1;
+    }
+    if (n >= 0 && n <= SMALL_BODY) {
+      resp.handler(b -> { });
+      resp.exceptionHandler(t -> { });
+      resp.endHandler(v -> { });
+      resp.resume();
+    } else {
+      resp.request().reset();
+    }
+  }
+
+  /**
+   * Fetches a manifest. Its bytes are returned unchanged; when asked by digest they are checked against it.
+   *
+   * @return fails with {@link RegistryException}: 404 MANIFEST_UNKNOWN, 403 DENIED, 429, 502 UPSTREAM_ERROR,
+   *     504 UPSTREAM_TIMEOUT
+   */
+  public Future<FetchedManifest> manifest(RepositoryName repo, Reference ref) {
+    URI url = manifestUrl(repo, ref);
+    String what = "manifest " + repo + ":" + ref;
+    return send(HttpMethod.GET, url, repo, Map.of("Accept", MANIFEST_ACCEPT), "manifest")
+        .compose(resp -> {
+          int s = resp.statusCode();
+          if (s == 200) {
+            return readLimited(resp, config.maxManifestBytes(), what).map(bytes -> toManifest(bytes, resp.getHeader("Content-Type"), ref, what));
+          }
+          discard(resp);
+          return Future.failedFuture(statusError(s, what + " at " + base.getHost()));
+        })
+        .recover(t -> Future.failedFuture(asRegistryError(t, ErrorCode.MANIFEST_UNKNOWN)));
+  }
+
+  private FetchedManifest toManifest(Buffer body, String contentType, Reference ref, String what) {
+    byte[] bytes = body.getBytes();
+    Digest digest = sha256(bytes);
+    if (ref.isDigest() && !ref.digest().orElseThrow().equals(digest)) {
+      throw new RegistryException(ErrorCode.UPSTREAM_ERROR,
+          what + ": upstream sent a manifest whose sha256 is " + digest + ", not the digest asked for");
+    }
+    return new FetchedManifest(bytes, mediaType(contentType, bytes), digest);
+  }
+
+  /**
+   * The media type to serve a manifest with: upstream's when it is a manifest type, otherwise (registry.ollama.ai
+   * says {@code text/plain}) the manifest's own {@code mediaType} field, otherwise Docker v2.
+   */
+  static String mediaType(String upstreamType, byte[] bytes) {
+    if (upstreamType != null) {
+      String t = upstreamType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
+      if (MANIFEST_TYPES.contains(t)) {
+        return t;
+      }
+    }
+    try {
+      Object mt = new JsonObject(Buffer.buffer(bytes)).getValue("mediaType");
+      if (mt instanceof String s && MANIFEST_TYPES.contains(s)) {
+        return s;
+      }
+    } catch (RuntimeException e) {
+      // not JSON: serve it as upstream said, it is a mirror's job to pass bytes through
+      if (upstreamType != null && !upstreamType.isBlank()) {
+        return upstreamType;
+      }
+    }
+    return DEFAULT_MANIFEST_TYPE;
+  }
+
+  static Digest sha256(byte[] bytes) {
+    try {
+      return Digest.ofBytes(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private Future<Buffer> readLimited(HttpClientResponse resp, int limit, String what) {
+    Promise<Buffer> p = Promise.promise();
+    Buffer acc = Buffer.buffer();
+    resp.handler(chunk -> {
+      metrics.upstreamBytes("manifest", chunk.length());
+      if (acc.length() + chunk.length() > limit) {
+        if (p.tryFail(new UpstreamException(UpstreamException.Kind.FATAL, 200,
+            what + ": upstream manifest is larger than " + limit + " bytes"))) {
+          resp.request().reset();
+        }
+        return;
+      }
+      acc.appendBuffer(chunk);
+    });
+    resp.exceptionHandler(t -> p.tryFail(UpstreamException.classify(t, what)));
+    resp.endHandler(v -> p.tryComplete(acc));
+    resp.resume();
+    return p.future();
+  }
+
+  /**
+   * Finds where a blob's bytes are and how big it is: a ranged GET of its first byte, following redirects
+   * (the registry's 307 to the CDN; the registry's auth never crosses to another host).
+   *
+   * @return fails with {@link UpstreamException}: NOT_FOUND, DENIED, RETRYABLE, TIMEOUT, FATAL
+   */
+  public Future<BlobLocation> locate(RepositoryName repo, Digest digest) {
+    return locateFrom(repo, digest, blobUrl(repo, digest), 0);
+  }
+
+  private Future<BlobLocation> locateFrom(RepositoryName repo, Digest digest, URI url, int hops) {
+    String what = "blob " + digest.shortHex();
+    return send(HttpMethod.GET, url, repo, Map.of("Range", "bytes=0-0"), "locate").compose(resp -> {
+      int s = resp.statusCode();
+      if (s >= 300 && s < 400 && resp.getHeader("Location") != null) {
+        String location = resp.getHeader("Location");
+        discard(resp);
+        if (hops >= MAX_REDIRECTS) {
+          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": more than " + MAX_REDIRECTS + " redirects upstream"));
+        }
+        URI next;
+        try {
+          next = url.resolve(location.trim());
+          if (next.getHost() == null || !(next.getScheme().equals("http") || next.getScheme().equals("https"))) {
+            throw new IllegalArgumentException(location);
+          }
+        } catch (IllegalArgumentException e) {
+          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream redirected to an unusable URL"));
+        }
+        return locateFrom(repo, digest, next, hops + 1);
+      }
+      if (s == 206) {
+        Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
+        if (!m.matches() || m.group(3).equals("*")) {
+          discard(resp);
+          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream 206 without a usable Content-Range"));
+        }
+        long size = Long.parseLong(m.group(3));
+        countAndDiscard(resp);
+        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, true));
+      }
+      if (s == 200) {
+        long size = contentLength(resp);
+        resp.request().reset();
+        if (size < 0) {
+          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream ignores Range and sends no Content-Length, so the blob size is unknown"));
+        }
+        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, false));
+      }
+      if (s == 416) {
+        Matcher m = CONTENT_RANGE_UNSATISFIED.matcher(String.valueOf(resp.getHeader("Content-Range")));
+        discard(resp);
+        if (m.matches() && Long.parseLong(m.group(1)) == 0) {
+          return Future.succeededFuture(new BlobLocation(repo, digest, url, 0, true));
+        }
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream refused the first byte (416)"));
+      }
+      discard(resp);
+      return Future.failedFuture(statusError(s, what + " at " + url.getHost()));
+    });
+  }
+
+  private void countAndDiscard(HttpClientResponse resp) {
+    resp.handler(b -> metrics.upstreamBytes("blob", b.length()));
+    resp.exceptionHandler(t -> { });
+    resp.endHandler(v -> { });
+    resp.resume();
+  }
+
+  static long contentLength(HttpClientResponse resp) {
+    String len = resp.getHeader(HttpHeaderNames.CONTENT_LENGTH);
+    try {
+      return len == null ? -1 : Long.parseLong(len.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Opens a ranged read of a located blob. Succeeds only with a 206 whose Content-Range is exactly the range
+   * asked for (or a 200 when the range is the whole blob).
+   *
+   * @return the paused response; fails with {@link UpstreamException}: URL_REFUSED when the CDN refuses the
+   *     presigned URL, RANGE_IGNORED for a 200 to a partial range, RETRYABLE, TIMEOUT, NOT_FOUND, FATAL
+   */
+  public Future<HttpClientResponse> openRange(BlobLocation loc, ByteRange range) {
+    String what = "blob " + loc.digest().shortHex() + " bytes " + range;
+    return send(HttpMethod.GET, loc.url(), loc.repository(), Map.of("Range", range.rangeHeader()), "piece").compose(resp -> {
+      int s = resp.statusCode();
+      boolean whole = range.first() == 0 && range.last() == loc.size() - 1;
+      if (s == 206) {
+        Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
+        if (m.matches() && Long.parseLong(m.group(1)) == range.first() && Long.parseLong(m.group(2)) == range.last()
+            && (m.group(3).equals("*") || Long.parseLong(m.group(3)) == loc.size())) {
+          return Future.succeededFuture(resp);
+        }
+        resp.request().reset();
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.RETRYABLE, s,
+            what + ": upstream answered Content-Range " + resp.getHeader("Content-Range")));
+      }
+      if (s == 200) {
+        if (whole && contentLength(resp) == loc.size()) {
+          return Future.succeededFuture(resp);
+        }
+        resp.request().reset();
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.RANGE_IGNORED, s, what + ": upstream ignored Range"));
+      }
+      discard(resp);
+      return Future.failedFuture(pieceStatusError(s, loc, what));
+    });
+  }
+
+  /**
+   * Opens a whole-body read, for upstreams that do not do ranges.
+   *
+   * @return the paused response (200 with the blob's size); fails like {@link #openRange}
+   */
+  public Future<HttpClientResponse> openWhole(BlobLocation loc) {
+    String what = "blob " + loc.digest().shortHex();
+    return send(HttpMethod.GET, loc.url(), loc.repository(), Map.of(), "stream").compose(resp -> {
+      int s = resp.statusCode();
+      if (s == 200) {
+        long len = contentLength(resp);
+        if (len >= 0 && len != loc.size()) {
+          resp.request().reset();
+          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s,
+              what + ": upstream now says " + len + " bytes, earlier " + loc.size()));
+        }
+        return Future.succeededFuture(resp);
+      }
+      discard(resp);
+      return Future.failedFuture(pieceStatusError(s, loc, what));
+    });
+  }
+
+  private UpstreamException pieceStatusError(int s, BlobLocation loc, String what) {
+    boolean cdn = !isRegistryHost(loc.url());
+    if (cdn && (s == 400 || s == 401 || s == 403 || s == 404 || s == 410)) {
+      return new UpstreamException(UpstreamException.Kind.URL_REFUSED, s, what + ": CDN " + loc.url().getHost()
+          + " refused the blob URL (" + s + "), it has probably expired");
+    }
+    if (s == 416) {
+      return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream says the range is past the end; the blob is not " + loc.size() + " bytes");
+    }
+    return statusError(s, what + " at " + loc.url().getHost());
+  }
+
+  static UpstreamException statusError(int s, String what) {
+    if (s == 404) {
+      return new UpstreamException(UpstreamException.Kind.NOT_FOUND, s, what + ": not found upstream");
+    }
+    if (s == 401 || s == 403) {
+      return new UpstreamException(UpstreamException.Kind.DENIED, s, what + ": upstream refused access (" + s + ")");
+    }
+    if (s == 429 || s >= 500) {
+      return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s);
+    }
+    return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream answered " + s);
+  }
+
+  static RegistryException asRegistryError(Throwable t, ErrorCode notFound) {
+    if (t instanceof RegistryException r) {
+      return r;
+    }
+    return UpstreamException.classify(t, "upstream").toRegistryException(notFound);
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}

@@ -1,0 +1,319 @@
+package io.pullmesh.proxy;
+
+import io.pullmesh.core.ByteRange;
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.RangeHeader;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.fetch.BlobDownload;
+import io.pullmesh.fetch.DownloadManager;
+import io.pullmesh.metrics.MetricsRecorder;
+import io.pullmesh.store.BlobStore;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.net.HostAndPort;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * {@code GET|HEAD /v2/<name>/blobs/<digest>}.
+ *
+ * <p>HEAD always carries Content-Length (Ollama sizes its download from it and nothing else). GET honours
+ * Range exactly: one range gets 206 with Content-Range, several get {@code multipart/byteranges}, one that does
+ * not parse or lies past the end gets 416. A ranged GET never gets 200 with the whole body: Ollama never checks
+ * for 206 and would write the whole body into each part.
+ *
+ * <p>Ollama resolves a blob's URL with one GET before its parts: it takes the Location of a 307 to another
+ * host, or of a 200 (newer builds accept a 200 without one). A GET without Range therefore gets its 200 with a
+ * {@code Location} naming the blob's URL on this node, which every Ollama build accepts and every other client
+ * ignores. With {@code --public-url}, a GET that arrived under another host name is redirected (307) there.
+ *
+ * <p>A committed blob is sent with sendfile; a blob being fetched is streamed as its bytes land, with the last
+ * bytes held until its digest is verified.
+ */
+final class BlobHandler {
+  private final Vertx vertx;
+  private final DownloadManager downloads;
+  private final BlobStore store;
+  private final Executor io;
+  private final MetricsRecorder metrics;
+  private final URI publicUrl;
+
+  BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, Executor io, MetricsRecorder metrics, URI publicUrl) {
+    this.vertx = vertx;
+    this.downloads = downloads;
+    this.store = store;
+    this.io = io;
+    this.metrics = metrics;
+    this.publicUrl = publicUrl;
+  }
+
+  void handle(HttpServerRequest req, RegistryRoute.Blob route) {
+    HttpServerResponse resp = req.response();
+    Digest digest = route.digest();
+    String etag = "\"" + digest + "\"";
+    resp.putHeader("Docker-Content-Digest", digest.toString())
+        .putHeader("ETag", etag)
+        .putHeader("Accept-Ranges", "bytes")
+        .putHeader("Cache-Control", "max-age=31536000, immutable");
+    boolean head = req.method() == HttpMethod.HEAD;
+    if (matches(req.getHeader("If-None-Match"), etag)) {
+      resp.setStatusCode(304).end();
+      return;
+    }
+    if (head) {
+      downloads.size(route.name(), digest).onComplete(ar -> {
+        if (ar.failed()) {
+          Responses.error(resp, ar.cause(), true);
+          return;
+        }
+        resp.putHeader("Content-Type", "application/octet-stream")
+            .putHeader("Content-Length", Long.toString(ar.result()))
+            .setStatusCode(200).end();
+      });
+      return;
+    }
+    String range = req.getHeader("Range");
+    String ifRange = req.getHeader("If-Range");
+    if (range != null && ifRange != null && !ifRange.strip().equals(etag)) {
+      range = null; // RFC 9110 13.1.5: a validator that does not match means "send me the whole thing"
+    }
+    if (range == null && publicUrl != null && !sameHost(req.authority(), publicUrl)) {
+      resp.putHeader("Location", publicUrl(req)).putHeader("Content-Length", "0").setStatusCode(307).end();
+      return;
+    }
+    String rangeHeader = range;
+    downloads.open(route.name(), digest).onComplete(ar -> {
+      if (ar.failed()) {
+        Responses.error(resp, ar.cause(), false);
+        return;
+      }
+      DownloadManager.Lookup found = ar.result();
+      if (found instanceof DownloadManager.Lookup.Committed c) {
+        metrics.blobRequest("hit");
+        vertx.executeBlocking(() -> {
+          store.recordHit(digest);
+          return null;
+        }, false);
+        serveCommitted(req, c.path(), c.record().size(), rangeHeader, digest);
+      } else if (found instanceof DownloadManager.Lookup.InFlight f) {
+        metrics.blobRequest(f.started() ? "miss" : "inflight");
+        ByteSource source = inFlightSource(f.download(), f.reader());
+        if (resp.closed()) {
+          source.close();
+          return;
+        }
+        serveSource(req, source, f.download().size(), rangeHeader, digest, MetricsRecorder.Source.INFLIGHT);
+      }
+    });
+  }
+
+  private static boolean matches(String ifNoneMatch, String etag) {
+    if (ifNoneMatch == null) {
+      return false;
+    }
+    for (String t : ifNoneMatch.split(",")) {
+      String v = t.strip();
+      if (v.startsWith("W/")) {
+        v = v.substring(2);
+      }
+      if (v.equals("*") || v.equals(etag)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean sameHost(HostAndPort authority, URI url) {
+    return authority != null && authority.host() != null && authority.host().equalsIgnoreCase(url.getHost());
+  }
+
+  private String publicUrl(HttpServerRequest req) {
+    String base = publicUrl.toString();
+    return (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + req.path();
+  }
+
+  /** The URL of this blob as the client reached it, for the Location header Ollama resolves its parts with. */
+  private String selfUrl(HttpServerRequest req) {
+    if (publicUrl != null) {
+      return publicUrl(req);
+    }
+    HostAndPort a = req.authority();
+    String host = a == null ? "localhost" : (a.host().contains(":") ? "[" + a.host() + "]" : a.host()) + (a.port() > 0 ? ":" + a.port() : "");
+    return (req.isSSL() ? "https" : "http") + "://" + host + req.path();
+  }
+
+  private static ByteSource inFlightSource(BlobDownload download, BlobDownload.Reader reader) {
+    return new ByteSource() {
+      @Override
+      public Future<Buffer> read(long position, int max) {
+        return reader.read(position, max);
+      }
+
+      @Override
+      public Future<?> verified() {
+        return download.completion();
+      }
+
+      @Override
+      public void close() {
+        reader.close();
+      }
+    };
+  }
+
+  private void serveCommitted(HttpServerRequest req, Path path, long size, String range, Digest digest) {
+    HttpServerResponse resp = req.response();
+    RangeHeader.Result r = RangeHeader.evaluate(range, size);
+    if (r instanceof RangeHeader.Partial p && !p.isSingle()) {
+      FileSource source;
+      try {
+        source = new FileSource(path, io);
+      } catch (IOException e) {
+        Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, "opening " + digest.shortHex() + ": " + e, e), false);
+        return;
+      }
+      serveSource(req, source, size, range, digest, MetricsRecorder.Source.CACHE);
+      return;
+    }
+    ByteRange send;
+    if (r instanceof RangeHeader.Partial p) {
+      send = p.ranges().get(0);
+      resp.setStatusCode(206).putHeader("Content-Range", send.contentRange(size));
+    } else if (r instanceof RangeHeader.Whole) {
+      send = size == 0 ? null : new ByteRange(0, size - 1);
+      resp.setStatusCode(200).putHeader("Location", selfUrl(req));
+    } else {
+      unsatisfiable(resp, r, size);
+      return;
+    }
+    resp.putHeader("Content-Type", "application/octet-stream");
+    if (send == null) {
+      resp.putHeader("Content-Length", "0").end();
+      return;
+    }
+    resp.putHeader("Content-Length", Long.toString(send.length()));
+    long length = send.length();
+    resp.sendFile(path.toString(), send.first(), length).onComplete(ar -> {
+      if (ar.succeeded()) {
+        metrics.servedBytes(MetricsRecorder.Source.CACHE, length);
+      }
+    });
+  }
+
+  private void serveSource(HttpServerRequest req, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
+    HttpServerResponse resp = req.response();
+    RangeHeader.Result r = RangeHeader.evaluate(range, size);
+    List<BodyWriter.Part> parts = new ArrayList<>();
+    Buffer trailer = null;
+    long length;
+    if (r instanceof RangeHeader.Whole) {
+      resp.setStatusCode(200).putHeader("Location", selfUrl(req)).putHeader("Content-Type", "application/octet-stream");
+      if (size > 0) {
+        parts.add(new BodyWriter.Part(null, 0, size));
+      }
+      length = size;
+    } else if (r instanceof RangeHeader.Partial p && p.isSingle()) {
+      ByteRange one = p.ranges().get(0);
+      resp.setStatusCode(206).putHeader("Content-Range", one.contentRange(size)).putHeader("Content-Type", "application/octet-stream");
+      parts.add(new BodyWriter.Part(null, one.first(), one.length()));
+      length = one.length();
+    } else if (r instanceof RangeHeader.Partial p) {
+      String boundary = "pullmesh-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+      length = 0;
+      for (int i = 0; i < p.ranges().size(); i++) {
+        ByteRange one = p.ranges().get(i);
+        String head = (i == 0 ? "" : "\r\n") + "--" + boundary + "\r\nContent-Type: application/octet-stream\r\nContent-Range: "
+            + one.contentRange(size) + "\r\n\r\n";
+        Buffer prefix = Buffer.buffer(head.getBytes(StandardCharsets.US_ASCII));
+        parts.add(new BodyWriter.Part(prefix, one.first(), one.length()));
+        length += prefix.length() + one.length();
+      }
+      trailer = Buffer.buffer(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.US_ASCII));
+      length += trailer.length();
+      resp.setStatusCode(206).putHeader("Content-Type", "multipart/byteranges; boundary=" + boundary);
+    } else {
+      source.close();
+      unsatisfiable(resp, r, size);
+      return;
+    }
+    resp.putHeader("Content-Length", Long.toString(length));
+    new BodyWriter(resp, source, parts, trailer, metrics, tag).start();
+  }
+
+  private static void unsatisfiable(HttpServerResponse resp, RangeHeader.Result r, long size) {
+    String why = r instanceof RangeHeader.Invalid inv
+        ? "Range header not understood: " + inv.reason()
+        : "no requested range overlaps the blob of " + size + " bytes";
+    resp.putHeader("Content-Range", "bytes */" + size);
+    Responses.error(resp, new RegistryException(ErrorCode.RANGE_NOT_SATISFIABLE, why), false);
+  }
+
+  /** A committed file read in chunks on the io executor (for multipart responses, where sendfile cannot help). */
+  private static final class FileSource implements ByteSource {
+    private final FileChannel channel;
+    private final Executor io;
+    private final Vertx vertx = Vertx.currentContext().owner();
+
+    FileSource(Path path, Executor io) throws IOException {
+      this.channel = FileChannel.open(path, StandardOpenOption.READ);
+      this.io = io;
+    }
+
+    @Override
+    public Future<Buffer> read(long position, int max) {
+      var ctx = vertx.getOrCreateContext();
+      Promise<Buffer> p = Promise.promise();
+      io.execute(() -> {
+        try {
+          ByteBuffer bb = ByteBuffer.allocate(max);
+          int n = channel.read(bb, position);
+          if (n <= 0) {
+            throw new IOException("unexpected end of file at " + position);
+          }
+          Buffer b = Buffer.buffer(bb.array()).slice(0, n);
+          ctx.runOnContext(v -> p.complete(b));
+        } catch (IOException e) {
+          ctx.runOnContext(v -> p.fail(e));
+        }
+      });
+      return p.future();
+    }
+
+    @Override
+    public Future<?> verified() {
+      return Future.succeededFuture();
+    }
+
+    @Override
+    public void close() {
+      io.execute(() -> {
+        try {
+          channel.close();
+        } catch (IOException e) {
+          // read-only channel: nothing was pending
+        }
+      });
+    }
+  }
+
+  static String lower(String s) {
+    return s.toLowerCase(Locale.ROOT);
+  }
+}

@@ -1,0 +1,135 @@
+package io.pullmesh.proxy;
+
+import io.pullmesh.metrics.MetricsRecorder;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+
+/**
+ * Copies ranges of a {@link ByteSource} into a response whose headers (status, Content-Length) are already set,
+ * with backpressure: it reads the next chunk only when the response can take it.
+ *
+ * <p>The last bytes of the body are held back until {@link ByteSource#verified()} succeeds. If verification
+ * fails the connection is reset instead, so a client never sees a clean end of a body that was not verified:
+ * with Content-Length framing, a reset before the last byte is an error to every HTTP client.
+ */
+final class BodyWriter {
+  static final int CHUNK = 256 << 10;
+
+  /** A literal to send, then {@code length} bytes of the source from {@code first}. */
+  record Part(Buffer prefix, long first, long length) {}
+
+  private final HttpServerResponse response;
+  private final ByteSource source;
+  private final List<Part> parts;
+  private final Buffer trailer;
+  private final MetricsRecorder metrics;
+  private final MetricsRecorder.Source tag;
+  private final Promise<Void> done = Promise.promise();
+  private int part;
+  private long offset;
+  private boolean prefixSent;
+  private boolean finished;
+
+  BodyWriter(HttpServerResponse response, ByteSource source, List<Part> parts, Buffer trailer, MetricsRecorder metrics,
+      MetricsRecorder.Source tag) {
+    this.response = response;
+    this.source = source;
+    this.parts = parts;
+    this.trailer = trailer;
+    this.metrics = metrics;
+    this.tag = tag;
+  }
+
+  /** Starts copying; completes when the response ended or was reset. */
+  Future<Void> start() {
+    response.closeHandler(v -> finish(false));
+    response.exceptionHandler(t -> finish(false));
+    step();
+    return done.future();
+  }
+
+  private void step() {
+    if (finished) {
+      return;
+    }
+    if (response.closed()) {
+      finish(false);
+      return;
+    }
+    if (part >= parts.size()) {
+      endHeld(Buffer.buffer());
+      return;
+    }
+    Part p = parts.get(part);
+    if (!prefixSent) {
+      prefixSent = true;
+      if (p.prefix() != null && p.prefix().length() > 0) {
+        response.write(p.prefix());
+      }
+    }
+    long remaining = p.length() - offset;
+    if (remaining == 0) {
+      part++;
+      offset = 0;
+      prefixSent = false;
+      step();
+      return;
+    }
+    source.read(p.first() + offset, (int) Math.min(CHUNK, remaining)).onComplete(ar -> {
+      if (finished) {
+        return;
+      }
+      if (ar.failed()) {
+        response.reset();
+        finish(false);
+        return;
+      }
+      Buffer b = ar.result();
+      offset += b.length();
+      boolean last = part == parts.size() - 1 && offset == p.length();
+      if (last) {
+        endHeld(b);
+        return;
+      }
+      response.write(b);
+      metrics.servedBytes(tag, b.length());
+      if (response.writeQueueFull()) {
+        response.drainHandler(v -> step());
+      } else {
+        step();
+      }
+    });
+  }
+
+  /** Sends the final bytes (and the trailer) only once the blob is verified; resets the connection otherwise. */
+  private void endHeld(Buffer last) {
+    source.verified().onComplete(ar -> {
+      if (finished) {
+        return;
+      }
+      if (ar.failed() || response.closed()) {
+        response.reset();
+        finish(false);
+        return;
+      }
+      Buffer out = last.length() == 0 && trailer == null ? null : Buffer.buffer().appendBuffer(last);
+      if (trailer != null) {
+        out.appendBuffer(trailer);
+      }
+      metrics.servedBytes(tag, last.length());
+      (out == null ? response.end() : response.end(out)).onComplete(e -> finish(e.succeeded()));
+    });
+  }
+
+  private void finish(boolean ok) {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    source.close();
+    done.tryComplete();
+  }
+}

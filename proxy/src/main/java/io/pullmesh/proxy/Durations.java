@@ -1,0 +1,47 @@
+package io.pullmesh.proxy;
+
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+
+/** Parses durations people write: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 2d}, or ISO-8601 {@code PT30S}. */
+final class Durations {
+  private Durations() {}
+
+  static Duration parse(String text) {
+    String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
+    try {
+      if (s.startsWith("p")) {
+        return Duration.parse(s.toUpperCase(Locale.ROOT));
+      }
+      if (s.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2).strip()));
+      }
+      char unit = s.isEmpty() ? ' ' : s.charAt(s.length() - 1);
+      String num = s.substring(0, Math.max(0, s.length() - 1)).strip();
+      return switch (unit) {
+        case 's' -> Duration.ofSeconds(Long.parseLong(num));
+        case 'm' -> Duration.ofMinutes(Long.parseLong(num));
+        case 'h' -> Duration.ofHours(Long.parseLong(num));
+        case 'd' -> Duration.ofDays(Long.parseLong(num));
+        default -> Duration.ofSeconds(Long.parseLong(s));
+      };
+    } catch (NumberFormatException | DateTimeParseException e) {
+      throw new IllegalArgumentException("'" + text + "' is not a duration (expected e.g. 500ms, 30s, 5m, 1h)");
+    }
+  }
+
+  static String format(Duration d) {
+    if (d.toMillis() % 1000 != 0) {
+      return d.toMillis() + "ms";
+    }
+    long s = d.getSeconds();
+    if (s % 3600 == 0 && s > 0) {
+      return (s / 3600) + "h";
+    }
+    if (s % 60 == 0 && s > 0) {
+      return (s / 60) + "m";
+    }
+    return s + "s";
+  }
+}

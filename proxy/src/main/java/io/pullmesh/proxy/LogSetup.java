@@ -1,0 +1,72 @@
+package io.pullmesh.proxy;
+
+import java.io.PrintStream;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Formatter;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+/** One line per log record on stderr: time, level, logger, message. Libraries stay at WARNING unless debugging. */
+final class LogSetup {
+  private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+  private LogSetup() {}
+
+  static void configure(Level level) {
+    Logger root = Logger.getLogger("");
+    for (Handler h : root.getHandlers()) {
+      root.removeHandler(h);
+    }
+    ConsoleHandler console = new ConsoleHandler();
+    console.setLevel(Level.ALL);
+    console.setFormatter(new LineFormatter());
+    root.addHandler(console);
+    root.setLevel(Level.WARNING);
+    Logger.getLogger("io.pullmesh").setLevel(level);
+    if (level.intValue() <= Level.FINE.intValue()) {
+      Logger.getLogger("io.vertx").setLevel(Level.INFO);
+    }
+  }
+
+  static final class LineFormatter extends Formatter {
+    @Override
+    public String format(LogRecord r) {
+      String name = r.getLoggerName() == null ? "" : r.getLoggerName();
+      String shortName = name.substring(name.lastIndexOf('.') + 1);
+      StringBuilder b = new StringBuilder(128)
+          .append(TIME.format(Instant.ofEpochMilli(r.getMillis()))).append(' ')
+          .append(label(r.getLevel())).append(' ')
+          .append(shortName).append(": ")
+          .append(formatMessage(r)).append('\n');
+      if (r.getThrown() != null && (r.getLevel().intValue() >= Level.SEVERE.intValue() || Logger.getLogger("io.pullmesh").isLoggable(Level.FINE))) {
+        java.io.StringWriter w = new java.io.StringWriter();
+        r.getThrown().printStackTrace(new java.io.PrintWriter(w));
+        b.append(w);
+      }
+      return b.toString();
+    }
+
+    private static String label(Level l) {
+      if (l.intValue() >= Level.SEVERE.intValue()) {
+        return "ERROR";
+      }
+      if (l.intValue() >= Level.WARNING.intValue()) {
+        return "WARN ";
+      }
+      if (l.intValue() >= Level.INFO.intValue()) {
+        return "INFO ";
+      }
+      return "DEBUG";
+    }
+  }
+
+  static void print(PrintStream out, String line) {
+    out.println(line);
+    out.flush();
+  }
+}

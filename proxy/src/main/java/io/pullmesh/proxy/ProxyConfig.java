@@ -1,0 +1,425 @@
+package io.pullmesh.proxy;
+
+import io.pullmesh.core.Bytes;
+import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.fetch.UpstreamCredentials;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.logging.Level;
+
+/**
+ * Everything the proxy can be told, from (highest precedence first) command-line flags, environment
+ * variables, a config file, and defaults. Every option has all three spellings: {@code --cache-dir DIR},
+ * {@code PULLMESH_CACHE_DIR=DIR}, {@code cache-dir=DIR} in the file named by {@code --config}.
+ */
+public record ProxyConfig(
+    String listenHost,
+    int listenPort,
+    URI upstream,
+    Path cacheDir,
+    int upstreamConnections,
+    URI publicUrl,
+    Duration manifestTtl,
+    Duration stallTimeout,
+    Duration connectTimeout,
+    Integer pieceSize,
+    UpstreamCredentials upstreamCredentials,
+    Level logLevel) {
+
+  /** The options, their spellings, defaults and help text. */
+  enum Option {
+    LISTEN("listen", "HOST:PORT", "address to serve on", "0.0.0.0:9200"),
+    UPSTREAM("upstream", "URL", "registry to mirror", "https://registry.ollama.ai"),
+    CACHE_DIR("cache-dir", "DIR", "where blobs and the index are kept", null),
+    UPSTREAM_CONNECTIONS("upstream-connections", "N", "parallel ranged requests per blob, 1 to 256", Integer.toString(FetchConfig.DEFAULT_CONNECTIONS)),
+    PUBLIC_URL("public-url", "URL", "the URL LAN clients reach this node by; blob GETs that arrive under another host name are redirected (307) to it", null),
+    MANIFEST_TTL("manifest-ttl", "DURATION", "serve a cached tag this long before asking upstream again", "5m"),
+    STALL_TIMEOUT("stall-timeout", "DURATION", "close an upstream connection that sends nothing for this long, and retry", "30s"),
+    CONNECT_TIMEOUT("connect-timeout", "DURATION", "upstream connect timeout", "10s"),
+    PIECE_SIZE("piece-size", "SIZE", "fixed piece size, 64k to 64m (default: chosen per blob, 1 to 16 MiB)", null),
+    UPSTREAM_USERNAME("upstream-username", "NAME", "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD or --upstream-password-file)", null),
+    UPSTREAM_PASSWORD_FILE("upstream-password-file", "FILE", "file holding the upstream password", null),
+    LOG_LEVEL("log-level", "LEVEL", "error, warn, info, debug", "info"),
+    CONFIG("config", "FILE", "a properties file with the same keys (e.g. upstream-connections=32)", null);
+
+    final String key;
+    final String arg;
+    final String help;
+    final String defaultValue;
+
+    Option(String key, String arg, String help, String defaultValue) {
+      this.key = key;
+      this.arg = arg;
+      this.help = help;
+      this.defaultValue = defaultValue;
+    }
+
+    String flag() {
+      return "--" + key;
+    }
+
+    String env() {
+      return "PULLMESH_" + name();
+    }
+
+    static Option byKey(String key) {
+      for (Option o : values()) {
+        if (o.key.equals(key)) {
+          return o;
+        }
+      }
+      return null;
+    }
+  }
+
+  /** What the command line asked for. */
+  public sealed interface Parsed {}
+
+  /** Run with this configuration; print the warnings first. */
+  public record Run(ProxyConfig config, List<String> warnings) implements Parsed {}
+
+  /** Print help and exit 0. */
+  public record Help(String text) implements Parsed {}
+
+  /** Print the version and exit 0. */
+  public record Version(String text) implements Parsed {}
+
+  public static final String VERSION = "0.1.0";
+
+  /**
+   * @param env the process environment (injected for tests)
+   * @throws ConfigException naming the bad flag, variable or file and what is expected
+   */
+  public static Parsed parse(String[] args, Map<String, String> env) {
+    Map<Option, String> flags = new EnumMap<>(Option.class);
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("--help") || a.equals("-h") || a.equals("help")) {
+        return new Help(help());
+      }
+      if (a.equals("--version") || a.equals("-V")) {
+        return new Version("pullmesh proxy " + VERSION);
+      }
+      if (!a.startsWith("--")) {
+        throw new ConfigException("unexpected argument '" + a + "' (options start with --; see --help)");
+      }
+      String name = a.substring(2);
+      String value = null;
+      int eq = name.indexOf('=');
+      if (eq >= 0) {
+        value = name.substring(eq + 1);
+        name = name.substring(0, eq);
+      }
+      Option o = Option.byKey(name);
+      if (o == null) {
+        throw new ConfigException("unknown option --" + name + suggestion(name) + " (see --help)");
+      }
+      if (value == null) {
+        if (i + 1 >= args.length || args[i + 1].startsWith("--")) {
+          throw new ConfigException(o.flag() + " needs a value: " + o.flag() + " " + o.arg);
+        }
+        value = args[++i];
+      }
+      if (flags.put(o, value) != null) {
+        throw new ConfigException(o.flag() + " given twice");
+      }
+    }
+
+    Map<Option, String> fromEnv = new EnumMap<>(Option.class);
+    for (Option o : Option.values()) {
+      String v = env.get(o.env());
+      if (v != null && !v.isEmpty()) {
+        fromEnv.put(o, v);
+      }
+    }
+    List<String> warnings = new ArrayList<>();
+    for (String k : env.keySet()) {
+      if (k.startsWith("PULLMESH_") && !k.equals("PULLMESH_UPSTREAM_PASSWORD") && !isOptionEnv(k)) {
+        warnings.add("ignoring environment variable " + k + ": the proxy does not know it (known: PULLMESH_"
+            + String.join(", PULLMESH_", envNames()) + ", PULLMESH_UPSTREAM_PASSWORD)");
+      }
+    }
+
+    Map<Option, String> fromFile = new EnumMap<>(Option.class);
+    String configFile = flags.getOrDefault(Option.CONFIG, fromEnv.get(Option.CONFIG));
+    if (configFile != null) {
+      fromFile = readConfigFile(Path.of(configFile));
+    }
+
+    Map<Option, String> merged = new LinkedHashMap<>();
+    Map<Option, String> source = new EnumMap<>(Option.class);
+    for (Option o : Option.values()) {
+      String v = flags.get(o);
+      String from = o.flag();
+      if (v == null) {
+        v = fromEnv.get(o);
+        from = o.env();
+      }
+      if (v == null) {
+        v = fromFile.get(o);
+        from = o.key + " in " + configFile;
+      }
+      if (v == null) {
+        v = o.defaultValue;
+        from = "default of " + o.flag();
+      }
+      if (v != null) {
+        merged.put(o, v);
+        source.put(o, from);
+      }
+    }
+    return new Run(build(merged, source, env), List.copyOf(warnings));
+  }
+
+  private static boolean isOptionEnv(String k) {
+    for (Option o : Option.values()) {
+      if (o.env().equals(k)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static List<String> envNames() {
+    List<String> names = new ArrayList<>();
+    for (Option o : Option.values()) {
+      names.add(o.name());
+    }
+    return names;
+  }
+
+  private static Map<Option, String> readConfigFile(Path file) {
+    Properties props = new Properties();
+    try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      props.load(r);
+    } catch (IOException e) {
+      throw new ConfigException("cannot read config file " + file + ": " + e.getMessage());
+    }
+    Map<Option, String> out = new EnumMap<>(Option.class);
+    for (String k : props.stringPropertyNames()) {
+      Option o = Option.byKey(k.strip());
+      if (o == null || o == Option.CONFIG) {
+        throw new ConfigException("config file " + file + ": unknown key '" + k + "'" + suggestion(k) + " (keys are the option names without --, e.g. upstream-connections=32)");
+      }
+      out.put(o, props.getProperty(k).strip());
+    }
+    return out;
+  }
+
+  private static ProxyConfig build(Map<Option, String> v, Map<Option, String> src, Map<String, String> env) {
+    String listen = v.get(Option.LISTEN);
+    String host;
+    int port;
+    try {
+      int colon = listen.lastIndexOf(':');
+      if (colon < 0) {
+        host = "0.0.0.0";
+        port = Integer.parseInt(listen.strip());
+      } else {
+        host = listen.substring(0, colon).strip();
+        if (host.startsWith("[") && host.endsWith("]")) {
+          host = host.substring(1, host.length() - 1);
+        }
+        if (host.isEmpty()) {
+          host = "0.0.0.0";
+        }
+        port = Integer.parseInt(listen.substring(colon + 1).strip());
+      }
+      if (port < 0 || port > 65535) {
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException e) {
+      throw bad(Option.LISTEN, src, listen, "HOST:PORT with a port from 0 to 65535, e.g. 0.0.0.0:9200");
+    }
+
+    URI upstream = httpUrl(Option.UPSTREAM, v.get(Option.UPSTREAM), src);
+    URI publicUrl = v.containsKey(Option.PUBLIC_URL) ? httpUrl(Option.PUBLIC_URL, v.get(Option.PUBLIC_URL), src) : null;
+
+    Path cacheDir = v.containsKey(Option.CACHE_DIR) ? Path.of(v.get(Option.CACHE_DIR)) : defaultCacheDir(env);
+
+    int connections;
+    try {
+      connections = Integer.parseInt(v.get(Option.UPSTREAM_CONNECTIONS).strip());
+      if (connections < 1 || connections > 256) {
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException e) {
+      throw bad(Option.UPSTREAM_CONNECTIONS, src, v.get(Option.UPSTREAM_CONNECTIONS), "a whole number from 1 to 256");
+    }
+
+    Duration ttl = duration(Option.MANIFEST_TTL, v, src);
+    Duration stall = duration(Option.STALL_TIMEOUT, v, src);
+    Duration connect = duration(Option.CONNECT_TIMEOUT, v, src);
+    if (stall.isZero() || connect.isZero()) {
+      throw new ConfigException("timeouts must be longer than zero");
+    }
+
+    Integer pieceSize = null;
+    if (v.containsKey(Option.PIECE_SIZE)) {
+      long ps;
+      try {
+        ps = Bytes.parse(v.get(Option.PIECE_SIZE));
+      } catch (IllegalArgumentException e) {
+        ps = -1;
+      }
+      if (ps < (64 << 10) || ps > (64 << 20)) {
+        throw bad(Option.PIECE_SIZE, src, v.get(Option.PIECE_SIZE), "a size from 64k to 64m");
+      }
+      pieceSize = (int) ps;
+    }
+
+    UpstreamCredentials creds = null;
+    if (v.containsKey(Option.UPSTREAM_USERNAME)) {
+      String password = env.get("PULLMESH_UPSTREAM_PASSWORD");
+      if (v.containsKey(Option.UPSTREAM_PASSWORD_FILE)) {
+        try {
+          password = Files.readString(Path.of(v.get(Option.UPSTREAM_PASSWORD_FILE)), StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+          throw new ConfigException("cannot read " + Option.UPSTREAM_PASSWORD_FILE.flag() + " " + v.get(Option.UPSTREAM_PASSWORD_FILE) + ": " + e.getMessage());
+        }
+      }
+      if (password == null) {
+        throw new ConfigException(Option.UPSTREAM_USERNAME.flag() + " is set but no password: set PULLMESH_UPSTREAM_PASSWORD or " + Option.UPSTREAM_PASSWORD_FILE.flag());
+      }
+      creds = new UpstreamCredentials(v.get(Option.UPSTREAM_USERNAME), password);
+    }
+
+    Level level = switch (v.get(Option.LOG_LEVEL).strip().toLowerCase(Locale.ROOT)) {
+      case "error" -> Level.SEVERE;
+      case "warn", "warning" -> Level.WARNING;
+      case "info" -> Level.INFO;
+      case "debug" -> Level.FINE;
+      case "trace" -> Level.FINEST;
+      default -> throw bad(Option.LOG_LEVEL, src, v.get(Option.LOG_LEVEL), "one of error, warn, info, debug");
+    };
+
+    return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level);
+  }
+
+  private static Duration duration(Option o, Map<Option, String> v, Map<Option, String> src) {
+    try {
+      Duration d = Durations.parse(v.get(o));
+      if (d.isNegative()) {
+        throw new IllegalArgumentException();
+      }
+      return d;
+    } catch (IllegalArgumentException e) {
+      throw bad(o, src, v.get(o), "a duration such as 500ms, 30s, 5m or 1h");
+    }
+  }
+
+  private static URI httpUrl(Option o, String value, Map<Option, String> src) {
+    try {
+      URI u = new URI(value.strip());
+      if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https")) || u.getHost() == null
+          || u.getRawQuery() != null || u.getRawFragment() != null) {
+        throw new IllegalArgumentException();
+      }
+      return u;
+    } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+      throw bad(o, src, value, "an http:// or https:// URL with a host, e.g. https://registry.ollama.ai");
+    }
+  }
+
+  private static ConfigException bad(Option o, Map<Option, String> src, String value, String expected) {
+    return new ConfigException(src.getOrDefault(o, o.flag()) + ": '" + value + "' is not valid (expected " + expected + ")");
+  }
+
+  /** {@code $XDG_CACHE_HOME/pullmesh}, else the platform's user cache directory plus {@code pullmesh}. */
+  static Path defaultCacheDir(Map<String, String> env) {
+    String xdg = env.get("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isBlank()) {
+      return Path.of(xdg, "pullmesh");
+    }
+    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+    String home = System.getProperty("user.home");
+    if (os.contains("win") && env.get("LOCALAPPDATA") != null) {
+      return Path.of(env.get("LOCALAPPDATA"), "pullmesh", "cache");
+    }
+    if (os.contains("mac")) {
+      return Path.of(home, "Library", "Caches", "pullmesh");
+    }
+    return Path.of(home, ".cache", "pullmesh");
+  }
+
+  private static String suggestion(String name) {
+    Option best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (Option o : Option.values()) {
+      int d = distance(name, o.key);
+      if (d < bestDistance) {
+        best = o;
+        bestDistance = d;
+      }
+    }
+    return best != null && bestDistance <= 3 ? "; did you mean " + best.flag() + "?" : "";
+  }
+
+  private static int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
+  static String help() {
+    StringBuilder b = new StringBuilder();
+    b.append("pullmesh proxy ").append(VERSION).append(": a caching registry mirror that Ollama pulls through\n\n");
+    b.append("Usage: java -jar pullmesh-proxy.jar [options]\n\n");
+    b.append("Options (each also as an environment variable, and as a key in the --config file):\n");
+    for (Option o : Option.values()) {
+      String left = "  " + o.flag() + " " + o.arg;
+      b.append(String.format("%-36s %s", left, o.help));
+      if (o.defaultValue != null) {
+        b.append(" [default ").append(o.defaultValue).append(']');
+      } else if (o == Option.CACHE_DIR) {
+        b.append(" [default ").append(defaultCacheDir(System.getenv())).append(']');
+      }
+      b.append("\n").append(String.format("%-36s %s%n", "", o.env()));
+    }
+    b.append(String.format("%-36s %s%n", "  --help", "print this help"));
+    b.append(String.format("%-36s %s%n", "  --version", "print the version"));
+    b.append("\nPull through it with:  ollama pull --insecure <this-host>:9200/library/qwen2.5:7b\n");
+    b.append("Endpoints: /v2/... (registry API), /healthz, /metrics (Prometheus)\n");
+    return b.toString();
+  }
+
+  /** The fetcher settings this configuration implies. */
+  public FetchConfig fetchConfig() {
+    FetchConfig f = FetchConfig.defaults().withConnections(upstreamConnections).withTimeouts(connectTimeout, stallTimeout);
+    if (pieceSize != null) {
+      f = f.withPieceSizes(pieceSize, pieceSize);
+    }
+    return f;
+  }
+
+  /** This configuration with another listen address (tests use port 0). */
+  public ProxyConfig withListen(String host, int port) {
+    return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
+        connectTimeout, pieceSize, upstreamCredentials, logLevel);
+  }
+}

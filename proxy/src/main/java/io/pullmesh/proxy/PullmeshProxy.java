@@ -1,0 +1,329 @@
+package io.pullmesh.proxy;
+
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.fetch.DownloadManager;
+import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.fetch.UpstreamRegistry;
+import io.pullmesh.metrics.MicrometerMetricsRecorder;
+import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.CacheUnusableException;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
+
+/**
+ * A running pullmesh proxy: the registry API on one port, backed by the blob store, the upstream registry and
+ * the download manager. {@link #start} returns once it listens; {@link #close} stops it and releases the
+ * cache. Tests start it in-process on port 0; {@link Main} starts it from the command line.
+ */
+public final class PullmeshProxy implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(PullmeshProxy.class.getName());
+
+  private final ProxyConfig config;
+  private final Vertx vertx;
+  private final PrometheusMeterRegistry registry;
+  private final MicrometerMetricsRecorder metrics;
+  private final BlobStore store;
+  private final ExecutorService io;
+  private final UpstreamRegistry upstream;
+  private final DownloadManager downloads;
+  private final ManifestService manifests;
+  private final BlobHandler blobs;
+  private final List<HttpServer> servers = new ArrayList<>();
+  private volatile boolean ready;
+  private int port;
+
+  private PullmeshProxy(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
+    this.config = config;
+    this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    this.metrics = new MicrometerMetricsRecorder(registry);
+    this.store = BlobStore.open(config.cacheDir(), clock);
+    boolean ok = false;
+    try {
+      this.vertx = Vertx.builder()
+          .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+          .withMetrics(new MicrometerMetricsFactory(registry))
+          .build();
+      int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+      this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
+      this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock);
+      this.downloads = new DownloadManager(vertx, upstream, store, io, metrics, fetchConfig, clock,
+          () -> ThreadLocalRandom.current().nextDouble());
+      this.manifests = new ManifestService(vertx, upstream, store, clock, config.manifestTtl(), metrics);
+      this.blobs = new BlobHandler(vertx, downloads, store, io, metrics, config.publicUrl());
+      metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
+      ok = true;
+    } finally {
+      if (!ok) {
+        store.close();
+      }
+    }
+  }
+
+  private static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /**
+   * Opens the cache and starts listening.
+   *
+   * @throws CacheUnusableException when the cache dir cannot be used
+   * @throws IllegalStateException when the address cannot be listened on (message says which and why)
+   */
+  public static PullmeshProxy start(ProxyConfig config) {
+    return start(config, config.fetchConfig(), Clock.systemUTC());
+  }
+
+  /** As {@link #start(ProxyConfig)} with explicit fetcher settings and clock (tests). */
+  public static PullmeshProxy start(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
+    PullmeshProxy p = new PullmeshProxy(config, fetchConfig, clock);
+    try {
+      p.listen();
+    } catch (RuntimeException e) {
+      p.close();
+      throw e;
+    }
+    return p;
+  }
+
+  private void listen() {
+    int instances = Math.max(2, Runtime.getRuntime().availableProcessors());
+    // port 0 means "any free port": Vert.x shares one random port among instances that listen on the same negative port
+    int bindPort = config.listenPort() == 0 ? -1 : config.listenPort();
+    HttpServerOptions options = new HttpServerOptions().setHost(config.listenHost()).setPort(bindPort)
+        .setTcpNoDelay(true).setCompressionSupported(false).setIdleTimeout(0);
+    try {
+      // one deployment, several instances: each runs on its own event loop and Vert.x spreads the connections
+      // to the shared address across them (port 0 resolves to one ephemeral port for all)
+      vertx.deployVerticle(() -> new io.vertx.core.VerticleBase() {
+        @Override
+        public Future<?> start() {
+          HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle);
+          synchronized (servers) {
+            servers.add(s);
+          }
+          return s.listen();
+        }
+      }, new DeploymentOptions().setInstances(instances)).toCompletionStage().toCompletableFuture().get();
+    } catch (ExecutionException | InterruptedException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("cannot listen on " + config.listenHost() + ":" + config.listenPort() + ": "
+          + cause.getMessage() + " (choose another address with --listen)", cause);
+    }
+    synchronized (servers) {
+      port = servers.get(0).actualPort();
+      for (HttpServer s : servers) {
+        if (s.actualPort() != port) {
+          throw new IllegalStateException("server instances listen on different ports: " + port + " and " + s.actualPort());
+        }
+      }
+    }
+    ready = true;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** {@code http://<listen host>:<port>}, with 127.0.0.1 for a wildcard host. */
+  public String url() {
+    String h = config.listenHost();
+    if (h.equals("0.0.0.0") || h.equals("::")) {
+      h = "127.0.0.1";
+    }
+    return "http://" + (h.contains(":") ? "[" + h + "]" : h) + ":" + port;
+  }
+
+  public PrometheusMeterRegistry meterRegistry() {
+    return registry;
+  }
+
+  public BlobStore store() {
+    return store;
+  }
+
+  public DownloadManager downloads() {
+    return downloads;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private void handle(HttpServerRequest req) {
+    long started = System.nanoTime();
+    HttpServerResponse resp = req.response();
+    String path = req.path();
+    String routeTag = routeTag(path);
+    resp.endHandler(v -> metrics.httpRequest(routeTag, req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
+    try {
+      switch (path) {
+        case "/healthz" -> {
+          resp.putHeader("Content-Type", "text/plain; charset=utf-8");
+          if (ready) {
+            resp.setStatusCode(200).end("ok\n");
+          } else {
+            resp.setStatusCode(503).end("starting\n");
+          }
+          return;
+        }
+        case "/metrics" -> {
+          vertx.executeBlocking(registry::scrape, false).onComplete(ar -> {
+            if (ar.failed()) {
+              Responses.error(resp, ar.cause(), false);
+            } else {
+              resp.putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(ar.result());
+            }
+          });
+          return;
+        }
+        case "/" -> {
+          resp.putHeader("Content-Type", "text/plain; charset=utf-8").end("pullmesh proxy " + ProxyConfig.VERSION
+              + ": a caching mirror of " + config.upstream() + "\n"
+              + "pull through it: ollama pull --insecure " + hostOf(req) + "/library/<model>:<tag>\n"
+              + "endpoints: /v2/ (registry API), /healthz, /metrics\n");
+          return;
+        }
+        default -> { }
+      }
+      RegistryRoute route = RegistryRoute.parse(path);
+      if (route == null) {
+        throw new RegistryException(ErrorCode.NOT_FOUND, "no such path on pullmesh: " + path);
+      }
+      resp.putHeader("Docker-Distribution-API-Version", "registry/2.0");
+      if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
+        throw new RegistryException(ErrorCode.UNSUPPORTED, req.method() + " is not supported: pullmesh is a read-only mirror");
+      }
+      if (route instanceof RegistryRoute.Base) {
+        resp.putHeader("Content-Type", "application/json").putHeader("Content-Length", "2");
+        if (req.method() == HttpMethod.HEAD) {
+          resp.end();
+        } else {
+          resp.end("{}");
+        }
+      } else if (route instanceof RegistryRoute.Manifest m) {
+        serveManifest(req, m);
+      } else if (route instanceof RegistryRoute.Blob b) {
+        blobs.handle(req, b);
+      } else {
+        throw new RegistryException(ErrorCode.NAME_UNKNOWN, "pullmesh does not mirror tag listings");
+      }
+    } catch (RegistryException e) {
+      Responses.error(resp, e, req.method() == HttpMethod.HEAD);
+    } catch (RuntimeException e) {
+      Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, e.toString(), e), req.method() == HttpMethod.HEAD);
+    }
+  }
+
+  private static String hostOf(HttpServerRequest req) {
+    return req.authority() == null ? "localhost:9200" : req.authority().toString();
+  }
+
+  private static String routeTag(String path) {
+    if (path.startsWith("/v2/")) {
+      if (path.contains("/blobs/")) {
+        return "blob";
+      }
+      if (path.contains("/manifests/")) {
+        return "manifest";
+      }
+      return "registry";
+    }
+    return switch (path) {
+      case "/healthz" -> "healthz";
+      case "/metrics" -> "metrics";
+      case "/", "/v2" -> "base";
+      default -> "other";
+    };
+  }
+
+  private void serveManifest(HttpServerRequest req, RegistryRoute.Manifest m) {
+    HttpServerResponse resp = req.response();
+    boolean head = req.method() == HttpMethod.HEAD;
+    manifests.get(m.name(), m.reference()).onComplete(ar -> {
+      if (ar.failed()) {
+        Responses.error(resp, ar.cause(), head);
+        return;
+      }
+      ManifestService.Result r = ar.result();
+      resp.putHeader("Content-Type", r.manifest().contentType())
+          .putHeader("Content-Length", Integer.toString(r.manifest().bytes().length))
+          .putHeader("Docker-Content-Digest", r.manifest().digest().toString())
+          .putHeader("ETag", "\"" + r.manifest().digest() + "\"")
+          .putHeader("X-Pullmesh-Cache", r.cache());
+      if (r.warning() != null) {
+        resp.putHeader("Warning", "110 pullmesh \"stale: upstream unavailable\"");
+      }
+      if (head) {
+        resp.end();
+      } else {
+        resp.end(Buffer.buffer(r.manifest().bytes()));
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    ready = false;
+    try {
+      if (vertx != null) {
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      }
+    } catch (Exception e) {
+      LOG.warning(() -> "closing Vert.x: " + e);
+    }
+    if (io != null) {
+      io.shutdownNow();
+      try {
+        io.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    store.close();
+    registry.close();
+  }
+}

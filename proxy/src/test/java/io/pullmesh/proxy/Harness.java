@@ -1,0 +1,69 @@
+package io.pullmesh.proxy;
+
+import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.testkit.model.FakeModel;
+import io.pullmesh.testkit.registry.FakeRegistry;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A fake upstream (registry + CDN from the testkit, standing for registry.ollama.ai and Cloudflare R2) and a real
+ * pullmesh proxy in front of it on an ephemeral loopback port, with timeouts and backoffs short enough for tests.
+ */
+final class Harness implements AutoCloseable {
+  final FakeRegistry upstream;
+  final PullmeshProxy proxy;
+  final Path cacheDir;
+
+  private Harness(FakeRegistry upstream, PullmeshProxy proxy, Path cacheDir) {
+    this.upstream = upstream;
+    this.proxy = proxy;
+    this.cacheDir = cacheDir;
+  }
+
+  /** Fetch settings for tests: 64 KiB to 1 MiB pieces, 2 s stall timeout, 10 ms backoff. */
+  static FetchConfig testFetchConfig(int connections) {
+    return FetchConfig.defaults().withConnections(connections).withPieceSizes(64 << 10, 1 << 20)
+        .withTimeouts(Duration.ofSeconds(2), Duration.ofSeconds(2)).withRetries(6, Duration.ofMillis(10), Duration.ofMillis(200));
+  }
+
+  static ProxyConfig config(String upstreamUrl, Path cacheDir, String... extra) {
+    String[] args = new String[6 + extra.length];
+    args[0] = "--listen";
+    args[1] = "127.0.0.1:0";
+    args[2] = "--upstream";
+    args[3] = upstreamUrl;
+    args[4] = "--cache-dir";
+    args[5] = cacheDir.toString();
+    System.arraycopy(extra, 0, args, 6, extra.length);
+    return ((ProxyConfig.Run) ProxyConfig.parse(args, Map.of())).config();
+  }
+
+  static Harness start(Path dir, FakeModel... models) {
+    return start(dir, testFetchConfig(16), models);
+  }
+
+  static Harness start(Path dir, FetchConfig fetch, FakeModel... models) {
+    FakeRegistry upstream = FakeRegistry.start(models);
+    Path cache = dir.resolve("cache");
+    try {
+      PullmeshProxy proxy = PullmeshProxy.start(config(upstream.registryUrl(), cache), fetch, Clock.systemUTC());
+      return new Harness(upstream, proxy, cache);
+    } catch (RuntimeException e) {
+      upstream.close();
+      throw e;
+    }
+  }
+
+  String url() {
+    return proxy.url();
+  }
+
+  @Override
+  public void close() {
+    proxy.close();
+    upstream.close();
+  }
+}

@@ -1,0 +1,137 @@
+package io.pullmesh.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.logging.Level;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ProxyConfigTest {
+  @TempDir Path dir;
+
+  private static ProxyConfig run(Map<String, String> env, String... args) {
+    return assertInstanceOf(ProxyConfig.Run.class, ProxyConfig.parse(args, env)).config();
+  }
+
+  private static String error(Map<String, String> env, String... args) {
+    return assertThrows(ConfigException.class, () -> ProxyConfig.parse(args, env)).getMessage();
+  }
+
+  @Test
+  void defaults() {
+    ProxyConfig c = run(Map.of("XDG_CACHE_HOME", "/var/cache/x"));
+    assertEquals("0.0.0.0", c.listenHost());
+    assertEquals(9200, c.listenPort());
+    assertEquals("https://registry.ollama.ai", c.upstream().toString());
+    assertEquals(Path.of("/var/cache/x/pullmesh"), c.cacheDir());
+    assertEquals(16, c.upstreamConnections());
+    assertNull(c.publicUrl());
+    assertEquals(Duration.ofMinutes(5), c.manifestTtl());
+    assertEquals(Duration.ofSeconds(30), c.stallTimeout());
+    assertEquals(Level.INFO, c.logLevel());
+    assertEquals(16, c.fetchConfig().connections());
+  }
+
+  @Test
+  void defaultCacheDirIsUnderTheUsersCacheDir() {
+    ProxyConfig c = run(Map.of());
+    assertTrue(c.cacheDir().endsWith("pullmesh") && c.cacheDir().startsWith(System.getProperty("user.home")), c.cacheDir().toString());
+  }
+
+  @Test
+  void flagsBeatEnvBeatFileBeatDefaults() throws Exception {
+    Path file = dir.resolve("pullmesh.properties");
+    Files.writeString(file, "upstream-connections=8\nmanifest-ttl=1h\nlisten=127.0.0.1:7000\npiece-size=2m\n");
+    ProxyConfig c = run(Map.of("PULLMESH_CONFIG", file.toString(), "PULLMESH_UPSTREAM_CONNECTIONS", "12", "PULLMESH_LISTEN", "127.0.0.1:8000"),
+        "--listen", "127.0.0.1:9000", "--cache-dir=" + dir);
+    assertEquals(9000, c.listenPort());
+    assertEquals(12, c.upstreamConnections());
+    assertEquals(Duration.ofHours(1), c.manifestTtl());
+    assertEquals(2 << 20, c.pieceSize());
+    assertEquals(2 << 20, c.fetchConfig().minPieceSize());
+    assertEquals(dir, c.cacheDir());
+  }
+
+  @Test
+  void listenForms() {
+    assertEquals(7000, run(Map.of(), "--listen", ":7000").listenPort());
+    assertEquals("0.0.0.0", run(Map.of(), "--listen", "7000").listenHost());
+    ProxyConfig v6 = run(Map.of(), "--listen", "[::1]:0");
+    assertEquals("::1", v6.listenHost());
+    assertEquals(0, v6.listenPort());
+  }
+
+  @Test
+  void publicUrlAndCredentials() throws Exception {
+    Path pw = dir.resolve("pw");
+    Files.writeString(pw, "s3cret\n");
+    ProxyConfig c = run(Map.of(), "--public-url", "http://mirror.lan:9200", "--upstream-username", "bob", "--upstream-password-file", pw.toString());
+    assertEquals("mirror.lan", c.publicUrl().getHost());
+    assertEquals("bob", c.upstreamCredentials().username());
+    assertEquals("s3cret", c.upstreamCredentials().password());
+    assertTrue(!c.upstreamCredentials().toString().contains("s3cret"));
+    assertEquals("pw", run(Map.of("PULLMESH_UPSTREAM_PASSWORD", "pw"), "--upstream-username", "bob").upstreamCredentials().password());
+  }
+
+  @Test
+  void errorsSayWhatToFix() {
+    assertTrue(error(Map.of(), "--lisen", "x").contains("unknown option --lisen; did you mean --listen?"));
+    assertTrue(error(Map.of(), "--upstream-connections", "lots").contains("--upstream-connections: 'lots' is not valid (expected a whole number from 1 to 256)"));
+    assertTrue(error(Map.of(), "--upstream-connections", "0").contains("1 to 256"));
+    assertTrue(error(Map.of("PULLMESH_UPSTREAM_CONNECTIONS", "x")).contains("PULLMESH_UPSTREAM_CONNECTIONS: 'x'"));
+    assertTrue(error(Map.of(), "--listen", "host:99999").contains("port from 0 to 65535"));
+    assertTrue(error(Map.of(), "--upstream", "ftp://x").contains("http:// or https://"));
+    assertTrue(error(Map.of(), "--upstream", "registry.ollama.ai").contains("http:// or https://"));
+    assertTrue(error(Map.of(), "--manifest-ttl", "soon").contains("a duration"));
+    assertTrue(error(Map.of(), "--piece-size", "1k").contains("64k to 64m"));
+    assertTrue(error(Map.of(), "--cache-dir").contains("--cache-dir needs a value"));
+    assertTrue(error(Map.of(), "serve").contains("unexpected argument 'serve'"));
+    assertTrue(error(Map.of(), "--listen", "1", "--listen", "2").contains("given twice"));
+    assertTrue(error(Map.of(), "--upstream-username", "bob").contains("PULLMESH_UPSTREAM_PASSWORD"));
+    assertTrue(error(Map.of(), "--log-level", "loud").contains("error, warn, info, debug"));
+    assertTrue(error(Map.of(), "--config", dir.resolve("missing.properties").toString()).contains("cannot read config file"));
+  }
+
+  @Test
+  void configFileKeysAreChecked() throws Exception {
+    Path file = dir.resolve("bad.properties");
+    Files.writeString(file, "upstream-conections=8\n");
+    assertTrue(error(Map.of(), "--config", file.toString()).contains("unknown key 'upstream-conections'; did you mean --upstream-connections?"));
+  }
+
+  @Test
+  void unknownEnvironmentVariablesWarn() {
+    var r = assertInstanceOf(ProxyConfig.Run.class, ProxyConfig.parse(new String[0], Map.of("PULLMESH_CACHEDIR", "/x")));
+    assertEquals(1, r.warnings().size());
+    assertTrue(r.warnings().get(0).contains("PULLMESH_CACHEDIR"));
+  }
+
+  @Test
+  void helpAndVersion() {
+    String help = assertInstanceOf(ProxyConfig.Help.class, ProxyConfig.parse(new String[] {"--help"}, Map.of())).text();
+    for (ProxyConfig.Option o : ProxyConfig.Option.values()) {
+      assertTrue(help.contains(o.flag()) && help.contains(o.env()), o.flag());
+    }
+    assertTrue(assertInstanceOf(ProxyConfig.Version.class, ProxyConfig.parse(new String[] {"--version"}, Map.of())).text().contains(ProxyConfig.VERSION));
+  }
+
+  @Test
+  void durations() {
+    assertEquals(Duration.ofMillis(250), Durations.parse("250ms"));
+    assertEquals(Duration.ofSeconds(30), Durations.parse("30s"));
+    assertEquals(Duration.ofSeconds(30), Durations.parse("30"));
+    assertEquals(Duration.ofDays(2), Durations.parse("2d"));
+    assertEquals(Duration.ofSeconds(90), Durations.parse("PT90S"));
+    assertThrows(IllegalArgumentException.class, () -> Durations.parse("5 fortnights"));
+    assertEquals("5m", Durations.format(Duration.ofMinutes(5)));
+    assertEquals("250ms", Durations.format(Duration.ofMillis(250)));
+  }
+}
