@@ -27,7 +27,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -107,6 +106,7 @@ final class BlobHandler {
       DownloadManager.Lookup found = ar.result();
       if (found instanceof DownloadManager.Lookup.Committed c) {
         metrics.blobRequest("hit");
+        resp.putHeader("X-Pullmesh-Cache", "hit");
         vertx.executeBlocking(() -> {
           store.recordHit(digest);
           return null;
@@ -114,6 +114,7 @@ final class BlobHandler {
         serveCommitted(req, c.path(), c.record().size(), rangeHeader, digest);
       } else if (found instanceof DownloadManager.Lookup.InFlight f) {
         metrics.blobRequest(f.started() ? "miss" : "inflight");
+        resp.putHeader("X-Pullmesh-Cache", f.started() ? "miss" : "inflight");
         ByteSource source = inFlightSource(f.download(), f.reader());
         if (resp.closed()) {
           source.close();
@@ -313,7 +314,4 @@ final class BlobHandler {
     }
   }
 
-  static String lower(String s) {
-    return s.toLowerCase(Locale.ROOT);
-  }
 }

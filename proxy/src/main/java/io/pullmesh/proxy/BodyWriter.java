@@ -11,9 +11,12 @@ import java.util.List;
  * Copies ranges of a {@link ByteSource} into a response whose headers (status, Content-Length) are already set,
  * with backpressure: it reads the next chunk only when the response can take it.
  *
- * <p>The last bytes of the body are held back until {@link ByteSource#verified()} succeeds. If verification
+ * <p>The final byte of the body is held back until {@link ByteSource#verified()} succeeds. If verification
  * fails the connection is reset instead, so a client never sees a clean end of a body that was not verified:
- * with Content-Length framing, a reset before the last byte is an error to every HTTP client.
+ * with Content-Length framing, a reset before the last byte is an error to every HTTP client. Everything
+ * before that byte is sent as soon as it lands, so a client reading the tail of a blob being fetched has all
+ * but one byte of it long before the blob is complete; only the end of its response waits for the whole-blob
+ * SHA-256 (the registry gives no per-piece digests to check earlier).
  */
 final class BodyWriter {
   static final int CHUNK = 256 << 10;
@@ -91,7 +94,13 @@ final class BodyWriter {
       offset += b.length();
       boolean last = part == parts.size() - 1 && offset == p.length();
       if (last) {
-        endHeld(b);
+        // everything but the final byte goes out now; the final byte waits for the digest check
+        if (b.length() > 1) {
+          Buffer head = b.slice(0, b.length() - 1);
+          response.write(head);
+          metrics.servedBytes(tag, head.length());
+        }
+        endHeld(b.slice(b.length() - 1, b.length()));
         return;
       }
       response.write(b);

@@ -41,6 +41,9 @@ public sealed interface RegistryRoute {
       throw new RegistryException(ErrorCode.NAME_INVALID,
           "path " + Digest.quote(rawPath) + " holds an escaped or reserved character (expected: /v2/<name>/manifests/<reference> or /v2/<name>/blobs/sha256:<hex>)");
     }
+    if (rest.matches(".*/blobs/uploads(/.*)?")) {
+      throw new RegistryException(ErrorCode.UNSUPPORTED, "pullmesh is a read-only mirror: uploads are not accepted");
+    }
     List<String> segments = Arrays.asList(rest.split("/", -1));
     for (String s : segments) {
       if (s.isEmpty() || s.equals(".") || s.equals("..")) {
@@ -51,10 +54,6 @@ public sealed interface RegistryRoute {
     int n = segments.size();
     if (n >= 3 && segments.get(n - 2).equals("tags") && segments.get(n - 1).equals("list")) {
       return new TagList(name(segments.subList(0, n - 2)));
-    }
-    if (n >= 3 && segments.get(n - 2).equals("blobs") && segments.get(n - 1).equals("uploads")
-        || n >= 4 && segments.get(n - 3).equals("blobs") && segments.get(n - 2).equals("uploads")) {
-      throw new RegistryException(ErrorCode.UNSUPPORTED, "pullmesh is a read-only mirror: uploads are not accepted");
     }
     if (n >= 3 && segments.get(n - 2).equals("manifests")) {
       RepositoryName name = name(segments.subList(0, n - 2));

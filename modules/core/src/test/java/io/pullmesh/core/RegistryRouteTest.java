@@ -62,7 +62,7 @@ class RegistryRouteTest {
       "/v2/library/qwen/manifests/.bad, TAG_INVALID",
       "/v2/library/qwen, NOT_FOUND",
       "/v2/library/qwen/manifests/, NAME_INVALID",
-      "/v2/library/qwen/blobs/uploads/, NAME_INVALID",
+      "/v2/library/qwen/blobs/uploads/, UNSUPPORTED",
       "/v2/library/qwen/blobs/uploads, UNSUPPORTED",
       "/v2/library/qwen/blobs/uploads/abc, UNSUPPORTED"})
   void refusesBadPaths(String path, ErrorCode code) {
