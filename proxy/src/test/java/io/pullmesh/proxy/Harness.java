@@ -46,15 +46,28 @@ final class Harness implements AutoCloseable {
   }
 
   static Harness start(Path dir, FetchConfig fetch, FakeModel... models) {
-    FakeRegistry upstream = FakeRegistry.start(models);
+    return start(dir, fetch, FakeRegistry.start(models));
+  }
+
+  /** Starts a proxy in front of {@code upstream} (already started; closed with the harness). */
+  static Harness start(Path dir, FetchConfig fetch, FakeRegistry upstream, String... proxyArgs) {
     Path cache = dir.resolve("cache");
     try {
-      PullmeshProxy proxy = PullmeshProxy.start(config(upstream.registryUrl(), cache), fetch, Clock.systemUTC());
+      PullmeshProxy proxy = PullmeshProxy.start(config(upstream.registryUrl(), cache, proxyArgs), fetch, Clock.systemUTC());
       return new Harness(upstream, proxy, cache);
     } catch (RuntimeException e) {
       upstream.close();
       throw e;
     }
+  }
+
+  /** A counter's value in the proxy's registry, 0 when it was never incremented. */
+  double counter(String name) {
+    return proxy.meterRegistry().find(name).counters().stream().mapToDouble(c -> c.count()).sum();
+  }
+
+  String blobUrl(FakeModel model, io.pullmesh.core.Digest d) {
+    return url() + "/v2/" + model.repository() + "/blobs/" + d;
   }
 
   String url() {

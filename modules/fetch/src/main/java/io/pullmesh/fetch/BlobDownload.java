@@ -97,7 +97,8 @@ public final class BlobDownload {
   private long hashed;
   private final Map<Integer, List<Waiter>> waiters = new HashMap<>();
   private final Map<Reader, Integer> cursors = new IdentityHashMap<>();
-  private final Map<HttpClientRequest, Boolean> inflight = new IdentityHashMap<>();
+  private final Map<HttpClientRequest, Writer> inflight = new IdentityHashMap<>();
+  private long watchdog = -1;
   private int readers;
   private long startedAt;
   private long upstreamBytes;
@@ -203,6 +204,7 @@ public final class BlobDownload {
         stream = !rangeMode;
       }
       LOG.fine(() -> "fetching " + digest + " (" + loc.size() + " bytes) from " + loc.safeUrl());
+      startWatchdog();
       ready.tryComplete(loc.size());
       if (stream) {
         metrics.rangeFallback();
@@ -220,6 +222,7 @@ public final class BlobDownload {
       if (!u.isRetryable() || attempt >= config.maxPieceAttempts()) {
         return Future.failedFuture(u);
       }
+      metrics.pieceRetry(u.kind() == UpstreamException.Kind.TIMEOUT ? "timeout" : u.status() > 0 ? "status" : "error");
       Promise<BlobLocation> p = Promise.promise();
       vertx.setTimer(backoff.delay(attempt).toMillis(), id -> locateWithRetry(attempt + 1).onComplete(p));
       return p.future();
@@ -491,6 +494,8 @@ public final class BlobDownload {
     private boolean paused;
     private final BlobLocation used;
     private Context context;
+    private volatile long lastData;
+    private volatile boolean stalled;
 
     Writer(int piece, long from, long to, HttpClientResponse response, BlobLocation used) {
       this.piece = piece;
@@ -498,6 +503,7 @@ public final class BlobDownload {
       this.end = to;
       this.response = response;
       this.used = used;
+      this.lastData = System.nanoTime();
     }
 
     void start() {
@@ -511,7 +517,7 @@ public final class BlobDownload {
           }
           return;
         }
-        inflight.put(response.request(), Boolean.TRUE);
+        inflight.put(response.request(), this);
       }
       response.handler(this::onData);
       response.exceptionHandler(this::onError);
@@ -520,6 +526,7 @@ public final class BlobDownload {
     }
 
     private void onData(Buffer b) {
+      lastData = System.nanoTime();
       metrics.upstreamBytes("blob", b.length());
       upstreamBytesAdd(b.length());
       boolean startWriter = false;
@@ -626,6 +633,10 @@ public final class BlobDownload {
         reported = true;
         err = error;
       }
+      if (stalled) {
+        err = new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
+            "blob " + digest.shortHex() + ": upstream stalled for " + config.stallTimeout().toMillis() + " ms");
+      }
       synchronized (BlobDownload.this) {
         inflight.remove(response.request());
       }
@@ -639,6 +650,40 @@ public final class BlobDownload {
             "blob " + digest.shortHex() + " piece " + piece + ": upstream body ended " + (end + 1 - position) + " bytes short");
       }
       laneFinished(piece, err, written > 0, used);
+    }
+  }
+
+  /**
+   * Vert.x's request idle timeout only covers the wait for response headers, so a body that stops arriving
+   * would hang its piece forever. This timer closes any upstream response that delivered nothing for the
+   * stall timeout; its piece is then retried from its last byte.
+   */
+  private void startWatchdog() {
+    long stallNanos = config.stallTimeout().toNanos();
+    long period = Math.max(50, config.stallTimeout().toMillis() / 4);
+    long id = vertx.setPeriodic(period, t -> {
+      List<Writer> stuck = new ArrayList<>();
+      long now = System.nanoTime();
+      synchronized (this) {
+        if (state != State.FETCHING) {
+          vertx.cancelTimer(t);
+          return;
+        }
+        for (Writer w : inflight.values()) {
+          if (now - w.lastData > stallNanos && !w.stalled) {
+            w.stalled = true;
+            stuck.add(w);
+          }
+        }
+      }
+      for (Writer w : stuck) {
+        LOG.fine(() -> "upstream connection for " + digest.shortHex() + " stalled; closing it");
+        w.response.request().reset(0, new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
+            "blob " + digest.shortHex() + ": no data from upstream for " + config.stallTimeout().toMillis() + " ms"));
+      }
+    });
+    synchronized (this) {
+      watchdog = id;
     }
   }
 
@@ -791,6 +836,7 @@ public final class BlobDownload {
     boolean close;
     synchronized (this) {
       state = State.COMMITTED;
+      cancelWatchdog();
       wake = drainWaiters();
       took = clock.millis() - startedAt;
       fetched = upstreamBytes;
@@ -804,6 +850,13 @@ public final class BlobDownload {
     }
     if (close) {
       closeQuietly(ch);
+    }
+  }
+
+  private void cancelWatchdog() {
+    if (watchdog != -1) {
+      vertx.cancelTimer(watchdog);
+      watchdog = -1;
     }
   }
 
@@ -828,6 +881,7 @@ public final class BlobDownload {
       }
       state = State.FAILED;
       failure = e;
+      cancelWatchdog();
       wake = drainWaiters();
       cancel = new ArrayList<>(inflight.keySet());
       inflight.clear();

@@ -82,6 +82,9 @@ public final class UpstreamRegistry implements AutoCloseable {
         .setDecompressionSupported(false)
         .setConnectTimeout((int) config.connectTimeout().toMillis())
         .setVerifyHost(true)
+        // backstop for connections left with a response nobody reads (a stalled probe): close after 2x the stall timeout
+        .setIdleTimeout((int) Math.max(1, config.stallTimeout().toSeconds() * 2))
+        .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
         .setMaxRedirects(MAX_REDIRECTS);
     int loops = Math.max(1, 2 * Runtime.getRuntime().availableProcessors());
     PoolOptions pool = new PoolOptions().setHttp1MaxSize(Math.max(32, config.connections() * 4)).setEventLoopSize(loops);

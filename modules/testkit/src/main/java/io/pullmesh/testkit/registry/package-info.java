@@ -1,0 +1,11 @@
+/**
+ * A fake registry.ollama.ai and its Cloudflare R2 CDN, started together by {@link
+ * io.pullmesh.testkit.registry.FakeRegistry}: two Vert.x HTTP servers on loopback (the registry on 127.0.0.1,
+ * the CDN on 127.0.0.2, a different host name), with the real registry's quirks (404 on {@code /v2/},
+ * chunked {@code text/plain} manifests, 307 to a presigned URL), optional bearer auth, per-connection
+ * throttling, fault injection and counters for assertions.
+ *
+ * <p>Handlers run on event loops and never block: blob bodies are read with {@link io.vertx.core.file.AsyncFile}
+ * in chunks (never a whole file in memory) and written with back-pressure.
+ */
+package io.pullmesh.testkit.registry;

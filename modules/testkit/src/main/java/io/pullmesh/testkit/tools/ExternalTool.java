@@ -1,0 +1,47 @@
+package io.pullmesh.testkit.tools;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A command-line program the tests drive as a generic client or server: each stands for itself (real curl,
+ * real aria2c...), found on the PATH.
+ */
+public enum ExternalTool {
+  CURL("curl"),
+  ARIA2C("aria2c"),
+  NGINX("nginx"),
+  SKOPEO("skopeo");
+
+  private final String executable;
+
+  ExternalTool(String executable) {
+    this.executable = executable;
+  }
+
+  public String executable() {
+    return executable;
+  }
+
+  /** The tool's path, if it is on the PATH. */
+  public Optional<Path> find() {
+    return Tools.which(executable);
+  }
+
+  public boolean available() {
+    return find().isPresent();
+  }
+
+  /** Runs the tool with these arguments (it must be on the PATH). */
+  public ProcessResult run(Duration timeout, String... args) {
+    Path exe = find().orElseThrow(() -> new IllegalStateException(executable + " is not on the PATH"));
+    List<String> cmd = new ArrayList<>();
+    cmd.add(exe.toString());
+    cmd.addAll(Arrays.asList(args));
+    return Tools.run(timeout, cmd);
+  }
+}
