@@ -28,6 +28,8 @@ final class LogSetup {
     root.addHandler(console);
     root.setLevel(Level.WARNING);
     Logger.getLogger("io.pullmesh").setLevel(level);
+    // vertx-micrometer registers per-server gauges once per server instance; Micrometer warns about the duplicates
+    Logger.getLogger("io.micrometer.common.util.internal.logging").setLevel(Level.SEVERE);
     if (level.intValue() <= Level.FINE.intValue()) {
       Logger.getLogger("io.vertx").setLevel(Level.INFO);
     }

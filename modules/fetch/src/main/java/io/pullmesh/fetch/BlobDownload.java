@@ -58,8 +58,9 @@ import java.util.logging.Logger;
 public final class BlobDownload {
   private static final Logger LOG = Logger.getLogger(BlobDownload.class.getName());
   private static final int HASH_CHUNK = 1 << 20;
-  private static final long LANE_HIGH_WATER = 2L << 20;
-  private static final long LANE_LOW_WATER = 512L << 10;
+  /** Bytes a connection may have waiting for the disk before it is paused: bounds heap per download to N MiB. */
+  private static final long LANE_HIGH_WATER = 1L << 20;
+  private static final long LANE_LOW_WATER = 256L << 10;
 
   /** Where a download is in its life. */
   public enum State { LOCATING, FETCHING, VERIFYING, COMMITTED, FAILED }
