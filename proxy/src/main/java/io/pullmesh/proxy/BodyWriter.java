@@ -1,5 +1,6 @@
 package io.pullmesh.proxy;
 
+import io.pullmesh.fetch.Futures;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -35,6 +36,7 @@ final class BodyWriter {
   private long offset;
   private boolean prefixSent;
   private boolean finished;
+  private io.vertx.core.Context context;
 
   BodyWriter(HttpServerResponse response, ByteSource source, List<Part> parts, Buffer trailer, MetricsRecorder metrics,
       MetricsRecorder.Source tag) {
@@ -46,8 +48,9 @@ final class BodyWriter {
     this.tag = tag;
   }
 
-  /** Starts copying; completes when the response ended or was reset. */
+  /** Starts copying (on the response's event loop); completes when the response ended or was reset. */
   Future<Void> start() {
+    context = io.vertx.core.Vertx.currentContext();
     response.closeHandler(v -> finish(false));
     response.exceptionHandler(t -> finish(false));
     step();
@@ -115,7 +118,7 @@ final class BodyWriter {
 
   /** Sends the final bytes (and the trailer) only once the blob is verified; resets the connection otherwise. */
   private void endHeld(Buffer last) {
-    source.verified().onComplete(ar -> {
+    Futures.onCallerContext(context.owner(), source.verified()).onComplete(ar -> {
       if (finished) {
         return;
       }

@@ -64,7 +64,7 @@ final class ManifestService {
    */
   Future<Result> get(RepositoryName repo, Reference ref) {
     Future<Result> f = ref.isDigest() ? byDigest(repo, ref.digest().orElseThrow()) : byTag(repo, ref.tag().orElseThrow());
-    return f.onSuccess(r -> metrics.manifestRequest(r.cache())).onFailure(t -> metrics.manifestRequest("error"));
+    return io.pullmesh.fetch.Futures.onCallerContext(vertx, f).onSuccess(r -> metrics.manifestRequest(r.cache())).onFailure(t -> metrics.manifestRequest("error"));
   }
 
   private Future<Result> byDigest(RepositoryName repo, Digest digest) {

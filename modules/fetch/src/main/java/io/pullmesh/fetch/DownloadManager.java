@@ -78,6 +78,10 @@ public final class DownloadManager {
    *     (BLOB_UNKNOWN when upstream has no such blob, UPSTREAM_ERROR, ...)
    */
   public Future<Lookup> open(RepositoryName repo, Digest digest) {
+    return Futures.onCallerContext(vertx, lookup(repo, digest));
+  }
+
+  private Future<Lookup> lookup(RepositoryName repo, Digest digest) {
     BlobDownload running = active.get(digest);
     if (running != null) {
       return attach(running, false);
@@ -155,6 +159,10 @@ public final class DownloadManager {
    * @return fails with {@link RegistryException}: BLOB_UNKNOWN (404), UPSTREAM_ERROR (502), UPSTREAM_TIMEOUT (504)
    */
   public Future<Long> size(RepositoryName repo, Digest digest) {
+    return Futures.onCallerContext(vertx, sizeOf(repo, digest));
+  }
+
+  private Future<Long> sizeOf(RepositoryName repo, Digest digest) {
     BlobDownload running = active.get(digest);
     if (running != null) {
       return running.ready();
