@@ -169,7 +169,7 @@ final class BlobHandler {
 
       @Override
       public Future<?> verified() {
-        return download.completion();
+        return download.verified();
       }
 
       @Override

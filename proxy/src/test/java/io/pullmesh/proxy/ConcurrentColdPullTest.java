@@ -55,6 +55,7 @@ class ConcurrentColdPullTest {
         assertEquals(16, r.blobs().get(0).parts(), "the model layer went in 16 ranged parts");
         MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama-" + i));
       }
+      h.awaitIdle();
       long up = upstream.stats().blobBytes();
       assertTrue(up <= model.totalBytes() * 1.02, "upstream carried " + up + " bytes for a model of " + model.totalBytes());
       assertEquals(model.blobs().size(), (long) h.proxy.meterRegistry().get(MeterNames.DOWNLOADS).tag("outcome", "committed").counter().count(),

@@ -70,6 +70,20 @@ final class Harness implements AutoCloseable {
     return url() + "/v2/" + model.repository() + "/blobs/" + d;
   }
 
+  /**
+   * Waits until no download is in progress: clients may finish as soon as a blob is verified, a moment before
+   * it is committed.
+   */
+  void awaitIdle() throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    while (proxy.downloads().activeCount() > 0) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("downloads still active after 30 s: " + proxy.downloads().downloads());
+      }
+      Thread.sleep(10);
+    }
+  }
+
   String url() {
     return proxy.url();
   }

@@ -33,6 +33,7 @@ class MirrorPullTest {
         OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       PullResult cold = client.pull(h.url(), "library/tiny:latest", dir.resolve("ollama1"));
       assertSameBlobs(model, dir.resolve("ollama1"));
+      h.awaitIdle();
       assertEquals(model.manifestDigest(), cold.manifestDigest());
       long upstreamBytes = h.upstream.stats().blobBytes();
       assertTrue(upstreamBytes >= model.totalBytes() && upstreamBytes <= model.totalBytes() * 1.02 + 16,

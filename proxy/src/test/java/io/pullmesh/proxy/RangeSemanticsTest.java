@@ -71,6 +71,11 @@ class RangeSemanticsTest {
       RawResponse warm = RawHttp.get(url(b));
       assertEquals(200, warm.status());
       assertTrue(warm.complete());
+      try {
+        h.awaitIdle();
+      } catch (InterruptedException e) {
+        throw new AssertionError(e);
+      }
     }
     return b;
   }

@@ -77,6 +77,7 @@ public final class BlobDownload {
   private final Clock clock;
 
   private final Promise<Long> ready = Promise.promise();
+  private final Promise<Void> verified = Promise.promise();
   private final Promise<BlobRecord> completion = Promise.promise();
 
   // guarded by this
@@ -147,6 +148,14 @@ public final class BlobDownload {
    */
   public Future<BlobRecord> completion() {
     return completion.future();
+  }
+
+  /**
+   * Succeeds as soon as the whole blob's SHA-256 matched its digest, before it is flushed and committed: what a
+   * response needs before it may end. Fails like {@link #completion()} when the blob never verifies.
+   */
+  public Future<Void> verified() {
+    return verified.future();
   }
 
   public synchronized State state() {
@@ -824,6 +833,8 @@ public final class BlobDownload {
       ch = channel;
       size = layout.size();
     }
+    // the bytes are right: responses may end now; flushing them to disk is the cache's business
+    verified.tryComplete();
     try {
       record = store.commit(digest, size, ch);
     } catch (IOException | RuntimeException e) {
@@ -895,6 +906,7 @@ public final class BlobDownload {
       r.reset();
     }
     ready.tryFail(e);
+    verified.tryFail(e);
     completion.tryFail(e);
     for (Waiter w : wake) {
       w.wake();
