@@ -1,0 +1,331 @@
+package io.pullmesh.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.pullmesh.testkit.client.ClientOptions;
+import io.pullmesh.testkit.client.OllamaLikeClient;
+import io.pullmesh.testkit.http.RawHttp;
+import io.pullmesh.testkit.http.RawResponse;
+import io.pullmesh.testkit.model.FakeModel;
+import io.pullmesh.testkit.model.ModelFixture;
+import io.pullmesh.testkit.registry.FakeRegistry;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The shaded jar as users run it ({@code java -jar pullmesh-proxy.jar ...}), a subprocess in front of a fake
+ * registry in this JVM: startup line, health, a pull, metrics, SIGTERM, a warm restart on the same cache, and
+ * every way a bad start must end with exit code 2 and a message naming what is wrong.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ProxyProcessIT {
+  private static final Duration START_DEADLINE = Duration.ofSeconds(30);
+  private static final Duration EXIT_DEADLINE = Duration.ofSeconds(30);
+  private static final Duration STOP_DEADLINE = Duration.ofSeconds(10);
+  private static final Pattern LISTENING = Pattern.compile("listening on http://127\\.0\\.0\\.1:(\\d+)");
+
+  Path modelDir;
+  FakeModel model;
+  FakeRegistry registry;
+  final List<ProxyProcess> started = new ArrayList<>();
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  void startRegistry() throws IOException {
+    modelDir = Files.createTempDirectory("pullmesh-it-model");
+    model = ModelFixture.tiny().seed(23).create(modelDir);
+    registry = FakeRegistry.start(model);
+  }
+
+  @AfterAll
+  void stopRegistry() throws IOException {
+    if (registry != null) {
+      registry.close();
+    }
+    try (var s = Files.walk(modelDir)) {
+      for (Path p : s.sorted((x, y) -> y.compareTo(x)).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** Whatever a test left running is killed, and waited for, before the next one. */
+  @AfterEach
+  void killLeftovers() throws InterruptedException {
+    for (ProxyProcess p : started) {
+      p.kill();
+    }
+    started.clear();
+  }
+
+  // ------------------------------------------------------------------ the process
+
+  private static Path jar() {
+    String jar = System.getProperty("pullmesh.proxy.jar");
+    assertNotNull(jar, "system property pullmesh.proxy.jar (set by failsafe in proxy/pom.xml) names the shaded jar");
+    Path p = Path.of(jar);
+    assertTrue(Files.isRegularFile(p), "the shaded jar exists (built in the package phase): " + p);
+    return p;
+  }
+
+  /**
+   * {@code java -Xmx256m -jar pullmesh-proxy.jar args...}, with no PULLMESH_* variables inherited. Its stdout and
+   * stderr go to files: reading the pipes instead races with the JDK's process reaper, which closes them when the
+   * process exits, so a reader blocked on a pipe loses the last lines ("Stream closed"), exactly the ones a
+   * SIGTERM'd proxy prints last.
+   */
+  private ProxyProcess launch(String... args) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xmx256m");
+    cmd.add("-jar");
+    cmd.add(jar().toString());
+    cmd.addAll(List.of(args));
+    int n = started.size();
+    Path out = dir.resolve("proc-" + n + ".out");
+    Path err = dir.resolve("proc-" + n + ".err");
+    ProcessBuilder pb = new ProcessBuilder(cmd)
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .redirectOutput(out.toFile())
+        .redirectError(err.toFile());
+    pb.environment().keySet().removeIf(k -> k.startsWith("PULLMESH_"));
+    ProxyProcess p = new ProxyProcess(cmd, pb.start(), out, err);
+    started.add(p);
+    return p;
+  }
+
+  /** A running proxy with a cache at {@code cache}, in front of the fake registry. */
+  private ProxyProcess launchProxy(Path cache) throws Exception {
+    ProxyProcess p = launch("--listen", "127.0.0.1:0", "--upstream", registry.registryUrl(), "--cache-dir", cache.toString());
+    p.awaitListening();
+    return p;
+  }
+
+  /** A child process whose stdout and stderr are written to two files. */
+  static final class ProxyProcess {
+    final List<String> command;
+    final Process process;
+    private final Path out;
+    private final Path err;
+    int port = -1;
+    String listeningLine;
+
+    ProxyProcess(List<String> command, Process process, Path out, Path err) {
+      this.command = command;
+      this.process = process;
+      this.out = out;
+      this.err = err;
+    }
+
+    /**
+     * Polls stdout (every 20 ms, until the deadline) for a complete line matching {@code p}; null when the
+     * process ended without printing one or time ran out.
+     */
+    String awaitStdout(Predicate<String> p, Duration deadline) throws InterruptedException {
+      long end = System.nanoTime() + deadline.toNanos();
+      while (true) {
+        boolean ended = !process.isAlive();
+        String text = stdout();
+        int lastNewline = text.lastIndexOf('\n');
+        if (lastNewline >= 0) {
+          for (String line : text.substring(0, lastNewline).split("\n")) {
+            if (p.test(line)) {
+              return line;
+            }
+          }
+        }
+        if (ended || System.nanoTime() > end) {
+          return null;
+        }
+        Thread.sleep(20);
+      }
+    }
+
+    void awaitListening() throws InterruptedException {
+      String line = awaitStdout(l -> LISTENING.matcher(l).find(), START_DEADLINE);
+      if (line == null) {
+        fail("no 'listening on http://127.0.0.1:' line within " + START_DEADLINE + "\n" + describe());
+      }
+      Matcher m = LISTENING.matcher(line);
+      assertTrue(m.find());
+      listeningLine = line;
+      port = Integer.parseInt(m.group(1));
+      assertTrue(port > 0 && port < 65536, line);
+    }
+
+    String url() {
+      return "http://127.0.0.1:" + port;
+    }
+
+    /** Waits for the process to exit; its exit code, or -1 if it is still running at the deadline. */
+    int awaitExit(Duration deadline) throws InterruptedException {
+      if (!process.waitFor(deadline.toMillis(), TimeUnit.MILLISECONDS)) {
+        return -1;
+      }
+      return process.exitValue();
+    }
+
+    String stdout() {
+      return read(out);
+    }
+
+    String stderr() {
+      return read(err);
+    }
+
+    private static String read(Path p) {
+      try {
+        return Files.readString(p, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        return "<cannot read " + p + ": " + e + ">";
+      }
+    }
+
+    String describe() {
+      return String.join(" ", command) + "\n-> " + (process.isAlive() ? "still running" : "exit " + process.exitValue())
+          + "\nstdout:\n" + stdout() + "\nstderr:\n" + stderr();
+    }
+
+    void kill() throws InterruptedException {
+      if (process.isAlive()) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** Runs the jar to its end; fails if it runs past the deadline (e.g. because it started serving). */
+  private ProxyProcess runToExit(String... args) throws Exception {
+    ProxyProcess p = launch(args);
+    int code = p.awaitExit(EXIT_DEADLINE);
+    if (code == -1) {
+      fail("still running after " + EXIT_DEADLINE + "\n" + p.describe());
+    }
+    return p;
+  }
+
+  /** Exit code 2 and one stderr line {@code pullmesh: <message>} (log lines may precede it) naming every fragment. */
+  private void assertExit2(ProxyProcess p, String... fragments) {
+    assertEquals(2, p.process.exitValue(), p.describe());
+    String message = p.stderr().lines().filter(l -> l.startsWith("pullmesh: ")).findFirst().orElse(null);
+    assertNotNull(message, "a 'pullmesh: <message>' line on stderr\n" + p.describe());
+    for (String f : fragments) {
+      assertTrue(message.contains(f), "the message names '" + f + "'\n" + p.describe());
+    }
+    assertFalse(p.stdout().contains("listening on"), p.describe());
+  }
+
+  // ------------------------------------------------------------------ serving
+
+  @Test
+  void servesAPullReportsMetricsStopsOnSigtermAndRestartsWarm() throws Exception {
+    Path cache = dir.resolve("cache");
+    ProxyProcess first = launchProxy(cache);
+
+    RawResponse health = RawHttp.get(first.url() + "/healthz");
+    assertEquals(200, health.status(), health.toString());
+
+    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+      client.pull(first.url(), model.reference(), dir.resolve("ollama1"));
+    }
+    MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama1"));
+    long upstreamBytes = registry.stats().blobBytes();
+    assertTrue(upstreamBytes >= model.totalBytes(), "the cold pull went upstream: " + upstreamBytes);
+
+    RawResponse metrics = RawHttp.get(first.url() + "/metrics");
+    assertEquals(200, metrics.status(), metrics.toString());
+    assertTrue(metrics.bodyText().contains("pullmesh_upstream_bytes_total"), metrics.bodyText());
+    assertTrue(metrics.bodyText().contains("pullmesh_blob_requests_total"), metrics.bodyText());
+
+    first.process.destroy(); // SIGTERM
+    int code = first.awaitExit(STOP_DEADLINE);
+    assertTrue(code != -1, "exits within " + STOP_DEADLINE + " of SIGTERM\n" + first.describe());
+    // the JVM ends a SIGTERM'd run with 128 + 15 once the shutdown hook is done
+    assertTrue(code == 143 || code == 0, "exit code " + code + "\n" + first.describe());
+    assertTrue(first.stderr().contains("shutting down"), first.describe());
+
+    ProxyProcess second = launchProxy(cache);
+    assertTrue(second.listeningLine.contains(" in " + model.blobs().size() + " blobs"),
+        "the restarted proxy reports the blobs it kept: " + second.listeningLine);
+    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+      client.pull(second.url(), model.reference(), dir.resolve("ollama2"));
+    }
+    MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama2"));
+    assertEquals(upstreamBytes, registry.stats().blobBytes(), "the warm restart served every blob from its cache");
+  }
+
+  // ------------------------------------------------------------------ command line
+
+  @Test
+  void helpExitsZeroAndListsEveryOption() throws Exception {
+    ProxyProcess p = runToExit("--help");
+    assertEquals(0, p.process.exitValue(), p.describe());
+    for (ProxyConfig.Option o : ProxyConfig.Option.values()) {
+      assertTrue(p.stdout().contains(o.flag() + " " + o.arg), "--help lists " + o.flag() + "\n" + p.stdout());
+      assertTrue(p.stdout().contains(o.env()), "--help names " + o.env() + "\n" + p.stdout());
+    }
+    assertTrue(p.stdout().contains("--help") && p.stdout().contains("--version"), p.stdout());
+  }
+
+  @Test
+  void anUnknownFlagExits2NamingIt() throws Exception {
+    ProxyProcess p = runToExit("--no-such-flag", "--cache-dir", dir.resolve("cache").toString());
+    assertExit2(p, "--no-such-flag");
+  }
+
+  @Test
+  void aBadNumberExits2NamingTheOptionAndWhatIsExpected() throws Exception {
+    ProxyProcess p = runToExit("--upstream-connections", "abc", "--cache-dir", dir.resolve("cache").toString());
+    assertExit2(p, "--upstream-connections", "'abc'", "expected a whole number from 1 to 256");
+  }
+
+  @Test
+  void aCacheDirThatIsARegularFileExits2() throws Exception {
+    Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
+    ProxyProcess p = runToExit("--listen", "127.0.0.1:0", "--upstream", registry.registryUrl(), "--cache-dir", file.toString());
+    assertExit2(p, "--cache-dir", "not a directory");
+  }
+
+  @Test
+  void aSecondProcessOnTheSameCacheDirExits2() throws Exception {
+    Path cache = dir.resolve("cache");
+    ProxyProcess first = launchProxy(cache);
+    ProxyProcess second = runToExit("--listen", "127.0.0.1:0", "--upstream", registry.registryUrl(), "--cache-dir", cache.toString());
+    assertExit2(second, "in use", "--cache-dir");
+    assertTrue(first.process.isAlive(), "the first keeps running");
+    assertEquals(200, RawHttp.get(first.url() + "/healthz").status());
+  }
+
+  @Test
+  void aPortAlreadyBoundExits2() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
+      ProxyProcess p = runToExit("--listen", "127.0.0.1:" + taken.getLocalPort(), "--upstream", registry.registryUrl(),
+          "--cache-dir", dir.resolve("cache").toString());
+      assertExit2(p, "cannot listen", "127.0.0.1:" + taken.getLocalPort());
+    }
+  }
+}
