@@ -121,30 +121,58 @@ public final class FakeRegistry implements AutoCloseable {
     BlobSender cdnSender = new BlobSender(vertx, stats, TrafficStats.Origin.CDN, cdnThrottle);
     BlobSender registrySender = new BlobSender(vertx, stats, TrafficStats.Origin.REGISTRY, registryThrottle);
 
-    HttpServer registry = vertx.createHttpServer(new HttpServerOptions());
-    registry.connectionHandler(c -> c.closeHandler(v -> registryThrottle.closed(c)));
-    registry.requestHandler(new RegistryHandler(this, catalog, stats, signer, tokens, registryFaults, registrySender, clock));
-
-    HttpServer cdn = vertx.createHttpServer(new HttpServerOptions());
-    cdn.connectionHandler(c -> {
-      stats.cdnConnectionOpened();
-      c.closeHandler(v -> {
-        stats.cdnConnectionClosed();
-        cdnThrottle.closed(c);
-      });
-    });
-    cdn.requestHandler(new CdnHandler(catalog, stats, signer, cdnFaults, cdnSender, clock));
-
     try {
-      registryPort = await(registry.listen(registryPort, registryHost)).actualPort();
+      HttpServer registry = listen(() -> {
+        HttpServer server = vertx.createHttpServer(new HttpServerOptions());
+        server.connectionHandler(c -> c.closeHandler(v -> registryThrottle.closed(c)));
+        server.requestHandler(new RegistryHandler(this, catalog, stats, signer, tokens, registryFaults, registrySender, clock));
+        return server;
+      }, registryPort, registryHost);
+      registryPort = registry.actualPort();
       servers.add(registry);
-      cdnPort = await(cdn.listen(cdnPort, cdnHost)).actualPort();
+      HttpServer cdn = listen(() -> {
+        HttpServer server = vertx.createHttpServer(new HttpServerOptions());
+        server.connectionHandler(c -> {
+          stats.cdnConnectionOpened();
+          c.closeHandler(v -> {
+            stats.cdnConnectionClosed();
+            cdnThrottle.closed(c);
+          });
+        });
+        server.requestHandler(new CdnHandler(catalog, stats, signer, cdnFaults, cdnSender, clock));
+        return server;
+      }, cdnPort, cdnHost);
+      cdnPort = cdn.actualPort();
       servers.add(cdn);
     } catch (RuntimeException e) {
       stop();
       throw e;
     }
     return this;
+  }
+
+  /**
+   * Binds {@code server}. A first start (port 0) picks a free port BELOW the kernel's ephemeral range
+   * (32768 and up on Linux): outgoing connections take their local ports from that range, so while the
+   * registry is stopped no client socket can occupy the port it must get back on restart.
+   */
+  private HttpServer listen(java.util.function.Supplier<HttpServer> factory, int port, String host) {
+    if (port != 0) {
+      return await(factory.get().listen(port, host));
+    }
+    java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
+    RuntimeException last = null;
+    for (int i = 0; i < 50; i++) {
+      // a Vert.x server whose listen failed cannot listen again: a fresh one per try
+      HttpServer server = factory.get();
+      try {
+        return await(server.listen(20000 + random.nextInt(12000), host));
+      } catch (RuntimeException e) {
+        last = e;
+        server.close();
+      }
+    }
+    throw last;
   }
 
   /** Unbinds both servers and closes their connections; models, counters and ports are kept for a restart. */

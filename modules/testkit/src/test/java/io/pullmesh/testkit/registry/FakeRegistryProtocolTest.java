@@ -211,6 +211,9 @@ class FakeRegistryProtocolTest {
     try {
       int port = r.registryPort();
       int cdnPort = r.cdnPort();
+      // below Linux's ephemeral range, so no outgoing connection can take them while stopped
+      assertTrue(port >= 20000 && port < 32768, "registry port " + port);
+      assertTrue(cdnPort >= 20000 && cdnPort < 32768, "cdn port " + cdnPort);
       r.stop();
       assertFalse(r.running());
       r.start();
