@@ -24,6 +24,54 @@ final class Proc {
     return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / CLK_TCK;
   }
 
+  /** One thread of a process: its name as the kernel knows it (15 characters at most) and its CPU seconds. */
+  record ThreadCpu(String name, double seconds) {}
+
+  /** CPU seconds of each live thread of a process, by thread id; empty when the process is gone. */
+  static java.util.Map<Long, ThreadCpu> threads(long pid) {
+    java.util.Map<Long, ThreadCpu> out = new java.util.HashMap<>();
+    Path tasks = Path.of("/proc", Long.toString(pid), "task");
+    try (java.util.stream.Stream<Path> s = Files.list(tasks)) {
+      for (Path t : s.toList()) {
+        String stat = read(t.resolve("stat"));
+        if (stat == null) {
+          continue;
+        }
+        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
+        out.put(Long.parseLong(t.getFileName().toString()),
+            new ThreadCpu(name, (Long.parseLong(f[11]) + Long.parseLong(f[12])) / CLK_TCK));
+      }
+    } catch (IOException | RuntimeException e) {
+      // the process or a thread went away while reading: what was read is still right
+    }
+    return out;
+  }
+
+  /**
+   * A thread's group for reports: the kernel's (truncated) thread name without its number, e.g.
+   * "vert.x-eventloo" for the event loops, "pullmesh-io-" for the io pool, "GC Thread#" for G1's workers.
+   */
+  static String threadGroup(String name) {
+    String g = name.replaceAll("[0-9]+$", "");
+    if (g.startsWith("vert.x-eventloo")) {
+      return "Vert.x event loops (network)";
+    }
+    if (g.startsWith("pullmesh-io")) {
+      return "pullmesh io pool (file writes/reads, SHA-256)";
+    }
+    if (g.startsWith("GC Thread") || g.startsWith("G1 ") || g.startsWith("VM Thread")) {
+      return "GC and VM (G1 workers, VM thread)";
+    }
+    if (g.startsWith("C1 Compiler") || g.startsWith("C2 Compiler")) {
+      return "JIT compilers";
+    }
+    if (g.startsWith("vert.x-")) {
+      return "other Vert.x threads (workers, blocking)";
+    }
+    return "other threads";
+  }
+
   /** A {@code kB} line of {@code /proc/<pid>/status} (e.g. {@code VmHWM}, {@code VmRSS}) in bytes, or -1. */
   static long statusBytes(long pid, String key) {
     String status = read(Path.of("/proc", Long.toString(pid), "status"));

@@ -58,7 +58,9 @@ final class ProxyProcess implements AutoCloseable {
     cmd.add(java.toString());
     cmd.add("-Xmx" + xmx);
     cmd.add("-Xlog:gc:file=" + gc + ":uptime");
-    cmd.addAll(extraJvmArgs);
+    for (String a : extraJvmArgs) {
+      cmd.add(a.replace("{label}", label)); // e.g. a JFR file name per proxy
+    }
     cmd.addAll(List.of("-jar", jar.toString(),
         "--listen", "127.0.0.1:0",
         "--upstream", upstream,
@@ -164,6 +166,23 @@ final class ProxyProcess implements AutoCloseable {
       }
     }
     return new HeapPeak(used, committed, n, full);
+  }
+
+  /**
+   * When the proxy logged that it committed (verified and stored) a blob, in epoch milliseconds, from its log
+   * line {@code <ISO time> INFO  BlobDownload: committed sha256:<hex> ...}; -1 when it has not.
+   */
+  long committedAtMillis(String digest) {
+    for (String line : Proc.lines(stderr)) {
+      if (line.contains("committed " + digest + " ")) {
+        try {
+          return java.time.Instant.parse(line.substring(0, line.indexOf(' '))).toEpochMilli();
+        } catch (RuntimeException e) {
+          return -1;
+        }
+      }
+    }
+    return -1;
   }
 
   /** Whether the proxy reported running out of memory. */

@@ -55,7 +55,7 @@ import java.util.stream.Stream;
  */
 public final class PullBenchmark {
   static final String MODEL_NAME = "library/bench";
-  static final String WARMUP_NAME = "library/warmup";
+  static final String WARMUP_NAME = "library/warmup-";
 
   /** The measured scenarios, in table order. */
   enum Scenario {
@@ -80,10 +80,15 @@ public final class PullBenchmark {
    * @param upstreamBytes blob bytes the fake registry/CDN sent during it
    * @param cpu CPU used during it
    * @param toolCpuSeconds CPU of the external tool (aria2c), else NaN
+   * @param upstreamDoneSeconds when the upstream had sent the whole model layer, from the start (NaN: it did not)
+   * @param clientCheckSeconds the Ollama-like client's time after its last blob: its SHA-256 of every blob
+   *     (NaN for aria2c)
+   * @param proxyCommitSeconds when the proxy had verified and committed the model layer, from the start (NaN
+   *     without a proxy or when it did not fetch the layer)
    * @param detail a short note (parts, per-client spread)
    */
   record Measured(double seconds, long bytes, long upstreamBytes, CpuMeter.Usage cpu, double toolCpuSeconds,
-      String detail) {}
+      double upstreamDoneSeconds, double clientCheckSeconds, double proxyCommitSeconds, String detail) {}
 
   /** What a proxy process cost in memory over its life, and what it says it fetched. */
   record ProxyFacts(long peakRssAfterPull, long peakRssLifetime, ProxyProcess.HeapPeak heap, double metricUpstreamBlobBytes,
@@ -107,9 +112,10 @@ public final class PullBenchmark {
   private final Path logDir;
   private final Path scratch;
   private FakeModel model;
-  private FakeModel warmup;
+  private final List<FakeModel> warmups = new ArrayList<>();
   private FakeRegistry registry;
   private final AtomicInteger proxyCounter = new AtomicInteger();
+  static final AtomicInteger busyWarnings = new AtomicInteger();
 
   private PullBenchmark(BenchOptions o) throws IOException {
     this.o = o;
@@ -170,13 +176,15 @@ public final class PullBenchmark {
           .seed(20_240_601)
           .create(o.workDir().resolve("model"));
       if (o.proxyWarmupSize() > 0) {
-        warmup = ModelFixture.of(WARMUP_NAME, "latest").layer(MediaTypes.MODEL, o.proxyWarmupSize()).seed(7)
-            .create(o.workDir().resolve("model"));
+        for (int i = 0; i < o.proxyWarmupModels(); i++) {
+          warmups.add(ModelFixture.of(WARMUP_NAME + i, "latest").layer(MediaTypes.MODEL, o.proxyWarmupSize())
+              .seed(1000 + i).create(o.workDir().resolve("model")));
+        }
       }
       registry = FakeRegistry.builder().cdnBytesPerSecond(o.cdnRate()).requestLogCapacity(100).build();
       registry.addModel(model);
-      if (warmup != null) {
-        registry.addModel(warmup);
+      for (FakeModel w : warmups) {
+        registry.addModel(w);
       }
       registry.start();
       log("fake registry " + registry.registryUrl() + ", CDN " + registry.cdnUrl() + ", " + human(o.cdnRate())
@@ -195,7 +203,7 @@ public final class PullBenchmark {
         deleteTree(o.workDir().resolve("run"));
       }
     }
-    Report report = new Report(o, machine, model, reps);
+    Report report = new Report(o, machine, model, reps, busyWarnings.get());
     String section = report.markdown();
     System.out.println();
     System.out.println(section);
@@ -268,13 +276,22 @@ public final class PullBenchmark {
   }
 
   private void attempt(Rep r, Scenario s, Phase phase) {
+    waitForQuiet();
     log(s.label + " ...");
     try {
       Measured m = phase.run();
       r.measured.put(s, m);
-      log(String.format(Locale.ROOT, "  %.2f s, %.1f MiB/s, upstream %d bytes (%.4fx the model)%s", m.seconds(),
-          m.bytes() / m.seconds() / (1 << 20), m.upstreamBytes(), (double) m.upstreamBytes() / model.totalBytes(),
-          m.detail().isEmpty() ? "" : ", " + m.detail()));
+      log(String.format(Locale.ROOT, "  %.2f s, %.1f MiB/s, upstream %d bytes (%.4fx the model), upstream done at"
+          + " %.2f s, proxy committed at %.2f s, client checks %.2f s, CPU: proxy %.2f s, client JVM %.2f s, fake upstream %.2f s, tool %.2f s,"
+          + " rest of machine %.2f s%s", m.seconds(), m.bytes() / m.seconds() / (1 << 20), m.upstreamBytes(),
+          (double) m.upstreamBytes() / model.totalBytes(), m.upstreamDoneSeconds(), m.proxyCommitSeconds(),
+          m.clientCheckSeconds(),
+          m.cpu().proxySeconds(), m.cpu().clientSeconds(), m.cpu().upstreamSeconds(), m.toolCpuSeconds(),
+          m.cpu().restSeconds(m.toolCpuSeconds()), m.detail().isEmpty() ? "" : ", " + m.detail()));
+      if (!m.cpu().proxyThreads().isEmpty()) {
+        log("  proxy CPU by thread group: " + m.cpu().proxyThreads().entrySet().stream()
+            .map(e -> String.format(Locale.ROOT, "%s %.2f s", e.getKey(), e.getValue())).toList());
+      }
     } catch (Exception e) {
       r.errors.put(s, e.getMessage() == null ? e.toString() : e.getMessage());
       log("  FAILED: " + e);
@@ -286,10 +303,14 @@ public final class PullBenchmark {
   /** One Ollama-like pull with Ollama's defaults into a fresh directory; verified, then deleted. */
   private Measured pullOnce(String baseUrl, Path dest, ProxyProcess proxy) throws Exception {
     long up0 = registry.stats().blobBytes();
+    long startMillis = System.currentTimeMillis();
     CpuMeter meter = CpuMeter.start(proxy);
     PullResult result;
-    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.defaults())) {
+    double upstreamDone;
+    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.defaults());
+        UpstreamWatch watch = new UpstreamWatch(registry, model.largestLayer().size())) {
       result = client.pull(baseUrl, model.reference(), dest);
+      upstreamDone = watch.doneSeconds();
     }
     CpuMeter.Usage cpu = meter.stop();
     long upstream = registry.stats().blobBytes() - up0;
@@ -298,7 +319,8 @@ public final class PullBenchmark {
     BlobResult big = result.blobs().stream().max(Comparator.comparingLong(BlobResult::size)).orElseThrow();
     String detail = big.parts() + " parts for the model layer"
         + (result.retries() + result.stalls() > 0 ? ", " + result.retries() + " retries, " + result.stalls() + " stalls" : "");
-    return new Measured(result.elapsed().toNanos() / 1e9, model.totalBytes(), upstream, cpu, Double.NaN, detail);
+    return new Measured(result.elapsed().toNanos() / 1e9, model.totalBytes(), upstream, cpu, Double.NaN,
+        upstreamDone, clientCheckSeconds(result), commitSeconds(proxy, startMillis), detail);
   }
 
   private Measured aria2c(Path dir) throws Exception {
@@ -308,6 +330,7 @@ public final class PullBenchmark {
     Path aria = ExternalTool.ARIA2C.find().orElseThrow();
     long up0 = registry.stats().blobBytes();
     CpuMeter meter = CpuMeter.start(null);
+    UpstreamWatch watch = new UpstreamWatch(registry, layer.size());
     Subprocesses.Run run = Subprocesses.runMeasured(List.of(aria.toString(),
         "-x16", "-s16", "-k1M",
         "--dir=" + dir, "--out=blob",
@@ -315,6 +338,7 @@ public final class PullBenchmark {
         "--disable-ipv6=true", "--summary-interval=0", "--quiet=true",
         "--log=" + logDir.resolve("aria2c.log"), "--log-level=warn",
         url), dir, 1800);
+    watch.close();
     CpuMeter.Usage cpu = meter.stop();
     long upstream = registry.stats().blobBytes() - up0;
     if (!run.ok()) {
@@ -323,7 +347,8 @@ public final class PullBenchmark {
     }
     Hashing.verify(dir.resolve("blob"), layer.digest(), layer.size(), "aria2c download");
     deleteTree(dir);
-    return new Measured(run.wallSeconds(), layer.size(), upstream, cpu, run.cpuSeconds(), "16 connections");
+    return new Measured(run.wallSeconds(), layer.size(), upstream, cpu, run.cpuSeconds(), watch.doneSeconds(),
+        Double.NaN, Double.NaN, "16 connections");
   }
 
   private Measured concurrent(ProxyProcess proxy, Path dir) throws Exception {
@@ -356,7 +381,9 @@ public final class PullBenchmark {
         }));
       }
       long up0 = registry.stats().blobBytes();
+      long startMillis = System.currentTimeMillis();
       CpuMeter meter = CpuMeter.start(proxy);
+      UpstreamWatch watch = new UpstreamWatch(registry, model.largestLayer().size());
       go.countDown();
       long first = Long.MAX_VALUE;
       long last = Long.MIN_VALUE;
@@ -372,6 +399,7 @@ public final class PullBenchmark {
         last = Math.max(last, t[1]);
         each.add((t[1] - t[0]) / 1e9);
       }
+      watch.close();
       CpuMeter.Usage cpu = meter.stop();
       long upstream = registry.stats().blobBytes() - up0;
       for (int i = 0; i < n; i++) {
@@ -386,7 +414,12 @@ public final class PullBenchmark {
       each.sort(Double::compare);
       String detail = String.format(Locale.ROOT, "%d clients, each %.1f / %.1f / %.1f s (min / median / max)", n,
           each.get(0), Stats.median(each), each.get(each.size() - 1));
-      return new Measured((last - first) / 1e9, n * model.totalBytes(), upstream, cpu, Double.NaN, detail);
+      List<Double> checks = new ArrayList<>();
+      for (PullResult res : results) {
+        checks.add(clientCheckSeconds(res));
+      }
+      return new Measured((last - first) / 1e9, n * model.totalBytes(), upstream, cpu, Double.NaN,
+          watch.doneSeconds(), Stats.median(checks), commitSeconds(proxy, startMillis), detail);
     } finally {
       for (OllamaLikeClient c : clients) {
         c.close();
@@ -447,6 +480,46 @@ public final class PullBenchmark {
     return new Fetch(server, Double.parseDouble(f[2]), Long.parseLong(f[1]), cpu1 - cpu0, run.cpuSeconds());
   }
 
+  /** When the proxy logged the model layer committed, in seconds from {@code startMillis}; NaN if it did not. */
+  private double commitSeconds(ProxyProcess proxy, long startMillis) {
+    if (proxy == null) {
+      return Double.NaN;
+    }
+    long at = proxy.committedAtMillis(model.largestLayer().digest().toString());
+    return at < startMillis ? Double.NaN : (at - startMillis) / 1e3;
+  }
+
+  /** The pull's time after its blobs were downloaded: the client's SHA-256 of each (and writing the manifest). */
+  private static double clientCheckSeconds(PullResult r) {
+    long blobs = 0;
+    for (BlobResult b : r.blobs()) {
+      blobs += b.elapsed().toNanos();
+    }
+    return Math.max(0, r.elapsed().toNanos() - blobs) / 1e9;
+  }
+
+  /**
+   * Waits (up to {@code --quiet-wait}) until the machine is quiet: other work on it (a build, say) takes CPU the
+   * benchmark needs and skews every number.
+   */
+  private void waitForQuiet() {
+    long deadline = System.nanoTime() + (long) (o.quietWaitSeconds() * 1e9);
+    double busy = CpuMeter.machineBusy(1000);
+    boolean waited = false;
+    while (busy > o.quietThreshold() && System.nanoTime() < deadline) {
+      if (!waited) {
+        log(String.format(Locale.ROOT, "the machine is %.0f%% busy before the next phase; waiting for it to settle"
+            + " (up to %.0f s)", busy * 100, o.quietWaitSeconds()));
+        waited = true;
+      }
+      busy = CpuMeter.machineBusy(2000);
+    }
+    if (busy > o.quietThreshold()) {
+      log(String.format(Locale.ROOT, "WARNING: the machine is still %.0f%% busy; measuring anyway", busy * 100));
+      busyWarnings.incrementAndGet();
+    }
+  }
+
   // ---- proxy ----
 
   private ProxyProcess startProxy(Path cacheDir, String label) throws IOException {
@@ -455,17 +528,44 @@ public final class PullBenchmark {
     ProxyProcess p = ProxyProcess.start(java, o.proxyJar(), o.proxyXmx(), o.proxyJvmArgs(), registry.registryUrl(),
         cacheDir, o.proxyConnections(), logDir, label);
     log("proxy " + label + " (pid " + p.pid() + ") on " + p.baseUrl());
-    if (warmup != null) {
-      Path dest = cacheDir.getParent().resolve(label + "-warmup");
-      try (OllamaLikeClient c = new OllamaLikeClient(ClientOptions.defaults())) {
-        c.pull(p.baseUrl(), warmup.reference(), dest);
-      } catch (PullException e) {
-        p.close();
-        throw new IOException("warm-up pull through the proxy failed: " + e.getMessage(), e);
-      }
-      deleteTree(dest);
+    if (!warmups.isEmpty()) {
+      warmUp(p, cacheDir.getParent().resolve(label + "-warmup"));
     }
     return p;
+  }
+
+  /**
+   * JIT warm-up, so that the proxy is measured as one that has been serving for a while rather than a JVM that
+   * is still compiling its data path: with the CDN unthrottled for the time being, the warm-up models are pulled
+   * cold, alternately by a client with many small parts (many readers of one download) and by a default client,
+   * and the first one once more from the cache. Logs what the JIT compilers used in each round.
+   */
+  private void warmUp(ProxyProcess p, Path dest) throws IOException {
+    registry.setCdnBytesPerSecond(0);
+    ClientOptions manyParts = ClientOptions.builder().partSizes(2 << 20, 4 << 20).build();
+    List<String> jit = new ArrayList<>();
+    try (OllamaLikeClient many = new OllamaLikeClient(manyParts);
+        OllamaLikeClient plain = new OllamaLikeClient(ClientOptions.defaults())) {
+      for (int i = 0; i <= warmups.size(); i++) {
+        double before = jitSeconds(p);
+        FakeModel w = warmups.get(i % warmups.size());
+        (i % 2 == 0 ? many : plain).pull(p.baseUrl(), w.reference(), dest.resolve(Integer.toString(i)));
+        deleteTree(dest.resolve(Integer.toString(i)));
+        jit.add(String.format(Locale.ROOT, "%.2f", jitSeconds(p) - before));
+      }
+    } catch (PullException e) {
+      p.close();
+      throw new IOException("warm-up pull through the proxy failed: " + e.getMessage(), e);
+    } finally {
+      registry.setCdnBytesPerSecond(o.cdnRate());
+      deleteTree(dest);
+    }
+    log("  warmed up: JIT compiler CPU seconds per warm-up pull " + jit);
+  }
+
+  private static double jitSeconds(ProxyProcess p) {
+    return Proc.threads(p.pid()).values().stream().filter(t -> Proc.threadGroup(t.name()).equals("JIT compilers"))
+        .mapToDouble(Proc.ThreadCpu::seconds).sum();
   }
 
   private static double upstreamMetric(ProxyProcess p) {

@@ -35,12 +35,14 @@ final class Report {
   private final Machine m;
   private final FakeModel model;
   private final List<Rep> reps;
+  private final int busyWarnings;
 
-  Report(BenchOptions o, Machine m, FakeModel model, List<Rep> reps) {
+  Report(BenchOptions o, Machine m, FakeModel model, List<Rep> reps, int busyWarnings) {
     this.o = o;
     this.m = m;
     this.model = model;
     this.reps = reps;
+    this.busyWarnings = busyWarnings;
   }
 
   String markdown() {
@@ -74,16 +76,18 @@ final class Report {
     b.append("- pullmesh: `java -Xmx").append(o.proxyXmx()).append(o.proxyJvmArgs().isEmpty() ? "" : " " + String.join(" ", o.proxyJvmArgs()))
         .append(" -jar proxy/target/pullmesh-proxy.jar --upstream-connections ").append(o.proxyConnections())
         .append("` with an empty cache directory; before measuring, ")
-        .append(o.proxyWarmupSize() > 0 ? "a separate " + human(o.proxyWarmupSize()) + " model is pulled through it (JIT warm-up, not counted)"
-            : "nothing is pulled through it (no JIT warm-up)")
+        .append(o.proxyWarmupSize() > 0 ? o.proxyWarmupModels() + " other models of " + human(o.proxyWarmupSize())
+            + " are pulled through it with the CDN unthrottled (JIT warm-up, as for a proxy that has been serving for a "
+            + "while; not counted. The JIT's remaining work during the measured phases is in the CPU tables)"
+            : "nothing is pulled through it (a fresh JVM: JIT compilation happens during the measured phases)")
         .append(". Warm = the same proxy right after the cold pull. Concurrent = ").append(o.concurrentClients())
         .append(" Ollama-like clients started together through another fresh proxy.\n");
     b.append("- Every download is checked (size and SHA-256 of every blob) outside the timed window.\n\n");
 
     // ---- main table
     b.append("### Results\n\n");
-    b.append("| Scenario | Time (s) | Throughput (MiB/s) | Speed-up vs direct | Time / aria2c's | Throttle bound (s) | Upstream bytes | Upstream / model bytes |\n");
-    b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    b.append("| Scenario | Time (s) | Throughput (MiB/s) | Speed-up vs direct | Time / aria2c's | Throttle bound (s) | Upstream done at (s) | pullmesh verified at (s) | Client's own checks (s) | Upstream bytes | Upstream / model bytes |\n");
+    b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     double direct = seconds(Scenario.DIRECT);
     double aria = seconds(Scenario.ARIA2C);
     double rate = o.cdnRate();
@@ -96,7 +100,11 @@ final class Report {
         Scenario.CONCURRENT, direct, aria, boundParallel);
     b.append("\nThrottle bound: the time the throttle alone imposes (direct: its largest part at one connection's rate; ")
         .append("aria2c: 1/16 of the layer per connection; pullmesh: 1/").append(o.proxyConnections())
-        .append(" of the layer per upstream connection). Speed-up = direct time / this time. ");
+        .append(" of the layer per upstream connection). Upstream done at: when the fake CDN had sent the whole ")
+        .append("model layer; pullmesh verified at: when pullmesh logged the layer verified (whole-blob SHA-256) and ")
+        .append("committed, after which it releases the final bytes it holds back; client's own checks: the Ollama-like ")
+        .append("client's SHA-256 of every blob after downloading (median per client), part of its time as in Ollama; all ")
+        .append("counted from the start of the scenario. Speed-up = direct time / this time. ");
     Measured conc = median(Scenario.CONCURRENT);
     if (conc != null) {
       b.append("Concurrent: ").append(conc.detail()).append(".");
@@ -143,8 +151,8 @@ final class Report {
     b.append("CPU seconds used during each phase (medians). Client JVM = the benchmark JVM minus its Vert.x threads: the ")
         .append("Ollama-like clients with their SHA-256 checks, plus that JVM's GC and JIT. Fake upstream = the Vert.x threads ")
         .append("that run the fake registry and CDN. Busy = share of all ").append(m.cpus()).append(" CPUs in use, machine-wide.\n\n");
-    b.append("| Phase | Wall (s) | pullmesh CPU (s) | Client JVM CPU (s) | Fake upstream CPU (s) | aria2c CPU (s) | Machine busy |\n");
-    b.append("|---|---:|---:|---:|---:|---:|---:|\n");
+    b.append("| Phase | Wall (s) | pullmesh CPU (s) | Client JVM CPU (s) | Fake upstream CPU (s) | aria2c CPU (s) | Rest of machine CPU (s) | Machine busy |\n");
+    b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Scenario s : Scenario.values()) {
       List<Measured> ms = all(s);
       if (ms.isEmpty()) {
@@ -156,7 +164,32 @@ final class Report {
           .append(fmt2(med(ms, x -> x.cpu().clientSeconds()))).append(" | ")
           .append(fmt2(med(ms, x -> x.cpu().upstreamSeconds()))).append(" | ")
           .append(fmt2(med(ms, Measured::toolCpuSeconds))).append(" | ")
+          .append(fmt2(med(ms, x -> x.cpu().restSeconds(x.toolCpuSeconds())))).append(" | ")
           .append(pct(med(ms, x -> x.cpu().machineBusy()))).append(" |\n");
+    }
+    b.append("\nRest of machine = machine-wide busy CPU minus all of the above: softirq time of the loopback traffic ")
+        .append("that Linux charges to no process, kernel threads (page-cache writeback of the downloaded files), and any ")
+        .append("other process. Before each phase the benchmark waits for the machine to be quiet (below ")
+        .append(pct(o.quietThreshold())).append(" busy)");
+    if (busyWarnings > 0) {
+      b.append("; **before ").append(busyWarnings).append(" phase(s) it was still busy after ")
+          .append(fmt0(o.quietWaitSeconds())).append(" s of waiting, so other work competed with those measurements**");
+    }
+    b.append(".\n\n");
+    List<String> groups = List.of("Vert.x event loops (network)", "pullmesh io pool (file writes/reads, SHA-256)",
+        "GC and VM (G1 workers, VM thread)", "JIT compilers", "other Vert.x threads (workers, blocking)", "other threads");
+    b.append("Where pullmesh's CPU went, by thread (CPU seconds from /proc/<pid>/task, medians):\n\n| Phase | ")
+        .append(String.join(" | ", groups)).append(" |\n|---|").append("---:|".repeat(groups.size())).append("\n");
+    for (Scenario s : List.of(Scenario.COLD, Scenario.WARM, Scenario.CONCURRENT)) {
+      List<Measured> ms = all(s);
+      if (ms.isEmpty()) {
+        continue;
+      }
+      b.append("| ").append(shortLabel(s));
+      for (String g : groups) {
+        b.append(" | ").append(fmt2(med(ms, x -> x.cpu().proxyThreads().getOrDefault(g, 0.0))));
+      }
+      b.append(" |\n");
     }
     b.append("\n");
     List<ProxyFacts> coldFacts = reps.stream().map(r -> r.coldProxy).filter(Objects::nonNull).toList();
@@ -195,7 +228,11 @@ final class Report {
         .append(fmt1(TARGET_SPEEDUP)).append("x: ").append(speedup >= TARGET_SPEEDUP ? "met" : "**missed**").append("), ")
         .append(fmt2(cold / aria)).append("x aria2c's time (target at most ").append(fmt2(TARGET_VS_ARIA2C)).append("x: ")
         .append(cold / aria <= TARGET_VS_ARIA2C ? "met" : "**missed**").append("). The throttle alone allows ")
-        .append(fmt2(layer / (double) o.proxyConnections() / rate)).append(" s.\n");
+        .append(fmt2(layer / (double) o.proxyConnections() / rate)).append(" s; the upstream transfer was done at ")
+        .append(fmt2(med(all(Scenario.COLD), Measured::upstreamDoneSeconds))).append(" s (aria2c's at ")
+        .append(fmt2(med(all(Scenario.ARIA2C), Measured::upstreamDoneSeconds))).append(" s), and the client's own SHA-256 of ")
+        .append("the blobs after the download took ").append(fmt2(med(all(Scenario.COLD), Measured::clientCheckSeconds)))
+        .append(" s of the pull (aria2c checks nothing).\n");
     b.append("- Upstream bytes: ").append(fmt4(up1)).append("x the model for one cold client and ").append(fmt4(upN))
         .append("x for ").append(o.concurrentClients()).append(" concurrent cold clients (target at most ").append(fmt2(TARGET_UPSTREAM))
         .append("x: ").append(up1 <= TARGET_UPSTREAM && upN <= TARGET_UPSTREAM ? "met" : "**missed**")
@@ -224,7 +261,7 @@ final class Report {
     String err = reps.stream().map(r -> r.errors.get(s)).filter(Objects::nonNull).findFirst().orElse(null);
     if (ms.isEmpty()) {
       b.append("| ").append(label).append(" | **failed**: ").append(escape(err == null ? "not run" : err))
-          .append(" | | | | | | |\n");
+          .append(" | | | | | | | | | |\n");
       return;
     }
     double t = med(ms, Measured::seconds);
@@ -237,6 +274,9 @@ final class Report {
         .append(fmt2(direct / t)).append("x | ")
         .append(fmt2(t / aria)).append("x | ")
         .append(Double.isNaN(bound) ? "-" : fmt1(bound)).append(" | ")
+        .append(fmt2(med(ms, Measured::upstreamDoneSeconds))).append(" | ")
+        .append(fmt2(med(ms, Measured::proxyCommitSeconds))).append(" | ")
+        .append(fmt2(med(ms, Measured::clientCheckSeconds))).append(" | ")
         .append(commas(up)).append(" | ")
         .append(fmt4((double) up / model.totalBytes())).append("x |\n");
   }
