@@ -144,10 +144,12 @@ final class ProxyProcess implements AutoCloseable {
   }
 
   /** Heap use read from the GC log: the largest heap before a collection, and the largest committed heap. */
-  record HeapPeak(long usedBeforeGcBytes, long committedBytes, int collections, int fullCollections) {}
+  record HeapPeak(long usedBeforeGcBytes, long liveAfterGcBytes, long committedBytes, int collections,
+      int fullCollections) {}
 
   HeapPeak heapPeak() {
     long used = 0;
+    long live = 0;
     long committed = 0;
     int n = 0;
     int full = 0;
@@ -162,10 +164,11 @@ final class ProxyProcess implements AutoCloseable {
           full++;
         }
         used = Math.max(used, bytes(m.group(1), m.group(2)));
+        live = Math.max(live, bytes(m.group(3), m.group(4)));
         committed = Math.max(committed, bytes(m.group(5), m.group(6)));
       }
     }
-    return new HeapPeak(used, committed, n, full);
+    return new HeapPeak(used, live, committed, n, full);
   }
 
   /**
@@ -183,6 +186,30 @@ final class ProxyProcess implements AutoCloseable {
       }
     }
     return -1;
+  }
+
+  /**
+   * The distinct problems the proxy logged: the message part of each ERROR line (without its time), with how
+   * often each occurred, most frequent first.
+   */
+  java.util.Map<String, Integer> loggedErrors() {
+    java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+    List<String> lines = Proc.lines(stderr);
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i);
+      int at = line.indexOf(" ERROR ");
+      if (at < 0) {
+        continue;
+      }
+      String what = line.substring(at + 7).trim();
+      // the exception on the next line says more than Vert.x's generic "Unhandled exception"
+      if (i + 1 < lines.size() && !lines.get(i + 1).isEmpty() && !lines.get(i + 1).startsWith("20")
+          && !lines.get(i + 1).startsWith("\t")) {
+        what += ": " + lines.get(i + 1).trim();
+      }
+      counts.merge(what, 1, Integer::sum);
+    }
+    return counts;
   }
 
   /** Whether the proxy reported running out of memory. */

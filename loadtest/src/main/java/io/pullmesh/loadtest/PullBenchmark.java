@@ -92,7 +92,7 @@ public final class PullBenchmark {
 
   /** What a proxy process cost in memory over its life, and what it says it fetched. */
   record ProxyFacts(long peakRssAfterPull, long peakRssLifetime, ProxyProcess.HeapPeak heap, double metricUpstreamBlobBytes,
-      boolean outOfMemory) {}
+      boolean outOfMemory, Map<String, Integer> loggedErrors) {}
 
   /** One curl fetch of the cached blob. */
   record Fetch(String server, double seconds, long bytes, double serverCpuSeconds, double curlCpuSeconds) {}
@@ -583,8 +583,8 @@ public final class PullBenchmark {
     } catch (IOException e) {
       // the metrics snapshot is only for investigation
     }
-    return new ProxyFacts(rssAfterPull, p.peakRssBytes(), p.heapPeak(), upstreamMetric(p) - metricBefore,
-        p.sawOutOfMemory());
+    return new ProxyFacts(rssAfterPull, Math.max(rssAfterPull, p.peakRssBytes()), p.heapPeak(),
+        upstreamMetric(p) - metricBefore, p.sawOutOfMemory(), p.loggedErrors());
   }
 
   // ---- verification ----

@@ -167,7 +167,8 @@ final class Report {
           .append(fmt2(med(ms, x -> x.cpu().restSeconds(x.toolCpuSeconds())))).append(" | ")
           .append(pct(med(ms, x -> x.cpu().machineBusy()))).append(" |\n");
     }
-    b.append("\nRest of machine = machine-wide busy CPU minus all of the above: softirq time of the loopback traffic ")
+    b.append("\nRest of machine = machine-wide busy CPU minus all of the above (approximate: /proc/stat is sampled per tick, ")
+        .append("the per-process counters are exact, so small negative values occur): softirq time of the loopback traffic ")
         .append("that Linux charges to no process, kernel threads (page-cache writeback of the downloaded files), and any ")
         .append("other process. Before each phase the benchmark waits for the machine to be quiet (below ")
         .append(pct(o.quietThreshold())).append(" busy)");
@@ -175,7 +176,23 @@ final class Report {
       b.append("; **before ").append(busyWarnings).append(" phase(s) it was still busy after ")
           .append(fmt0(o.quietWaitSeconds())).append(" s of waiting, so other work competed with those measurements**");
     }
-    b.append(".\n\n");
+    b.append(".\n");
+    List<String> disturbed = new ArrayList<>();
+    for (int i = 0; i < reps.size(); i++) {
+      for (var e : reps.get(i).measured.entrySet()) {
+        Measured x = e.getValue();
+        double rest = x.cpu().restSeconds(x.toolCpuSeconds());
+        if (rest > 0.15 * x.cpu().wallSeconds() * m.cpus()) {
+          disturbed.add("repetition " + (i + 1) + ", " + shortLabel(e.getKey()) + ": " + fmt1(rest) + " CPU-s in "
+              + fmt1(x.cpu().wallSeconds()) + " s");
+        }
+      }
+    }
+    if (!disturbed.isEmpty()) {
+      b.append("Phases during which something else used more than 15% of the machine (the medians above damp them): ")
+          .append(String.join("; ", disturbed)).append(".\n");
+    }
+    b.append("\n");
     List<String> groups = List.of("Vert.x event loops (network)", "pullmesh io pool (file writes/reads, SHA-256)",
         "GC and VM (G1 workers, VM thread)", "JIT compilers", "other Vert.x threads (workers, blocking)", "other threads");
     b.append("Where pullmesh's CPU went, by thread (CPU seconds from /proc/<pid>/task, medians):\n\n| Phase | ")
@@ -195,14 +212,25 @@ final class Report {
     List<ProxyFacts> coldFacts = reps.stream().map(r -> r.coldProxy).filter(Objects::nonNull).toList();
     List<ProxyFacts> concFacts = reps.stream().map(r -> r.concurrentProxy).filter(Objects::nonNull).toList();
     b.append("pullmesh memory with `-Xmx").append(o.proxyXmx()).append("` (worst run; RSS = VmHWM from /proc, heap from the GC log):\n\n");
-    b.append("| Proxy | Peak RSS after the pull | Peak RSS over its life | Peak heap before a GC | Peak committed heap | GCs (full) | Its own upstream blob byte count |\n");
-    b.append("|---|---:|---:|---:|---:|---:|---:|\n");
+    b.append("| Proxy | Peak RSS after the pull | Peak RSS over its life | Peak heap before a GC | Peak live heap after a GC | Peak committed heap | GCs (full) | Its own upstream blob byte count |\n");
+    b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     factsRow(b, "cold, then warm and the serving comparison", coldFacts);
     factsRow(b, o.concurrentClients() + " concurrent clients", concFacts);
     if (Stream.concat(coldFacts.stream(), concFacts.stream()).anyMatch(ProxyFacts::outOfMemory)) {
       b.append("\n**The proxy logged an OutOfMemoryError** (see its .err log under the work directory).\n");
     }
-    b.append("\n");
+    b.append("\nThe counts include the warm-up pulls (run before the measured phases), the heap figures too; the proxy's ")
+        .append("own upstream count excludes them.\n\n");
+    java.util.Map<String, Integer> logged = new java.util.TreeMap<>();
+    Stream.concat(coldFacts.stream(), concFacts.stream())
+        .forEach(f -> f.loggedErrors().forEach((k, v) -> logged.merge(k, v, Integer::sum)));
+    if (!logged.isEmpty()) {
+      b.append("ERROR lines the ").append(coldFacts.size() + concFacts.size())
+          .append(" proxies logged over the whole run, warm-ups included (every download was still verified correct):\n\n");
+      logged.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue())
+          .forEach(e -> b.append("- ").append(e.getValue()).append("x `").append(e.getKey().replace("`", "'")).append("`\n"));
+      b.append("\n");
+    }
 
     // ---- errors
     List<String> errors = new ArrayList<>();
@@ -224,7 +252,7 @@ final class Report {
     b.append("- Direct, the Ollama-like client is bound by its largest part on one throttled connection: ")
         .append(fmt1(part / rate)).append(" s at best, ").append(fmt2(direct)).append(" s measured.\n");
     b.append("- Cold, pullmesh fetches the layer over ").append(o.proxyConnections()).append(" upstream connections and streams it to ")
-        .append("the client's ").append(parts).append(" parts as it lands: ").append(fmt2(speedup)).append("x faster than direct (target ")
+        .append("the client's ").append(parts == 1 ? "single part" : parts + " parts").append(" as it lands: ").append(fmt2(speedup)).append("x faster than direct (target ")
         .append(fmt1(TARGET_SPEEDUP)).append("x: ").append(speedup >= TARGET_SPEEDUP ? "met" : "**missed**").append("), ")
         .append(fmt2(cold / aria)).append("x aria2c's time (target at most ").append(fmt2(TARGET_VS_ARIA2C)).append("x: ")
         .append(cold / aria <= TARGET_VS_ARIA2C ? "met" : "**missed**").append("). The throttle alone allows ")
@@ -239,7 +267,18 @@ final class Report {
         .append("); the concurrent clients received ").append(o.concurrentClients()).append("x the model between them.\n");
     b.append("- Warm, the pull no longer touches the upstream (").append(commas(upstream(Scenario.WARM)))
         .append(" upstream bytes) and takes ").append(fmt2(seconds(Scenario.WARM))).append(" s; the Ollama-like client itself ")
-        .append("(JDK HttpClient, writing ").append(parts).append(" part files, then hashing the blob) is most of that.\n");
+        .append("(JDK HttpClient, writing ").append(parts == 1 ? "one part file" : parts + " part files")
+        .append(", then hashing the blob) is most of that.\n");
+    if (conc != null) {
+      b.append("- ").append(o.concurrentClients()).append(" concurrent cold clients: the upstream was done at ")
+          .append(fmt2(med(all(Scenario.CONCURRENT), Measured::upstreamDoneSeconds))).append(" s and pullmesh had verified the ")
+          .append("layer at ").append(fmt2(med(all(Scenario.CONCURRENT), Measured::proxyCommitSeconds)))
+          .append(" s, but the clients finished at ").append(fmt2(seconds(Scenario.CONCURRENT))).append(" s: they receive ")
+          .append(o.concurrentClients()).append("x the model, write it and hash it on the same ").append(m.cpus())
+          .append(" CPUs (client JVM ").append(fmt1(med(all(Scenario.CONCURRENT), x -> x.cpu().clientSeconds())))
+          .append(" CPU-s, pullmesh ").append(fmt1(med(all(Scenario.CONCURRENT), x -> x.cpu().proxySeconds())))
+          .append(" CPU-s), so that wall time measures this machine more than pullmesh.\n");
+    }
     b.append("- Serving a cached blob, pullmesh reaches ").append(pct(pmTp / ngTp)).append(" of nginx's median throughput. ")
         .append("On loopback a single-connection download is bounded by the receiving side's copies (curl's recv into ")
         .append("tmpfs), so server CPU per GiB is the better measure of sendfile-class serving: pullmesh ")
@@ -297,13 +336,14 @@ final class Report {
 
   private static void factsRow(StringBuilder b, String label, List<ProxyFacts> fs) {
     if (fs.isEmpty()) {
-      b.append("| ").append(label).append(" | - | - | - | - | - | - |\n");
+      b.append("| ").append(label).append(" | - | - | - | - | - | - | - |\n");
       return;
     }
     b.append("| ").append(label).append(" | ")
         .append(human(fs.stream().mapToLong(ProxyFacts::peakRssAfterPull).max().orElse(0))).append(" | ")
         .append(human(fs.stream().mapToLong(ProxyFacts::peakRssLifetime).max().orElse(0))).append(" | ")
         .append(human(fs.stream().mapToLong(f -> f.heap().usedBeforeGcBytes()).max().orElse(0))).append(" | ")
+        .append(human(fs.stream().mapToLong(f -> f.heap().liveAfterGcBytes()).max().orElse(0))).append(" | ")
         .append(human(fs.stream().mapToLong(f -> f.heap().committedBytes()).max().orElse(0))).append(" | ")
         .append(fs.stream().mapToInt(f -> f.heap().collections()).max().orElse(0)).append(" (")
         .append(fs.stream().mapToInt(f -> f.heap().fullCollections()).max().orElse(0)).append(") | ")
