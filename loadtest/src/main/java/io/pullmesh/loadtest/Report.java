@@ -212,15 +212,16 @@ final class Report {
     List<ProxyFacts> coldFacts = reps.stream().map(r -> r.coldProxy).filter(Objects::nonNull).toList();
     List<ProxyFacts> concFacts = reps.stream().map(r -> r.concurrentProxy).filter(Objects::nonNull).toList();
     b.append("pullmesh memory with `-Xmx").append(o.proxyXmx()).append("` (worst run; RSS = VmHWM from /proc, heap from the GC log):\n\n");
-    b.append("| Proxy | Peak RSS after the pull | Peak RSS over its life | Peak heap before a GC | Peak live heap after a GC | Peak committed heap | GCs (full) | Its own upstream blob byte count |\n");
+    b.append("| Proxy | Peak RSS after the pull | Peak RSS over its life | Peak heap before a GC | Peak heap after a GC | Peak committed heap | GCs (full) | Its own upstream blob byte count |\n");
     b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     factsRow(b, "cold, then warm and the serving comparison", coldFacts);
     factsRow(b, o.concurrentClients() + " concurrent clients", concFacts);
     if (Stream.concat(coldFacts.stream(), concFacts.stream()).anyMatch(ProxyFacts::outOfMemory)) {
       b.append("\n**The proxy logged an OutOfMemoryError** (see its .err log under the work directory).\n");
     }
-    b.append("\nThe counts include the warm-up pulls (run before the measured phases), the heap figures too; the proxy's ")
-        .append("own upstream count excludes them.\n\n");
+    b.append("\nThe GC counts and heap figures include the warm-up pulls (run before the measured phases); the proxy's ")
+        .append("own upstream count excludes them. Heap after a GC is after young collections, which leave the old ")
+        .append("generation's garbage in place: an upper bound on live data, not the live set.\n\n");
     java.util.Map<String, Integer> logged = new java.util.TreeMap<>();
     Stream.concat(coldFacts.stream(), concFacts.stream())
         .forEach(f -> f.loggedErrors().forEach((k, v) -> logged.merge(k, v, Integer::sum)));
