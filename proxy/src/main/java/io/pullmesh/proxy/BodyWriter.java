@@ -36,6 +36,8 @@ final class BodyWriter {
   private long offset;
   private boolean prefixSent;
   private boolean finished;
+  private boolean ending;
+  private boolean reading;
   private io.vertx.core.Context context;
 
   BodyWriter(HttpServerResponse response, ByteSource source, List<Part> parts, Buffer trailer, MetricsRecorder metrics,
@@ -58,8 +60,8 @@ final class BodyWriter {
   }
 
   private void step() {
-    if (finished) {
-      return;
+    if (finished || reading || ending) {
+      return; // a read is already outstanding, or the end is under way: never two copies at once
     }
     if (response.closed()) {
       finish(false);
@@ -84,7 +86,9 @@ final class BodyWriter {
       step();
       return;
     }
+    reading = true;
     source.read(p.first() + offset, (int) Math.min(CHUNK, remaining)).onComplete(ar -> {
+      reading = false;
       if (finished) {
         return;
       }
@@ -109,7 +113,11 @@ final class BodyWriter {
       response.write(b);
       metrics.servedBytes(tag, b.length());
       if (response.writeQueueFull()) {
-        response.drainHandler(v -> step());
+        response.drainHandler(v -> {
+          // one-shot: left in place it would fire again after later writes and run step() twice
+          response.drainHandler(null);
+          step();
+        });
       } else {
         step();
       }
@@ -118,6 +126,10 @@ final class BodyWriter {
 
   /** Sends the final bytes (and the trailer) only once the blob is verified; resets the connection otherwise. */
   private void endHeld(Buffer last) {
+    if (ending) {
+      return;
+    }
+    ending = true;
     Futures.onCallerContext(context.owner(), source.verified()).onComplete(ar -> {
       if (finished) {
         return;

@@ -139,7 +139,9 @@ public final class PullmeshProxy implements AutoCloseable {
       vertx.deployVerticle(() -> new io.vertx.core.VerticleBase() {
         @Override
         public Future<?> start() {
-          HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle);
+          HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle)
+              // a client hanging up mid-body (Ollama does, after the headers of its URL-resolution GET) is routine
+              .exceptionHandler(t -> LOG.fine(() -> "client connection: " + t));
           synchronized (servers) {
             servers.add(s);
           }

@@ -105,8 +105,12 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
 
   @Override
   public void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs) {
-    Gauge.builder(MeterNames.DOWNLOADS_ACTIVE, activeDownloads, s -> s.getAsLong()).description("Downloads in progress").register(registry);
-    Gauge.builder(MeterNames.CACHE_BYTES, cacheBytes, s -> s.getAsLong()).description("Bytes of committed blobs").baseUnit("bytes").register(registry);
-    Gauge.builder(MeterNames.CACHE_BLOBS, cacheBlobs, s -> s.getAsLong()).description("Committed blobs").register(registry);
+    // strong references: Micrometer holds gauge objects weakly, and these lambdas have no other owner
+    Gauge.builder(MeterNames.DOWNLOADS_ACTIVE, activeDownloads, s -> s.getAsLong()).description("Downloads in progress")
+        .strongReference(true).register(registry);
+    Gauge.builder(MeterNames.CACHE_BYTES, cacheBytes, s -> s.getAsLong()).description("Bytes of committed blobs").baseUnit("bytes")
+        .strongReference(true).register(registry);
+    Gauge.builder(MeterNames.CACHE_BLOBS, cacheBlobs, s -> s.getAsLong()).description("Committed blobs")
+        .strongReference(true).register(registry);
   }
 }

@@ -32,6 +32,11 @@ class MicrometerMetricsRecorderTest {
     active.set(5);
     assertEquals(5, registry.get(MeterNames.DOWNLOADS_ACTIVE).gauge().value());
     assertEquals(1000, registry.get(MeterNames.CACHE_BYTES).gauge().value());
+    // the suppliers must survive garbage collection (Micrometer keeps gauges weakly unless told otherwise)
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+    }
+    assertEquals(5, registry.get(MeterNames.DOWNLOADS_ACTIVE).gauge().value(), "a capturing supplier is collectable unless held strongly");
     assertEquals(0, io.micrometer.core.instrument.Metrics.globalRegistry.getMeters().size());
   }
 }
