@@ -7,6 +7,7 @@ import io.pullmesh.core.RangeHeader;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
 import io.pullmesh.fetch.BlobDownload;
+import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobStore;
@@ -20,7 +21,6 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.net.HostAndPort;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -163,7 +163,7 @@ final class BlobHandler {
   private static ByteSource inFlightSource(BlobDownload download, BlobDownload.Reader reader) {
     return new ByteSource() {
       @Override
-      public Future<Buffer> read(long position, int max) {
+      public Future<Chunk> read(long position, int max) {
         return reader.read(position, max);
       }
 
@@ -278,18 +278,13 @@ final class BlobHandler {
     }
 
     @Override
-    public Future<Buffer> read(long position, int max) {
+    public Future<Chunk> read(long position, int max) {
       var ctx = vertx.getOrCreateContext();
-      Promise<Buffer> p = Promise.promise();
+      Promise<Chunk> p = Promise.promise();
       io.execute(() -> {
         try {
-          ByteBuffer bb = ByteBuffer.allocate(max);
-          int n = channel.read(bb, position);
-          if (n <= 0) {
-            throw new IOException("unexpected end of file at " + position);
-          }
-          Buffer b = Buffer.buffer(bb.array()).slice(0, n);
-          ctx.runOnContext(v -> p.complete(b));
+          Chunk c = Chunk.read(channel, position, max);
+          ctx.runOnContext(v -> p.complete(c));
         } catch (IOException e) {
           ctx.runOnContext(v -> p.fail(e));
         }

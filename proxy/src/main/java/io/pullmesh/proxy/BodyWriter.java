@@ -1,5 +1,6 @@
 package io.pullmesh.proxy;
 
+import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.Futures;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.vertx.core.Future;
@@ -20,7 +21,8 @@ import java.util.List;
  * SHA-256 (the registry gives no per-piece digests to check earlier).
  */
 final class BodyWriter {
-  static final int CHUNK = 256 << 10;
+  /** Bytes per read: one chunk per response in flight bounds the direct memory each client can hold. */
+  static final int CHUNK = 128 << 10;
 
   /** A literal to send, then {@code length} bytes of the source from {@code first}. */
   record Part(Buffer prefix, long first, long length) {}
@@ -90,6 +92,9 @@ final class BodyWriter {
     source.read(p.first() + offset, (int) Math.min(CHUNK, remaining)).onComplete(ar -> {
       reading = false;
       if (finished) {
+        if (ar.succeeded()) {
+          ar.result().release();
+        }
         return;
       }
       if (ar.failed()) {
@@ -97,21 +102,22 @@ final class BodyWriter {
         finish(false);
         return;
       }
-      Buffer b = ar.result();
-      offset += b.length();
+      Chunk c = ar.result();
+      int n = c.length();
+      offset += n;
       boolean last = part == parts.size() - 1 && offset == p.length();
       if (last) {
         // everything but the final byte goes out now; the final byte waits for the digest check
-        if (b.length() > 1) {
-          Buffer head = b.slice(0, b.length() - 1);
-          response.write(head);
-          metrics.servedBytes(tag, head.length());
+        Buffer tail = Buffer.buffer(new byte[] {c.data().getByte(n - 1)});
+        if (n > 1) {
+          send(c, c.data().slice(0, n - 1));
+        } else {
+          c.release();
         }
-        endHeld(b.slice(b.length() - 1, b.length()));
+        endHeld(tail);
         return;
       }
-      response.write(b);
-      metrics.servedBytes(tag, b.length());
+      send(c, c.data());
       if (response.writeQueueFull()) {
         response.drainHandler(v -> {
           // one-shot: left in place it would fire again after later writes and run step() twice
@@ -122,6 +128,12 @@ final class BodyWriter {
         step();
       }
     });
+  }
+
+  /** Writes {@code data} (part of {@code c}) and gives {@code c}'s memory back once the socket has it. */
+  private void send(Chunk c, Buffer data) {
+    metrics.servedBytes(tag, data.length());
+    response.write(data).onComplete(done -> c.release());
   }
 
   /** Sends the final bytes (and the trailer) only once the blob is verified; resets the connection otherwise. */

@@ -1,12 +1,15 @@
 package io.pullmesh.proxy;
 
+import io.pullmesh.fetch.Chunk;
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
 
 /** Bytes of one blob to copy into a response: a download in progress, or a committed file. */
 interface ByteSource {
-  /** Reads 1 to {@code max} bytes at {@code position}; completes on the caller's context. */
-  Future<Buffer> read(long position, int max);
+  /**
+   * Reads 1 to {@code max} bytes at {@code position}; completes on the caller's context with a chunk the caller
+   * must release.
+   */
+  Future<Chunk> read(long position, int max);
 
   /**
    * Succeeds once the blob's digest is verified (at once for a committed blob); fails when it never will be.

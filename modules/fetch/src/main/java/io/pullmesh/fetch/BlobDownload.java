@@ -614,7 +614,8 @@ public final class BlobDownload {
           continue;
         }
         try {
-          ByteBuffer bb = ByteBuffer.wrap(b.getBytes(0, len));
+          // the chunk's own memory, no copy (Vert.x hands the handler a buffer it no longer uses)
+          ByteBuffer bb = ((io.vertx.core.internal.buffer.BufferInternal) b).getByteBuf().nioBuffer(0, len);
           long at = pos;
           while (bb.hasRemaining()) {
             at += channel.write(bb, at);
@@ -972,17 +973,17 @@ public final class BlobDownload {
     /**
      * Reads up to {@code max} bytes at {@code position}, waiting until at least one is there.
      *
-     * @return completes on the caller's context with 1 to {@code max} bytes; fails with the download's
-     *     {@link RegistryException} if it failed
+     * @return completes on the caller's context with 1 to {@code max} bytes, which the caller must
+     *     {@linkplain Chunk#release() release}; fails with the download's {@link RegistryException} if it failed
      */
-    public Future<Buffer> read(long position, int max) {
+    public Future<Chunk> read(long position, int max) {
       Context ctx = vertx.getOrCreateContext();
-      Promise<Buffer> p = Promise.promise();
+      Promise<Chunk> p = Promise.promise();
       attempt(position, max, ctx, p);
       return p.future();
     }
 
-    private void attempt(long position, int max, Context ctx, Promise<Buffer> p) {
+    private void attempt(long position, int max, Context ctx, Promise<Chunk> p) {
       long available;
       FileChannel ch;
       RegistryException failed;
@@ -1019,17 +1020,12 @@ public final class BlobDownload {
       int n = (int) Math.min(available, max);
       io.execute(() -> {
         try {
-          ByteBuffer bb = ByteBuffer.allocate(n);
-          long at = position;
-          while (bb.hasRemaining()) {
-            int r = ch.read(bb, at);
-            if (r < 0) {
-              throw new IOException("unexpected end of file at " + at);
+          Chunk out = Chunk.read(ch, position, n);
+          ctx.runOnContext(v -> {
+            if (!p.tryComplete(out)) {
+              out.release();
             }
-            at += r;
-          }
-          Buffer out = Buffer.buffer(bb.array());
-          ctx.runOnContext(v -> p.tryComplete(out));
+          });
         } catch (IOException e) {
           RegistryException f = failure();
           RegistryException err = f != null ? f : new RegistryException(ErrorCode.INTERNAL_ERROR, "reading " + digest.shortHex() + ": " + e, e);
