@@ -139,8 +139,10 @@ public final class PullmeshProxy implements AutoCloseable {
       vertx.deployVerticle(() -> new io.vertx.core.VerticleBase() {
         @Override
         public Future<?> start() {
+          // a client hanging up mid-body (Ollama does, after the headers of its URL-resolution GET) is routine:
+          // debug level, not Vert.x's default ERROR log
           HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle)
-              // a client hanging up mid-body (Ollama does, after the headers of its URL-resolution GET) is routine
+              .connectionHandler(c -> c.exceptionHandler(t -> LOG.fine(() -> "client connection " + c.remoteAddress() + ": " + t)))
               .exceptionHandler(t -> LOG.fine(() -> "client connection: " + t));
           synchronized (servers) {
             servers.add(s);

@@ -276,6 +276,10 @@ class ProxyProcessIT {
     }
     MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama2"));
     assertEquals(upstreamBytes, registry.stats().blobBytes(), "the warm restart served every blob from its cache");
+    // Ollama hangs up after the headers of each URL-resolution GET: routine, so never an ERROR in the log
+    for (ProxyProcess p : new ProxyProcess[] {first, second}) {
+      assertTrue(p.stderr().lines().noneMatch(l -> l.contains(" ERROR ")), "no ERROR log lines\n" + p.describe());
+    }
   }
 
   // ------------------------------------------------------------------ command line
