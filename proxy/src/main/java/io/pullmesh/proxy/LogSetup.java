@@ -15,7 +15,16 @@ import java.util.logging.Logger;
 final class LogSetup {
   private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
+  /** JUL holds loggers weakly: a configured logger nobody references can be collected and lose its settings. */
+  private static final java.util.List<Logger> CONFIGURED = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   private LogSetup() {}
+
+  private static Logger keep(String name) {
+    Logger l = Logger.getLogger(name);
+    CONFIGURED.add(l);
+    return l;
+  }
 
   static void configure(Level level) {
     Logger root = Logger.getLogger("");
@@ -27,12 +36,30 @@ final class LogSetup {
     console.setFormatter(new LineFormatter());
     root.addHandler(console);
     root.setLevel(Level.WARNING);
-    Logger.getLogger("io.pullmesh").setLevel(level);
+    keep("io.pullmesh").setLevel(level);
     // vertx-micrometer registers per-server gauges once per server instance; Micrometer warns about the duplicates
-    Logger.getLogger("io.micrometer.common.util.internal.logging").setLevel(Level.SEVERE);
+    keep("io.micrometer.common.util.internal.logging").setLevel(Level.SEVERE);
+    // Vert.x logs ERROR, with no way to intercept it, when a client hangs up during a sendfile of a large blob;
+    // Ollama does that after the headers of every URL-resolution GET. Only that case is demoted to debug.
+    keep("io.vertx.core.net.impl.VertxConnection").setFilter(LogSetup::notAClientHangUp);
     if (level.intValue() <= Level.FINE.intValue()) {
-      Logger.getLogger("io.vertx").setLevel(Level.INFO);
+      keep("io.vertx").setLevel(Level.INFO);
     }
+  }
+
+  /** False (drop, logging it at debug instead) for a record about a client that closed its connection. */
+  static boolean notAClientHangUp(LogRecord r) {
+    Throwable t = r.getThrown();
+    if (t == null) {
+      return true;
+    }
+    String m = String.valueOf(t.getMessage());
+    boolean hangUp = t instanceof java.nio.channels.ClosedChannelException
+        || (t instanceof java.io.IOException && (m.contains("Broken pipe") || m.contains("Connection reset")));
+    if (hangUp) {
+      Logger.getLogger("io.pullmesh.proxy.client").fine(() -> "client closed its connection during a transfer: " + t);
+    }
+    return !hangUp;
   }
 
   static final class LineFormatter extends Formatter {
