@@ -68,7 +68,7 @@ final class NginxServer implements AutoCloseable {
         if (accepts(port)) {
           return new NginxServer(p, port);
         }
-        sleep(50);
+        Subprocesses.sleep(50);
       }
       Subprocesses.stop(p, 5);
       last = new IOException("nginx did not start on port " + port + ": " + Proc.read(errorLog) + " "
@@ -101,14 +101,6 @@ final class NginxServer implements AutoCloseable {
       return true;
     } catch (IOException e) {
       return false;
-    }
-  }
-
-  private static void sleep(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 

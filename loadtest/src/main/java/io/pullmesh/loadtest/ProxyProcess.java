@@ -77,7 +77,7 @@ final class ProxyProcess implements AutoCloseable {
       if (!p.isAlive()) {
         throw new IOException("the proxy exited with " + p.exitValue() + " before listening: " + Proc.read(err));
       }
-      sleep(50);
+      Subprocesses.sleep(50);
     }
     Subprocesses.stop(p, 5);
     throw new IOException("the proxy did not print 'listening on' within 60 s; stderr: " + Proc.read(err));
@@ -231,14 +231,6 @@ final class ProxyProcess implements AutoCloseable {
       case "G" -> v << 30;
       default -> v;
     };
-  }
-
-  private static void sleep(long ms) {
-    try {
-      Thread.sleep(ms);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   /** SIGTERM (the proxy closes its cache cleanly), SIGKILL after 15 s. */

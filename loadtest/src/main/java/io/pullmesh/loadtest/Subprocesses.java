@@ -130,4 +130,13 @@ final class Subprocesses {
     }
     return new Run(done ? p.exitValue() : -1, (t1 - t0) / 1e9, cpu, stdout, stderr.strip());
   }
+
+  /** Sleeps while polling a subprocess; keeps the interrupt flag. */
+  static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
 }

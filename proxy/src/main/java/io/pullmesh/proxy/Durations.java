@@ -30,18 +30,4 @@ final class Durations {
       throw new IllegalArgumentException("'" + text + "' is not a duration (expected e.g. 500ms, 30s, 5m, 1h)");
     }
   }
-
-  static String format(Duration d) {
-    if (d.toMillis() % 1000 != 0) {
-      return d.toMillis() + "ms";
-    }
-    long s = d.getSeconds();
-    if (s % 3600 == 0 && s > 0) {
-      return (s / 3600) + "h";
-    }
-    if (s % 60 == 0 && s > 0) {
-      return (s / 60) + "m";
-    }
-    return s + "s";
-  }
 }

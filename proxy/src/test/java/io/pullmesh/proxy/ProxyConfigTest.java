@@ -131,7 +131,5 @@ class ProxyConfigTest {
     assertEquals(Duration.ofDays(2), Durations.parse("2d"));
     assertEquals(Duration.ofSeconds(90), Durations.parse("PT90S"));
     assertThrows(IllegalArgumentException.class, () -> Durations.parse("5 fortnights"));
-    assertEquals("5m", Durations.format(Duration.ofMinutes(5)));
-    assertEquals("250ms", Durations.format(Duration.ofMillis(250)));
   }
 }

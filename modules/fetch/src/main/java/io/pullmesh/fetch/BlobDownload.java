@@ -939,17 +939,6 @@ public final class BlobDownload {
   // ---------------------------------------------------------------- readers
 
   /**
-   * Opens a reader (tests and callers that know the download is running). Each reader tells the scheduler
-   * where it is, so the pieces it needs are fetched first. The caller must {@link Reader#close()} it.
-   */
-  Reader openReader() {
-    synchronized (this) {
-      readers++;
-    }
-    return new Reader();
-  }
-
-  /**
    * Opens a reader unless the download already ended: null when it was committed (read the committed file
    * instead); throws the failure when it failed.
    */

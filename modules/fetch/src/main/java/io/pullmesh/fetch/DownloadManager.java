@@ -135,7 +135,7 @@ public final class DownloadManager {
       }
       int streak = corruptStreak.merge(d, 1, Integer::sum);
       if (streak < MAX_CORRUPT_STREAK) {
-        BlobDownload again = newDownload(repositoryOf(download), d);
+        BlobDownload again = newDownload(download.repository(), d);
         if (active.putIfAbsent(d, again) == null) {
           LOG.info(() -> "fetching " + d + " again after a digest mismatch (" + streak + " in a row)");
           begin(again);
@@ -146,10 +146,6 @@ public final class DownloadManager {
       }
     });
     download.start(takeLocation(d));
-  }
-
-  private RepositoryName repositoryOf(BlobDownload download) {
-    return download.repository();
   }
 
   /**
