@@ -6,6 +6,7 @@ import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RangeHeader;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.BlobDownload;
 import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.DownloadManager;
@@ -53,14 +54,25 @@ final class BlobHandler {
   private final Executor io;
   private final MetricsRecorder metrics;
   private final URI publicUrl;
+  private final Aliases aliases;
 
-  BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, Executor io, MetricsRecorder metrics, URI publicUrl) {
+  BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, Executor io, MetricsRecorder metrics, URI publicUrl,
+      Aliases aliases) {
     this.vertx = vertx;
     this.downloads = downloads;
     this.store = store;
     this.io = io;
     this.metrics = metrics;
     this.publicUrl = publicUrl;
+    this.aliases = aliases;
+  }
+
+  /** Upstream knows blobs under real names only: a blob asked for under an alias is fetched under its target's. */
+  private Future<RepositoryName> upstreamName(RepositoryName repo, Digest digest) {
+    if (!aliases.isAliasRepository(repo)) {
+      return Future.succeededFuture(repo);
+    }
+    return vertx.executeBlocking(() -> aliases.upstreamRepository(repo, digest), false);
   }
 
   void handle(HttpServerRequest req, RegistryRoute.Blob route) {
@@ -77,7 +89,7 @@ final class BlobHandler {
       return;
     }
     if (head) {
-      downloads.size(route.name(), digest).onComplete(ar -> {
+      upstreamName(route.name(), digest).compose(name -> downloads.size(name, digest)).onComplete(ar -> {
         if (ar.failed()) {
           Responses.error(resp, ar.cause(), true);
           return;
@@ -98,7 +110,7 @@ final class BlobHandler {
       return;
     }
     String rangeHeader = range;
-    downloads.open(route.name(), digest).onComplete(ar -> {
+    upstreamName(route.name(), digest).compose(name -> downloads.open(name, digest)).onComplete(ar -> {
       if (ar.failed()) {
         Responses.error(resp, ar.cause(), false);
         return;

@@ -6,9 +6,11 @@ import io.pullmesh.core.Reference;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.FetchedManifest;
+import io.pullmesh.fetch.Futures;
 import io.pullmesh.fetch.UpstreamRegistry;
 import io.pullmesh.metrics.MetricsRecorder;
-import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.Alias;
+import io.pullmesh.store.Catalog;
 import io.pullmesh.store.ManifestRecord;
 import io.pullmesh.store.TagRecord;
 import io.vertx.core.Future;
@@ -18,17 +20,21 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
  * Manifests through the cache. By digest: from the cache, else fetched once and kept (a digest never changes).
  * By tag: from the cache while younger than the TTL, else revalidated upstream; when upstream cannot answer the
- * cached manifest is served stale and the response says so. Concurrent requests for the same tag or digest
- * share one upstream request. Each fetched manifest's blob sizes are remembered so a HEAD on its blobs can be
- * answered before they are fetched.
+ * cached manifest is served stale and the response says so. An alias is served as the manifest of its target.
+ * Concurrent requests for the same tag or digest share one upstream request. Each fetched manifest's blob sizes
+ * are remembered so a HEAD on its blobs can be answered before they are fetched, and its blob list is kept so
+ * pinning it can protect them.
  */
 final class ManifestService {
   private static final Logger LOG = Logger.getLogger(ManifestService.class.getName());
@@ -38,24 +44,32 @@ final class ManifestService {
    *
    * @param cache how it was found: hit, miss, revalidated, updated, stale
    * @param warning for a stale answer, why upstream was not asked successfully
+   * @param previous for a tag that was revalidated, the digest it pointed to before (else null)
    */
-  record Result(ManifestRecord manifest, String cache, String warning) {}
+  record Result(ManifestRecord manifest, String cache, String warning, Digest previous) {}
 
   private final Vertx vertx;
   private final UpstreamRegistry upstream;
-  private final BlobStore store;
+  private final Catalog catalog;
+  private final Aliases aliases;
   private final Clock clock;
   private final Duration ttl;
   private final MetricsRecorder metrics;
   private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
 
-  ManifestService(Vertx vertx, UpstreamRegistry upstream, BlobStore store, Clock clock, Duration ttl, MetricsRecorder metrics) {
+  ManifestService(Vertx vertx, UpstreamRegistry upstream, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
+      MetricsRecorder metrics) {
     this.vertx = vertx;
     this.upstream = upstream;
-    this.store = store;
+    this.catalog = catalog;
+    this.aliases = aliases;
     this.clock = clock;
     this.ttl = ttl;
     this.metrics = metrics;
+  }
+
+  Duration ttl() {
+    return ttl;
   }
 
   /**
@@ -63,55 +77,73 @@ final class ManifestService {
    *     UPSTREAM_TIMEOUT (504), TOOMANYREQUESTS (429)
    */
   Future<Result> get(RepositoryName repo, Reference ref) {
-    Future<Result> f = ref.isDigest() ? byDigest(repo, ref.digest().orElseThrow()) : byTag(repo, ref.tag().orElseThrow());
-    return io.pullmesh.fetch.Futures.onCallerContext(vertx, f).onSuccess(r -> metrics.manifestRequest(r.cache())).onFailure(t -> metrics.manifestRequest("error"));
+    Optional<Alias> alias = ref.isDigest() ? Optional.empty() : aliases.get(repo, ref.tag().orElseThrow());
+    Future<Result> f;
+    if (alias.isPresent()) {
+      Alias a = alias.get();
+      f = a.targetDigest() != null ? byDigest(a.targetRepository(), a.targetDigest()) : byTag(a.targetRepository(), a.targetTag(), false);
+    } else {
+      f = ref.isDigest() ? byDigest(repo, ref.digest().orElseThrow()) : byTag(repo, ref.tag().orElseThrow(), false);
+    }
+    return Futures.onCallerContext(vertx, f).onSuccess(r -> metrics.manifestRequest(r.cache())).onFailure(t -> metrics.manifestRequest("error"));
+  }
+
+  /**
+   * Revalidates a tag upstream now, whatever its age.
+   *
+   * @return the manifest it points to; fails like {@link #get}, never with a stale answer
+   */
+  Future<Result> refresh(RepositoryName repo, String tag) {
+    return Futures.onCallerContext(vertx, byTag(repo, tag, true));
   }
 
   private Future<Result> byDigest(RepositoryName repo, Digest digest) {
-    return vertx.executeBlocking(() -> store.manifest(digest), false).compose(cached -> {
+    return vertx.executeBlocking(() -> catalog.manifest(digest), false).compose(cached -> {
       if (cached.isPresent()) {
-        return Future.succeededFuture(new Result(cached.get(), "hit", null));
+        return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
       return shared("digest " + digest, () -> upstream.manifest(repo, Reference.of(digest))
-          .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null))));
+          .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null))));
     });
   }
 
   private record Cached(TagRecord tag, ManifestRecord manifest) {}
 
-  private Future<Result> byTag(RepositoryName repo, String tag) {
+  private Future<Result> byTag(RepositoryName repo, String tag, boolean force) {
     return vertx.executeBlocking(() -> {
-      Optional<TagRecord> t = store.tag(repo, tag);
+      Optional<TagRecord> t = catalog.tag(repo, tag);
       if (t.isEmpty()) {
         return Optional.<Cached>empty();
       }
-      return store.manifest(t.get().digest()).map(m -> new Cached(t.get(), m));
+      return catalog.manifest(t.get().digest()).map(m -> new Cached(t.get(), m));
     }, false).compose(cached -> {
-      if (cached.isPresent() && clock.millis() - cached.get().tag().checkedAt() < ttl.toMillis()) {
-        return Future.succeededFuture(new Result(cached.get().manifest(), "hit", null));
+      if (!force && cached.isPresent() && clock.millis() - cached.get().tag().checkedAt() < ttl.toMillis()) {
+        return Future.succeededFuture(new Result(cached.get().manifest(), "hit", null, null));
       }
-      return shared(repo + ":" + tag, () -> upstream.manifest(repo, Reference.parse(tag))
+      Digest before = cached.map(c -> c.manifest().digest()).orElse(null);
+      return shared((force ? "refresh " : "") + repo + ":" + tag, () -> upstream.manifest(repo, Reference.parse(tag))
           .compose(m -> save(repo, tag, m).map(rec -> new Result(rec,
-              cached.isEmpty() ? "miss" : cached.get().manifest().digest().equals(rec.digest()) ? "revalidated" : "updated", null)))
+              before == null ? "miss" : before.equals(rec.digest()) ? "revalidated" : "updated", null, before)))
           .recover(t -> {
             RegistryException e = RegistryException.of(t);
-            if (cached.isPresent() && e.code() != ErrorCode.MANIFEST_UNKNOWN) {
+            if (!force && cached.isPresent() && e.code() != ErrorCode.MANIFEST_UNKNOWN) {
               LOG.warning(() -> "serving cached " + repo + ":" + tag + " (" + cached.get().manifest().digest().shortHex()
                   + ") without revalidation: " + e.getMessage());
-              return Future.succeededFuture(new Result(cached.get().manifest(), "stale", e.getMessage()));
+              return Future.succeededFuture(new Result(cached.get().manifest(), "stale", e.getMessage(), before));
             }
             return Future.failedFuture(e);
           }));
     });
   }
 
-  private Future<Result> shared(String key, java.util.function.Supplier<Future<Result>> fetch) {
-    Future<Result>[] created = new Future[1];
+  private Future<Result> shared(String key, Supplier<Future<Result>> fetch) {
+    List<Future<Result>> created = new ArrayList<>(1);
     Future<Result> f = pending.computeIfAbsent(key, k -> {
-      created[0] = fetch.get();
-      return created[0];
+      Future<Result> started = fetch.get();
+      created.add(started);
+      return started;
     });
-    if (created[0] != null) {
+    if (!created.isEmpty()) {
       f.onComplete(ar -> pending.remove(key, f));
     }
     return f;
@@ -119,38 +151,48 @@ final class ManifestService {
 
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m) {
     long now = clock.millis();
-    ManifestRecord rec = new ManifestRecord(m.digest(), m.contentType(), m.bytes(), now);
     return vertx.executeBlocking(() -> {
-      store.putManifest(rec);
-      if (tag != null) {
-        store.putTag(new TagRecord(repo, tag, m.digest(), now));
+      List<Descriptor> blobs = descriptors(m.bytes());
+      List<Digest> refs = new ArrayList<>();
+      for (Descriptor d : blobs) {
+        refs.add(d.digest());
+        catalog.putSizeHint(d.digest(), d.size());
       }
-      rememberBlobSizes(m.bytes());
+      ManifestRecord rec = new ManifestRecord(m.digest(), m.contentType(), m.bytes(), now, refs);
+      catalog.putManifest(rec);
+      if (tag != null) {
+        catalog.putTag(new TagRecord(repo, tag, m.digest(), now));
+      }
       return rec;
     }, false);
   }
 
-  /** Records the size each config and layer blob is announced with. Ignores what is not a manifest. */
-  private void rememberBlobSizes(byte[] bytes) {
+  /** A blob a manifest names. */
+  record Descriptor(Digest digest, long size) {}
+
+  /** The config and layer blobs a manifest names, with their sizes; empty for what is not a manifest. */
+  static List<Descriptor> descriptors(byte[] bytes) {
+    List<Descriptor> out = new ArrayList<>();
     JsonObject json;
     try {
       json = new JsonObject(Buffer.buffer(bytes));
     } catch (RuntimeException e) {
-      return;
+      return out;
     }
-    remember(json.getValue("config"));
+    add(out, json.getValue("config"));
     Object layers = json.getValue("layers");
     if (layers instanceof JsonArray arr) {
       for (Object l : arr) {
-        remember(l);
+        add(out, l);
       }
     }
+    return out;
   }
 
-  private void remember(Object descriptor) {
+  private static void add(List<Descriptor> out, Object descriptor) {
     if (descriptor instanceof JsonObject d && d.getValue("digest") instanceof String s && d.getValue("size") instanceof Number n
         && Digest.isValid(s) && n.longValue() >= 0) {
-      store.putSizeHint(Digest.parse(s), n.longValue());
+      out.add(new Descriptor(Digest.parse(s), n.longValue()));
     }
   }
 }

@@ -57,6 +57,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final ExecutorService io;
   private final UpstreamRegistry upstream;
   private final DownloadManager downloads;
+  private final Aliases aliases;
   private final ManifestService manifests;
   private final BlobHandler blobs;
   private final List<HttpServer> servers = new ArrayList<>();
@@ -85,8 +86,9 @@ public final class PullmeshProxy implements AutoCloseable {
       this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock);
       this.downloads = new DownloadManager(vertx, upstream, store, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
-      this.manifests = new ManifestService(vertx, upstream, store, clock, config.manifestTtl(), metrics);
-      this.blobs = new BlobHandler(vertx, downloads, store, io, metrics, config.publicUrl());
+      this.aliases = new Aliases(store.catalog(), clock);
+      this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
+      this.blobs = new BlobHandler(vertx, downloads, store, io, metrics, config.publicUrl(), aliases);
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       ok = true;
     } finally {
@@ -123,6 +125,10 @@ public final class PullmeshProxy implements AutoCloseable {
     } catch (RuntimeException e) {
       p.close();
       throw e;
+    }
+    int resumed = p.downloads.resumePending();
+    if (resumed > 0) {
+      LOG.info(() -> "resumed " + resumed + " unfinished download(s) from the previous run");
     }
     return p;
   }
@@ -312,6 +318,9 @@ public final class PullmeshProxy implements AutoCloseable {
   @Override
   public void close() {
     ready = false;
+    if (downloads != null) {
+      downloads.persistAll();
+    }
     try {
       if (vertx != null) {
         vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

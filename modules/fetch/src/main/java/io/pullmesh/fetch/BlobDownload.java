@@ -9,6 +9,7 @@ import io.pullmesh.core.RepositoryName;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.PartialRecord;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -30,6 +31,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -101,6 +103,9 @@ public final class BlobDownload {
   private final Map<Reader, Integer> cursors = new IdentityHashMap<>();
   private final Map<HttpClientRequest, Writer> inflight = new IdentityHashMap<>();
   private long watchdog = -1;
+  private long persister = -1;
+  private BitSet persisted = new BitSet();
+  private boolean persisting;
   private int readers;
   private long startedAt;
   private long upstreamBytes;
@@ -179,42 +184,57 @@ public final class BlobDownload {
     return sum;
   }
 
+  private record Opened(BlobLocation location, FileChannel channel, PartialRecord resumed) {}
+
   /** Starts the download; {@code known} is a location found moments ago (by a HEAD), or null. */
   void start(BlobLocation known) {
     synchronized (this) {
       startedAt = clock.millis();
     }
     Future<BlobLocation> located = known != null ? Future.succeededFuture(known) : locateWithRetry(1);
-    located.compose(loc -> vertx.executeBlocking(() -> {
-      FileChannel ch = store.openPartial(digest, loc.size());
-      return new Object[] {loc, ch};
-    }, false)).onComplete(ar -> {
+    located.compose(loc -> vertx.executeBlocking(() -> open(loc), false)).onComplete(ar -> {
       if (ar.failed()) {
         fail(toRegistryError(ar.cause()));
         return;
       }
-      BlobLocation loc = (BlobLocation) ar.result()[0];
-      FileChannel ch = (FileChannel) ar.result()[1];
+      Opened o = ar.result();
+      BlobLocation loc = o.location();
       boolean stream;
+      int resumedPieces;
       synchronized (this) {
         if (state != State.LOCATING) {
-          closeQuietly(ch);
+          closeQuietly(o.channel());
           return;
         }
         location = loc;
-        channel = ch;
-        layout = PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize());
+        channel = o.channel();
+        layout = o.resumed() != null ? new PieceLayout(loc.size(), o.resumed().pieceSize())
+            : PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize());
         int n = layout.count();
         filled = new long[n];
         done = new BitSet(n);
         taken = new BitSet(n);
         attempts = new int[n];
+        if (o.resumed() != null) {
+          BitSet had = o.resumed().done();
+          for (int p = had.nextSetBit(0); p >= 0 && p < n; p = had.nextSetBit(p + 1)) {
+            filled[p] = layout.length(p);
+            done.set(p);
+            taken.set(p);
+          }
+          persisted = (BitSet) done.clone();
+        }
+        resumedPieces = done.cardinality();
         state = State.FETCHING;
         rangeMode = loc.rangeSupported();
         stream = !rangeMode;
       }
+      if (resumedPieces > 0) {
+        LOG.info(() -> "resuming " + digest + ": " + resumedPieces + " of " + layout.count() + " pieces already on disk");
+      }
       LOG.fine(() -> "fetching " + digest + " (" + loc.size() + " bytes) from " + loc.safeUrl());
       startWatchdog();
+      startPersister();
       ready.tryComplete(loc.size());
       if (stream) {
         metrics.rangeFallback();
@@ -224,6 +244,16 @@ public final class BlobDownload {
       }
       kickHasher();
     });
+  }
+
+  /** Reopens a resumable partial file of the right size, or creates a new one. Blocking. */
+  private Opened open(BlobLocation loc) throws IOException {
+    Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size());
+    if (had.isPresent() && loc.rangeSupported()) {
+      return new Opened(loc, store.reopenPartial(had.get()), had.get());
+    }
+    FileChannel ch = store.openPartial(digest, loc.size());
+    return new Opened(loc, ch, null);
   }
 
   private Future<BlobLocation> locateWithRetry(int attempt) {
@@ -698,6 +728,51 @@ public final class BlobDownload {
     }
   }
 
+  /** How often the piece map of a running download is made durable. */
+  static final long PERSIST_INTERVAL_MS = 2000;
+
+  private void startPersister() {
+    long id = vertx.setPeriodic(PERSIST_INTERVAL_MS, t -> io.execute(this::persistPieces));
+    synchronized (this) {
+      persister = id;
+    }
+  }
+
+  /**
+   * Makes the pieces done so far durable: flushes the partial file, then records them. Pieces finished after the
+   * snapshot are not named, so every piece the record names was written before the flush. On the io executor.
+   */
+  void persistPieces() {
+    BitSet snapshot;
+    FileChannel ch;
+    long size;
+    int pieceSize;
+    synchronized (this) {
+      if (persisting || layout == null || channel == null || !(state == State.FETCHING || state == State.FAILED)
+          || done.equals(persisted) || !rangeMode) {
+        return;
+      }
+      persisting = true;
+      snapshot = (BitSet) done.clone();
+      ch = channel;
+      size = layout.size();
+      pieceSize = layout.pieceSize();
+    }
+    try {
+      ch.force(false);
+      store.putPartial(new PartialRecord(digest, repository, size, pieceSize, snapshot, clock.millis()));
+      synchronized (this) {
+        persisted = snapshot;
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.fine(() -> "could not record the pieces of " + digest.shortHex() + ": " + e);
+    } finally {
+      synchronized (this) {
+        persisting = false;
+      }
+    }
+  }
+
   private synchronized void upstreamBytesAdd(long n) {
     upstreamBytes += n;
   }
@@ -871,6 +946,10 @@ public final class BlobDownload {
       vertx.cancelTimer(watchdog);
       watchdog = -1;
     }
+    if (persister != -1) {
+      vertx.cancelTimer(persister);
+      persister = -1;
+    }
   }
 
   private List<Waiter> drainWaiters() {
@@ -912,12 +991,25 @@ public final class BlobDownload {
     for (Waiter w : wake) {
       w.wake();
     }
+    boolean keep = resumable(e);
     io.execute(() -> {
+      if (keep) {
+        persistPieces();
+      } else {
+        store.discardPartial(digest);
+      }
       if (close && ch != null) {
         closeQuietly(ch);
       }
-      store.discardPartial(digest);
     });
+  }
+
+  /**
+   * Whether the pieces of a failed download are worth keeping for the next attempt: yes when upstream or the disk
+   * failed; no when the bytes were wrong or the blob does not exist.
+   */
+  private static boolean resumable(RegistryException e) {
+    return e.code() != ErrorCode.BLOB_CORRUPT && e.code() != ErrorCode.BLOB_UNKNOWN && e.code() != ErrorCode.DENIED;
   }
 
   private RegistryException toRegistryError(Throwable t) {

@@ -7,6 +7,7 @@ import io.pullmesh.core.RepositoryName;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.PartialRecord;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
@@ -168,7 +169,7 @@ public final class DownloadManager {
       if (rec.isPresent()) {
         return OptionalLong.of(rec.get().size());
       }
-      return store.sizeHint(digest);
+      return store.catalog().sizeHint(digest);
     }, false).compose(known -> {
       if (known.isPresent()) {
         return Future.succeededFuture(known.getAsLong());
@@ -190,6 +191,36 @@ public final class DownloadManager {
   private BlobLocation takeLocation(Digest d) {
     Remembered r = locations.remove(d);
     return r != null && clock.millis() - r.at < LOCATION_TTL_MS ? r.location() : null;
+  }
+
+  /**
+   * Starts again, in the background, every download a previous run left unfinished (its pieces on disk are kept:
+   * only the missing ones are fetched). Blocking for the index read; call once at start, off the event loop.
+   *
+   * @return how many downloads were resumed
+   */
+  public int resumePending() {
+    int n = 0;
+    for (PartialRecord r : store.partials()) {
+      BlobDownload fresh = newDownload(r.repository(), r.digest());
+      if (active.putIfAbsent(r.digest(), fresh) == null) {
+        LOG.info(() -> "resuming the download of " + r.digest() + " (" + r.repository() + ", " + r.done().cardinality()
+            + " pieces on disk)");
+        begin(fresh);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Makes the pieces of every running download durable, so a restart resumes them. Blocking; call when shutting
+   * down, before Vert.x closes.
+   */
+  public void persistAll() {
+    for (BlobDownload d : active.values()) {
+      d.persistPieces();
+    }
   }
 
   /** Downloads in progress. */

@@ -1,13 +1,14 @@
 package io.pullmesh.store;
 
 import io.pullmesh.core.Digest;
-import io.pullmesh.core.RepositoryName;
+import io.pullmesh.store.CacheIndex.Family;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -19,8 +20,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 import org.rocksdb.RocksDBException;
@@ -32,15 +34,19 @@ import org.rocksdb.RocksDBException;
  *   LOCK                          held with a file lock while one process owns the cache
  *   blobs/sha256/ab/abcdef...     committed blobs: verified, complete, never written again (mode 0444)
  *   partial/sha256-abcdef....data blobs being fetched: a sparse file of the final size, written at offsets
- *   index/                        RocksDB: blobs, manifests, tags, size hints (see {@link CacheIndex})
+ *   quarantine/sha256-abcdef...   committed blobs whose bytes no longer matched their digest (kept for inspection)
+ *   index/                        RocksDB: blobs, partial piece maps, manifests, tags, pins, aliases ({@link CacheIndex})
  * </pre>
  *
  * <p>A blob moves from {@code partial/} to {@code blobs/} only through {@link #commit}: the caller has
  * verified its SHA-256; commit flushes the file to disk, renames it atomically (same file system), flushes
  * the directory and only then writes the index record. A crash at any point leaves either no committed file
- * (the partial is discarded at next start) or a complete one (re-indexed at next start if its record was not
+ * (the partial stays, to be resumed) or a complete one (re-indexed at next start if its record was not
  * written yet). A committed file is therefore always whole and correct; the index never names a file that is
  * not there for long ({@link #lookup} drops such records).
+ *
+ * <p>A partial file survives a restart only together with its {@link PartialRecord}, which names the pieces
+ * that were flushed to disk before the record was written; a partial without one is deleted at start.
  *
  * <p>Blocking and thread-safe. Never call from a Vert.x event loop.
  */
@@ -50,10 +56,12 @@ public final class BlobStore implements AutoCloseable {
   private final Path root;
   private final Path blobsDir;
   private final Path partialDir;
+  private final Path quarantineDir;
   private final Clock clock;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final CacheIndex index;
+  private final Catalog catalog;
   private final AtomicLong committedBytes = new AtomicLong();
   private final AtomicLong committedBlobs = new AtomicLong();
 
@@ -61,15 +69,17 @@ public final class BlobStore implements AutoCloseable {
     this.root = root;
     this.blobsDir = root.resolve("blobs").resolve(Digest.ALGORITHM);
     this.partialDir = root.resolve("partial");
+    this.quarantineDir = root.resolve("quarantine");
     this.clock = clock;
     this.lockChannel = lockChannel;
     this.lock = lock;
     this.index = index;
+    this.catalog = new Catalog(index);
   }
 
   /**
-   * Opens (creating if needed) the cache at {@code root}: takes its lock, opens the index, discards partial
-   * files, and reconciles the index with the committed files.
+   * Opens (creating if needed) the cache at {@code root}: takes its lock, opens the index, keeps the partial files
+   * that can be resumed and deletes the others, and reconciles the index with the committed files.
    *
    * @throws CacheUnusableException when the directory cannot be created or written, another process holds
    *     it, or the index cannot be opened; the message says which and what to do
@@ -111,7 +121,7 @@ public final class BlobStore implements AutoCloseable {
       Files.createDirectories(abs.resolve("index"));
       index = new CacheIndex(abs.resolve("index"));
       BlobStore store = new BlobStore(abs, clock, lockChannel, lock, index);
-      store.discardPartials();
+      store.reconcilePartials();
       store.reconcile();
       return store;
     } catch (IOException | RocksDBException | RuntimeException e) {
@@ -144,6 +154,11 @@ public final class BlobStore implements AutoCloseable {
     return root;
   }
 
+  /** Manifests, tags, pins, aliases and size hints. */
+  public Catalog catalog() {
+    return catalog;
+  }
+
   /** Where a committed blob lives (whether or not it is there). */
   public Path blobPath(Digest d) {
     return blobsDir.resolve(d.hex().substring(0, 2)).resolve(d.hex());
@@ -154,17 +169,18 @@ public final class BlobStore implements AutoCloseable {
     return partialDir.resolve("sha256-" + d.hex() + ".data");
   }
 
+  // ------------------------------------------------------------------ committed blobs
+
   /**
    * The committed blob, if the index has it and its file is there with the recorded size. A record whose
    * file is gone is dropped.
    */
   public Optional<BlobRecord> lookup(Digest d) {
-    Optional<BlobRecord> r = index.blob(d);
+    Optional<BlobRecord> r = record(d);
     if (r.isEmpty()) {
       return r;
     }
-    Path p = blobPath(d);
-    long size = sizeOrMinusOne(p);
+    long size = sizeOrMinusOne(blobPath(d));
     if (size != r.get().size()) {
       LOG.warning(() -> "index names " + d + " but its file is " + (size < 0 ? "missing" : "of the wrong size") + "; dropping the record");
       forget(r.get());
@@ -173,28 +189,27 @@ public final class BlobStore implements AutoCloseable {
     return r;
   }
 
-  /** Counts a cache hit: last access now, hits + 1. */
-  public synchronized void recordHit(Digest d) {
-    index.blob(d).ifPresent(r -> index.putBlob(r.touched(clock.millis())));
+  private Optional<BlobRecord> record(Digest d) {
+    byte[] v = index.get(Family.BLOBS, Codec.key(d));
+    return v == null ? Optional.empty() : Optional.of(Codec.blob(d, v));
   }
 
-  /**
-   * Creates (or truncates) the partial file for {@code d}, sized {@code size} bytes (sparse), open for
-   * positional reads and writes. The caller owns the channel.
-   */
-  public FileChannel openPartial(Digest d, long size) throws IOException {
-    Path p = partialPath(d);
-    try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
-      raf.setLength(0);
-      raf.setLength(size);
-    }
-    return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+  /** Every committed blob's record, in digest order. */
+  public List<BlobRecord> blobs() {
+    List<BlobRecord> out = new ArrayList<>();
+    index.forEach(Family.BLOBS, (k, v) -> out.add(Codec.blob(Digest.ofHex(new String(k, StandardCharsets.US_ASCII)), v)));
+    return out;
+  }
+
+  /** Counts a cache hit: last access now, hits + 1. */
+  public synchronized void recordHit(Digest d) {
+    record(d).ifPresent(r -> index.put(Family.BLOBS, Codec.key(d), Codec.blob(r.touched(clock.millis()))));
   }
 
   /**
    * Publishes a verified partial file as the committed blob {@code d}. The caller must have checked that its
    * bytes hash to {@code d}; {@code channel} is the partial file's channel (flushed here, left open: a
-   * reader holding it keeps reading the same bytes after the rename).
+   * reader holding it keeps reading the same bytes after the rename). The blob's piece map is dropped.
    */
   public BlobRecord commit(Digest d, long size, FileChannel channel) throws IOException {
     channel.force(true);
@@ -208,48 +223,49 @@ public final class BlobStore implements AutoCloseable {
       // not a POSIX file system: the file stays writable, which only loses a safety net
     }
     long now = clock.millis();
-    BlobRecord previous = index.blob(d).orElse(null);
+    boolean existed = record(d).isPresent();
     BlobRecord r = new BlobRecord(d, size, now, now, 0);
-    index.putBlob(r);
-    if (previous == null) {
+    try (CacheIndex.Batch b = index.batch()) {
+      b.put(Family.BLOBS, Codec.key(d), Codec.blob(r)).delete(Family.PARTIALS, Codec.key(d)).commit();
+    }
+    if (!existed) {
       committedBlobs.incrementAndGet();
       committedBytes.addAndGet(size);
     }
     return r;
   }
 
-  /** Deletes the partial file of {@code d}, if any. */
-  public void discardPartial(Digest d) {
-    try {
-      Files.deleteIfExists(partialPath(d));
-    } catch (IOException e) {
-      LOG.warning(() -> "could not delete partial file of " + d + ": " + e);
+  /**
+   * Removes a committed blob (eviction): its record first, then its file. A reader holding the file open keeps
+   * its bytes; new requests no longer find it.
+   *
+   * @return the bytes freed, 0 when it was not there
+   */
+  public long evict(Digest d) {
+    Optional<BlobRecord> r = record(d);
+    if (r.isEmpty()) {
+      return 0;
     }
+    forget(r.get());
+    try {
+      Files.deleteIfExists(blobPath(d));
+    } catch (IOException e) {
+      LOG.warning(() -> "could not delete evicted blob " + d + ": " + e);
+    }
+    return r.get().size();
   }
 
-  public Optional<ManifestRecord> manifest(Digest d) {
-    return index.manifest(d);
-  }
-
-  public void putManifest(ManifestRecord r) {
-    index.putManifest(r);
-  }
-
-  public Optional<TagRecord> tag(RepositoryName repo, String tag) {
-    return index.tag(repo, tag);
-  }
-
-  public void putTag(TagRecord r) {
-    index.putTag(r);
-  }
-
-  /** The size a manifest announced for {@code d}, remembered so a HEAD can be answered before any fetch. */
-  public OptionalLong sizeHint(Digest d) {
-    return index.sizeHint(d);
-  }
-
-  public void putSizeHint(Digest d, long size) {
-    index.putSizeHint(d, size);
+  /**
+   * Moves a committed blob whose bytes no longer match its digest out of the cache, into {@code quarantine/}, and
+   * drops its record.
+   */
+  public void quarantine(Digest d) throws IOException {
+    Files.createDirectories(quarantineDir);
+    record(d).ifPresent(this::forget);
+    Path p = blobPath(d);
+    if (Files.exists(p)) {
+      Files.move(p, quarantineDir.resolve("sha256-" + d.hex()), StandardCopyOption.REPLACE_EXISTING);
+    }
   }
 
   /** Bytes of committed blobs. */
@@ -263,16 +279,107 @@ public final class BlobStore implements AutoCloseable {
   }
 
   private void forget(BlobRecord r) {
-    index.deleteBlob(r.digest());
+    index.delete(Family.BLOBS, Codec.key(r.digest()));
     committedBlobs.decrementAndGet();
     committedBytes.addAndGet(-r.size());
   }
 
-  /** Partial files cannot be trusted after a restart until pieces are tracked durably; start them over. */
-  private void discardPartials() throws IOException {
+  // ------------------------------------------------------------------ partial blobs
+
+  /**
+   * Creates (or truncates) the partial file for {@code d}, sized {@code size} bytes (sparse), open for
+   * positional reads and writes, and forgets any piece map it had. The caller owns the channel.
+   */
+  public FileChannel openPartial(Digest d, long size) throws IOException {
+    index.delete(Family.PARTIALS, Codec.key(d));
+    Path p = partialPath(d);
+    try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
+      raf.setLength(0);
+      raf.setLength(size);
+    }
+    return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+  }
+
+  /**
+   * The piece map of a download that can be resumed: its record and a partial file of the recorded size.
+   */
+  public Optional<PartialRecord> partial(Digest d) {
+    byte[] v = index.get(Family.PARTIALS, Codec.key(d));
+    if (v == null) {
+      return Optional.empty();
+    }
+    PartialRecord r = Codec.partial(d, v);
+    return sizeOrMinusOne(partialPath(d)) == r.size() ? Optional.of(r) : Optional.empty();
+  }
+
+  /** Every download that can be resumed. */
+  public List<PartialRecord> partials() {
+    List<PartialRecord> out = new ArrayList<>();
+    index.forEach(Family.PARTIALS, (k, v) -> out.add(Codec.partial(Digest.ofHex(new String(k, StandardCharsets.US_ASCII)), v)));
+    return out;
+  }
+
+  /** Opens the partial file of a resumable download, keeping its bytes. */
+  public FileChannel reopenPartial(PartialRecord r) throws IOException {
+    return FileChannel.open(partialPath(r.digest()), StandardOpenOption.READ, StandardOpenOption.WRITE);
+  }
+
+  /**
+   * Records which pieces are safely on disk. The caller must have flushed ({@code force}) the partial file after
+   * the last write to any piece named in {@code r}; otherwise a crash could leave a piece named but not written.
+   */
+  public void putPartial(PartialRecord r) {
+    index.put(Family.PARTIALS, Codec.key(r.digest()), Codec.partial(r));
+  }
+
+  /** Deletes the partial file of {@code d} and its piece map, if any. */
+  public void discardPartial(Digest d) {
+    index.delete(Family.PARTIALS, Codec.key(d));
+    try {
+      Files.deleteIfExists(partialPath(d));
+    } catch (IOException e) {
+      LOG.warning(() -> "could not delete partial file of " + d + ": " + e);
+    }
+  }
+
+  /** Bytes of partial files on disk (resumable downloads and downloads in progress). */
+  public long partialBytes() {
+    long sum = 0;
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir)) {
       for (Path p : ds) {
-        Files.deleteIfExists(p);
+        sum += sizeOrMinusOne(p);
+      }
+    } catch (IOException e) {
+      LOG.warning(() -> "could not list " + partialDir + ": " + e);
+    }
+    return sum;
+  }
+
+  /**
+   * A partial file is kept only with a piece map of its size; anything else in {@code partial/} is deleted, and a
+   * piece map whose file is gone is dropped.
+   */
+  private void reconcilePartials() throws IOException {
+    List<Digest> stale = new ArrayList<>();
+    index.forEach(Family.PARTIALS, (k, v) -> {
+      Digest d = Digest.ofHex(new String(k, StandardCharsets.US_ASCII));
+      PartialRecord r = Codec.partial(d, v);
+      if (sizeOrMinusOne(partialPath(d)) != r.size() || record(d).isPresent()) {
+        stale.add(d);
+      }
+    });
+    for (Digest d : stale) {
+      LOG.info(() -> "dropping the piece map of " + d + ": its partial file is gone or the blob is committed");
+      discardPartial(d);
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir)) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        String hex = name.startsWith("sha256-") && name.endsWith(".data") ? name.substring(7, name.length() - 5) : "";
+        if (!Digest.isValid(Digest.ALGORITHM + ":" + hex) || index.get(Family.PARTIALS, hex.getBytes(StandardCharsets.US_ASCII)) == null) {
+          LOG.info(() -> "deleting partial file without a piece map: " + p.getFileName());
+          Files.deleteIfExists(p);
+        }
       }
     }
   }
@@ -296,23 +403,30 @@ public final class BlobStore implements AutoCloseable {
               continue;
             }
             Digest d = Digest.ofHex(name);
-            if (index.blob(d).isEmpty()) {
+            if (record(d).isEmpty()) {
               long size = Files.size(f);
-              index.putBlob(new BlobRecord(d, size, now, now, 0));
+              index.put(Family.BLOBS, Codec.key(d), Codec.blob(new BlobRecord(d, size, now, now, 0)));
               LOG.info(() -> "re-indexed committed blob " + d + " (" + size + " bytes)");
             }
           }
         }
       }
     }
-    index.forEachBlob(r -> {
-      if (Files.exists(blobPath(r.digest()))) {
+    List<Digest> missing = new ArrayList<>();
+    index.forEach(Family.BLOBS, (k, v) -> {
+      Digest d = Digest.ofHex(new String(k, StandardCharsets.US_ASCII));
+      BlobRecord r = Codec.blob(d, v);
+      if (Files.exists(blobPath(d))) {
         committedBlobs.incrementAndGet();
         committedBytes.addAndGet(r.size());
       } else {
-        index.deleteBlob(r.digest());
+        missing.add(d);
       }
     });
+    for (Digest d : missing) {
+      LOG.info(() -> "dropping the record of " + d + ": its file is gone");
+      index.delete(Family.BLOBS, Codec.key(d));
+    }
   }
 
   private static long sizeOrMinusOne(Path p) {

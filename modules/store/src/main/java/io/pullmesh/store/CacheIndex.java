@@ -1,14 +1,13 @@
 package io.pullmesh.store;
 
-import io.pullmesh.core.Digest;
-import io.pullmesh.core.RepositoryName;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
-import java.util.Optional;
-import java.util.OptionalLong;
-import java.util.function.Consumer;
+import java.util.Map;
+import java.util.function.BiConsumer;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
@@ -16,16 +15,42 @@ import org.rocksdb.DBOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
 /**
- * The RocksDB index. Column families: {@code blobs} (digest hex to {@link BlobRecord}), {@code manifests}
- * (digest hex to {@link ManifestRecord}), {@code tags} ({@code repo:tag} to {@link TagRecord}) and
- * {@code hints} (digest hex to the size a manifest announced for it, so HEAD can answer before the blob is
- * fetched). Blocking; thread-safe, as RocksDB is.
+ * The RocksDB index: one column family per {@link Family}, keys and values encoded by {@link Codec}. Blocking;
+ * thread-safe, as RocksDB is. The only class that touches RocksDB.
  */
 final class CacheIndex implements AutoCloseable {
-  private static final String[] FAMILIES = {"blobs", "manifests", "tags", "hints"};
+
+  /** What lives where. */
+  enum Family {
+    /** digest hex -> {@link BlobRecord} of a committed blob */
+    BLOBS("blobs"),
+    /** digest hex -> {@link ManifestRecord} */
+    MANIFESTS("manifests"),
+    /** repo:tag -> {@link TagRecord} */
+    TAGS("tags"),
+    /** repo:tag NUL time -> digest: every digest a tag has pointed to */
+    TAG_HISTORY("tag-history"),
+    /** digest hex -> size a manifest announced */
+    HINTS("hints"),
+    /** digest hex -> {@link PartialRecord}: pieces of a download that are safely on disk */
+    PARTIALS("partials"),
+    /** repo:tag -> {@link Pin} */
+    PINS("pins"),
+    /** repo:tag -> {@link Alias} */
+    ALIASES("aliases"),
+    /** name -> value: small settings the cache keeps (eviction state) */
+    META("meta");
+
+    final String cf;
+
+    Family(String cf) {
+      this.cf = cf;
+    }
+  }
 
   static {
     RocksDB.loadLibrary();
@@ -36,10 +61,7 @@ final class CacheIndex implements AutoCloseable {
   private final WriteOptions writeOptions;
   private final RocksDB db;
   private final List<ColumnFamilyHandle> handles = new ArrayList<>();
-  private final ColumnFamilyHandle blobs;
-  private final ColumnFamilyHandle manifests;
-  private final ColumnFamilyHandle tags;
-  private final ColumnFamilyHandle hints;
+  private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
 
   CacheIndex(Path dir) throws RocksDBException {
     dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
@@ -48,86 +70,94 @@ final class CacheIndex implements AutoCloseable {
     writeOptions = new WriteOptions();
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();
     descriptors.add(new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions));
-    for (String f : FAMILIES) {
-      descriptors.add(new ColumnFamilyDescriptor(f.getBytes(StandardCharsets.US_ASCII), cfOptions));
+    for (Family f : Family.values()) {
+      descriptors.add(new ColumnFamilyDescriptor(f.cf.getBytes(StandardCharsets.US_ASCII), cfOptions));
     }
     db = RocksDB.open(dbOptions, dir.toString(), descriptors, handles);
-    blobs = handles.get(1);
-    manifests = handles.get(2);
-    tags = handles.get(3);
-    hints = handles.get(4);
-  }
-
-  Optional<BlobRecord> blob(Digest d) {
-    byte[] v = get(blobs, Codec.key(d));
-    return v == null ? Optional.empty() : Optional.of(Codec.blob(d, v));
-  }
-
-  void putBlob(BlobRecord r) {
-    put(blobs, Codec.key(r.digest()), Codec.blob(r));
-  }
-
-  void deleteBlob(Digest d) {
-    delete(blobs, Codec.key(d));
-  }
-
-  void forEachBlob(Consumer<BlobRecord> consumer) {
-    try (RocksIterator it = db.newIterator(blobs)) {
-      for (it.seekToFirst(); it.isValid(); it.next()) {
-        Digest d = Digest.ofHex(new String(it.key(), StandardCharsets.US_ASCII));
-        consumer.accept(Codec.blob(d, it.value()));
-      }
+    for (Family f : Family.values()) {
+      families.put(f, handles.get(f.ordinal() + 1));
     }
   }
 
-  Optional<ManifestRecord> manifest(Digest d) {
-    byte[] v = get(manifests, Codec.key(d));
-    return v == null ? Optional.empty() : Optional.of(Codec.manifest(d, v));
-  }
-
-  void putManifest(ManifestRecord r) {
-    put(manifests, Codec.key(r.digest()), Codec.manifest(r));
-  }
-
-  Optional<TagRecord> tag(RepositoryName repo, String tag) {
-    byte[] v = get(tags, Codec.tagKey(repo, tag));
-    return v == null ? Optional.empty() : Optional.of(Codec.tag(repo, tag, v));
-  }
-
-  void putTag(TagRecord r) {
-    put(tags, Codec.tagKey(r.repository(), r.tag()), Codec.tag(r));
-  }
-
-  OptionalLong sizeHint(Digest d) {
-    byte[] v = get(hints, Codec.key(d));
-    return v == null ? OptionalLong.empty() : OptionalLong.of(Codec.sizeHint(v));
-  }
-
-  void putSizeHint(Digest d, long size) {
-    put(hints, Codec.key(d), Codec.sizeHint(size));
-  }
-
-  private byte[] get(ColumnFamilyHandle cf, byte[] key) {
+  byte[] get(Family f, byte[] key) {
     try {
-      return db.get(cf, key);
+      return db.get(families.get(f), key);
     } catch (RocksDBException e) {
       throw new IllegalStateException("cache index read failed: " + e.getMessage(), e);
     }
   }
 
-  private void put(ColumnFamilyHandle cf, byte[] key, byte[] value) {
+  void put(Family f, byte[] key, byte[] value) {
     try {
-      db.put(cf, writeOptions, key, value);
+      db.put(families.get(f), writeOptions, key, value);
     } catch (RocksDBException e) {
       throw new IllegalStateException("cache index write failed: " + e.getMessage(), e);
     }
   }
 
-  private void delete(ColumnFamilyHandle cf, byte[] key) {
+  void delete(Family f, byte[] key) {
     try {
-      db.delete(cf, writeOptions, key);
+      db.delete(families.get(f), writeOptions, key);
     } catch (RocksDBException e) {
       throw new IllegalStateException("cache index delete failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** A group of writes applied atomically: all or none. */
+  final class Batch implements AutoCloseable {
+    private final WriteBatch batch = new WriteBatch();
+
+    Batch put(Family f, byte[] key, byte[] value) {
+      try {
+        batch.put(families.get(f), key, value);
+      } catch (RocksDBException e) {
+        throw new IllegalStateException(e);
+      }
+      return this;
+    }
+
+    Batch delete(Family f, byte[] key) {
+      try {
+        batch.delete(families.get(f), key);
+      } catch (RocksDBException e) {
+        throw new IllegalStateException(e);
+      }
+      return this;
+    }
+
+    void commit() {
+      try {
+        db.write(writeOptions, batch);
+      } catch (RocksDBException e) {
+        throw new IllegalStateException("cache index write failed: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      batch.close();
+    }
+  }
+
+  Batch batch() {
+    return new Batch();
+  }
+
+  /** Every entry of {@code f}, in key order. */
+  void forEach(Family f, BiConsumer<byte[], byte[]> consumer) {
+    forEachWithPrefix(f, new byte[0], consumer);
+  }
+
+  /** Every entry of {@code f} whose key starts with {@code prefix}, in key order. */
+  void forEachWithPrefix(Family f, byte[] prefix, BiConsumer<byte[], byte[]> consumer) {
+    try (RocksIterator it = db.newIterator(families.get(f))) {
+      for (it.seek(prefix); it.isValid(); it.next()) {
+        byte[] key = it.key();
+        if (key.length < prefix.length || !Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length)) {
+          break;
+        }
+        consumer.accept(key, it.value());
+      }
     }
   }
 

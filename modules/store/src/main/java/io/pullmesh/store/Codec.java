@@ -40,23 +40,48 @@ final class Codec {
     return read(v, in -> new BlobRecord(d, in.readLong(), in.readLong(), in.readLong(), in.readLong()));
   }
 
+  private static final byte MANIFEST_V2 = 2;
+
   static byte[] manifest(ManifestRecord r) {
-    return write(out -> {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(r.bytes().length + 128);
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeByte(MANIFEST_V2);
       out.writeUTF(r.contentType());
       out.writeLong(r.fetchedAt());
       out.writeInt(r.bytes().length);
       out.write(r.bytes());
-    });
+      out.writeInt(r.references().size());
+      for (Digest d : r.references()) {
+        out.writeUTF(d.hex());
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
   }
 
+  /** Reads format 2 (with references) and format 1 (without). */
   static ManifestRecord manifest(Digest d, byte[] v) {
-    return read(v, in -> {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(v))) {
+      byte version = in.readByte();
+      if (version != V1 && version != MANIFEST_V2) {
+        throw new IllegalStateException("manifest record has format version " + version + ": the cache was written by a newer pullmesh");
+      }
       String type = in.readUTF();
       long fetched = in.readLong();
       byte[] bytes = new byte[in.readInt()];
       in.readFully(bytes);
-      return new ManifestRecord(d, type, bytes, fetched);
-    });
+      java.util.List<Digest> refs = new java.util.ArrayList<>();
+      if (version == MANIFEST_V2) {
+        int n = in.readInt();
+        for (int i = 0; i < n; i++) {
+          refs.add(Digest.ofHex(in.readUTF()));
+        }
+      }
+      return new ManifestRecord(d, type, bytes, fetched, refs);
+    } catch (IOException e) {
+      throw new IllegalStateException("corrupt index value: " + e, e);
+    }
   }
 
   static byte[] tag(TagRecord r) {
@@ -68,6 +93,90 @@ final class Codec {
 
   static TagRecord tag(RepositoryName repo, String tag, byte[] v) {
     return read(v, in -> new TagRecord(repo, tag, Digest.parse(in.readUTF()), in.readLong()));
+  }
+
+  static byte[] partial(PartialRecord r) {
+    return write(out -> {
+      out.writeUTF(r.repository().value());
+      out.writeLong(r.size());
+      out.writeInt(r.pieceSize());
+      out.writeLong(r.updatedAt());
+      byte[] bits = r.done().toByteArray();
+      out.writeInt(bits.length);
+      out.write(bits);
+    });
+  }
+
+  static PartialRecord partial(Digest d, byte[] v) {
+    return read(v, in -> {
+      RepositoryName repo = RepositoryName.parse(in.readUTF());
+      long size = in.readLong();
+      int pieceSize = in.readInt();
+      long updated = in.readLong();
+      byte[] bits = new byte[in.readInt()];
+      in.readFully(bits);
+      return new PartialRecord(d, repo, size, pieceSize, java.util.BitSet.valueOf(bits), updated);
+    });
+  }
+
+  static byte[] pin(Pin p) {
+    return write(out -> out.writeLong(p.pinnedAt()));
+  }
+
+  static Pin pin(RepositoryName repo, String tag, byte[] v) {
+    return read(v, in -> new Pin(repo, tag, in.readLong()));
+  }
+
+  static byte[] alias(Alias a) {
+    return write(out -> {
+      out.writeUTF(a.targetRepository().value());
+      out.writeUTF(a.targetTag() == null ? "" : a.targetTag());
+      out.writeUTF(a.targetDigest() == null ? "" : a.targetDigest().toString());
+      out.writeLong(a.updatedAt());
+    });
+  }
+
+  static Alias alias(RepositoryName repo, String tag, byte[] v) {
+    return read(v, in -> {
+      RepositoryName target = RepositoryName.parse(in.readUTF());
+      String targetTag = in.readUTF();
+      String targetDigest = in.readUTF();
+      return new Alias(repo, tag, target, targetTag.isEmpty() ? null : targetTag,
+          targetDigest.isEmpty() ? null : Digest.parse(targetDigest), in.readLong());
+    });
+  }
+
+  /** {@code repo:tag NUL}: the prefix of a tag's history keys. */
+  static byte[] historyPrefix(RepositoryName repo, String tag) {
+    byte[] t = tagKey(repo, tag);
+    byte[] k = new byte[t.length + 1];
+    System.arraycopy(t, 0, k, 0, t.length);
+    return k;
+  }
+
+  /** {@code repo:tag NUL <8-byte big-endian time>}: history keys sort by time. */
+  static byte[] historyKey(RepositoryName repo, String tag, long at) {
+    byte[] p = historyPrefix(repo, tag);
+    byte[] k = java.util.Arrays.copyOf(p, p.length + 8);
+    for (int i = 0; i < 8; i++) {
+      k[p.length + i] = (byte) (at >>> (56 - 8 * i));
+    }
+    return k;
+  }
+
+  static long historyTime(byte[] key) {
+    long t = 0;
+    for (int i = key.length - 8; i < key.length; i++) {
+      t = (t << 8) | (key[i] & 0xff);
+    }
+    return t;
+  }
+
+  /** Splits a {@code repo:tag} key (tags never contain ':', repositories never do). */
+  static String[] splitTagKey(byte[] key) {
+    String s = new String(key, StandardCharsets.UTF_8);
+    int colon = s.lastIndexOf(':');
+    return new String[] {s.substring(0, colon), s.substring(colon + 1)};
   }
 
   static byte[] sizeHint(long size) {

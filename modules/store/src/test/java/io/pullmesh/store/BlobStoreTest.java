@@ -76,23 +76,24 @@ class BlobStoreTest {
       blob = put(store, new byte[] {1, 2, 3});
       store.recordHit(blob);
       store.recordHit(blob);
-      store.putManifest(new ManifestRecord(md, "application/vnd.docker.distribution.manifest.v2+json", manifest, 42));
-      store.putTag(new TagRecord(repo, "latest", md, 43));
-      store.putSizeHint(blob, 3);
+      store.catalog().putManifest(new ManifestRecord(md, "application/vnd.docker.distribution.manifest.v2+json", manifest, 42, java.util.List.of(blob)));
+      store.catalog().putTag(new TagRecord(repo, "latest", md, 43));
+      store.catalog().putSizeHint(blob, 3);
     }
     try (BlobStore store = BlobStore.open(dir, clock)) {
       BlobRecord r = store.lookup(blob).orElseThrow();
       assertEquals(2, r.hits());
       assertEquals(clock.millis(), r.lastAccess());
-      ManifestRecord m = store.manifest(md).orElseThrow();
+      ManifestRecord m = store.catalog().manifest(md).orElseThrow();
+      assertEquals(java.util.List.of(blob), m.references());
       assertArrayEquals(manifest, m.bytes());
       assertEquals("application/vnd.docker.distribution.manifest.v2+json", m.contentType());
       assertEquals(42, m.fetchedAt());
-      TagRecord t = store.tag(repo, "latest").orElseThrow();
+      TagRecord t = store.catalog().tag(repo, "latest").orElseThrow();
       assertEquals(md, t.digest());
       assertEquals(43, t.checkedAt());
-      assertTrue(store.tag(repo, "other").isEmpty());
-      assertEquals(3, store.sizeHint(blob).getAsLong());
+      assertTrue(store.catalog().tag(repo, "other").isEmpty());
+      assertEquals(3, store.catalog().sizeHint(blob).getAsLong());
       assertEquals(1, store.committedBlobs());
     }
   }
@@ -135,7 +136,7 @@ class BlobStoreTest {
     try (BlobStore store = BlobStore.open(dir, clock)) {
       assertEquals(data.length, store.lookup(orphan).orElseThrow().size());
       assertTrue(store.lookup(gone).isEmpty());
-      assertFalse(Files.exists(store.partialPath(orphan)), "partial files are discarded at start");
+      assertFalse(Files.exists(store.partialPath(orphan)), "a partial file without a piece map is discarded at start");
       assertEquals(1, store.committedBlobs());
       assertEquals(data.length, store.committedBytes());
     }

@@ -1,0 +1,186 @@
+package io.pullmesh.store;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.RepositoryName;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Partials that survive restarts, tag history, pins, aliases, eviction and quarantine. */
+class StoreLifecycleTest {
+  @TempDir Path dir;
+  final MutableClock clock = new MutableClock(1_700_000_000_000L);
+  static final RepositoryName REPO = RepositoryName.parse("library/tiny");
+
+  /** A clock tests move by hand (stands for wall time). */
+  static final class MutableClock extends java.time.Clock {
+    long millis;
+
+    MutableClock(long millis) {
+      this.millis = millis;
+    }
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public java.time.Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis);
+    }
+  }
+
+  static Digest digest(String s) throws Exception {
+    return BlobStoreTest.sha256(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void aPartialWithItsPieceMapSurvivesARestartAndOneWithoutDoesNot() throws Exception {
+    Digest kept = digest("kept");
+    Digest lost = digest("lost");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      try (FileChannel ch = store.openPartial(kept, 100)) {
+        ch.write(ByteBuffer.wrap(new byte[] {7, 7, 7}), 0);
+        ch.force(false);
+        BitSet done = new BitSet();
+        done.set(0);
+        store.putPartial(new PartialRecord(kept, REPO, 100, 10, done, clock.millis()));
+      }
+      store.openPartial(lost, 100).close();
+      assertEquals(200, store.partialBytes());
+    }
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      PartialRecord r = store.partial(kept).orElseThrow();
+      assertEquals(REPO, r.repository());
+      assertEquals(10, r.pieceSize());
+      assertTrue(r.done().get(0) && !r.done().get(1));
+      try (FileChannel ch = store.reopenPartial(r)) {
+        ByteBuffer b = ByteBuffer.allocate(3);
+        ch.read(b, 0);
+        assertArrayEquals(new byte[] {7, 7, 7}, b.array(), "the bytes of a resumable partial are kept");
+      }
+      assertTrue(store.partial(lost).isEmpty());
+      assertFalse(Files.exists(store.partialPath(lost)));
+      assertEquals(List.of(kept), store.partials().stream().map(PartialRecord::digest).toList());
+      // committing drops the piece map
+      try (FileChannel ch = store.reopenPartial(r)) {
+        store.commit(kept, 100, ch);
+      }
+      assertTrue(store.partial(kept).isEmpty());
+      assertTrue(store.partials().isEmpty());
+    }
+  }
+
+  @Test
+  void aPieceMapWhoseFileChangedSizeIsDropped() throws Exception {
+    Digest d = digest("resized");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      store.openPartial(d, 100).close();
+      store.putPartial(new PartialRecord(d, REPO, 100, 10, new BitSet(), clock.millis()));
+      Files.write(store.partialPath(d), new byte[5]);
+      assertTrue(store.partial(d).isEmpty(), "not resumable when the file is not the recorded size");
+    }
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      assertTrue(store.partials().isEmpty());
+      assertFalse(Files.exists(store.partialPath(d)));
+    }
+  }
+
+  @Test
+  void tagHistoryRemembersEveryDigestOnce() throws Exception {
+    Digest a = digest("a");
+    Digest b = digest("b");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      c.putTag(new TagRecord(REPO, "latest", a, 1000));
+      c.putTag(new TagRecord(REPO, "latest", a, 2000));
+      c.putTag(new TagRecord(REPO, "latest", b, 3000));
+      c.putTag(new TagRecord(REPO, "latest", a, 4000));
+      c.putTag(new TagRecord(REPO, "lat", b, 5000));
+      assertEquals(List.of(new TagEvent(a, 1000), new TagEvent(b, 3000), new TagEvent(a, 4000)), c.tagHistory(REPO, "latest"));
+      assertEquals(List.of(new TagEvent(b, 5000)), c.tagHistory(REPO, "lat"), "a tag whose name is a prefix of another has its own history");
+      assertEquals(2, c.tags().size());
+    }
+  }
+
+  @Test
+  void pinsProtectTheManifestAndBlobsTheirTagPointsTo() throws Exception {
+    Digest manifest = digest("manifest");
+    Digest layer = digest("layer");
+    Digest config = digest("config");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      c.putManifest(new ManifestRecord(manifest, "t", new byte[] {1}, 1, List.of(layer, config)));
+      c.putTag(new TagRecord(REPO, "latest", manifest, 1));
+      assertTrue(c.pinnedDigests().isEmpty());
+      c.pin(new Pin(REPO, "latest", 5));
+      c.pin(new Pin(REPO, "not-cached-yet", 6));
+      assertEquals(Set.of(manifest, layer, config), c.pinnedDigests());
+      assertEquals(2, c.pins().size());
+      assertTrue(c.unpin(REPO, "latest"));
+      assertFalse(c.unpin(REPO, "latest"));
+      assertTrue(c.pinnedDigests().isEmpty());
+    }
+  }
+
+  @Test
+  void aliasesRoundTrip() throws Exception {
+    Digest d = digest("m");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      RepositoryName team = RepositoryName.parse("team/default");
+      c.putAlias(new Alias(team, "latest", RepositoryName.parse("library/qwen2.5"), "7b", null, 1));
+      c.putAlias(new Alias(team, "fixed", RepositoryName.parse("library/qwen2.5"), null, d, 2));
+    }
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      Alias a = c.alias(RepositoryName.parse("team/default"), "latest").orElseThrow();
+      assertEquals("library/qwen2.5:7b", a.target());
+      assertEquals("library/qwen2.5@" + d, c.alias(RepositoryName.parse("team/default"), "fixed").orElseThrow().target());
+      assertEquals(2, c.aliases().size());
+      assertTrue(c.removeAlias(RepositoryName.parse("team/default"), "latest"));
+      assertEquals(1, c.aliases().size());
+    }
+    assertThrows(IllegalArgumentException.class, () -> new Alias(REPO, "x", REPO, "y", digest("z"), 0));
+  }
+
+  @Test
+  void evictAndQuarantine() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest a = BlobStoreTest.put(store, "evict me".getBytes(StandardCharsets.UTF_8));
+      Digest b = BlobStoreTest.put(store, "rotten".getBytes(StandardCharsets.UTF_8));
+      assertEquals(2, store.committedBlobs());
+      assertEquals(8, store.evict(a));
+      assertEquals(0, store.evict(a));
+      assertFalse(Files.exists(store.blobPath(a)));
+      assertTrue(store.lookup(a).isEmpty());
+      store.quarantine(b);
+      assertTrue(store.lookup(b).isEmpty());
+      assertTrue(Files.exists(store.root().resolve("quarantine/sha256-" + b.hex())));
+      assertEquals(0, store.committedBlobs());
+      assertEquals(0, store.committedBytes());
+      assertEquals(0, store.blobs().size());
+    }
+  }
+}
