@@ -11,6 +11,8 @@ import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
 import io.pullmesh.testkit.http.RawResponse;
 import io.pullmesh.testkit.model.FakeModel;
+import io.pullmesh.testkit.model.FakeBlob;
+import io.pullmesh.testkit.model.MediaTypes;
 import io.pullmesh.testkit.model.ModelFixture;
 import io.pullmesh.testkit.registry.FakeRegistry;
 import java.io.File;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
@@ -279,6 +282,57 @@ class ProxyProcessIT {
     // Ollama hangs up after the headers of each URL-resolution GET: routine, so never an ERROR in the log
     for (ProxyProcess p : new ProxyProcess[] {first, second}) {
       assertTrue(p.stderr().lines().noneMatch(l -> l.contains(" ERROR ")), "no ERROR log lines\n" + p.describe());
+    }
+  }
+
+  @Test
+  void aDownloadKilledWithSigkillResumesFromItsPiecesAfterRestart() throws Exception {
+    FakeModel big = ModelFixture.of("library/crash", "latest").layer(MediaTypes.MODEL, 24L << 20).seed(5).create(dir.resolve("crash-model"));
+    FakeBlob layer = big.largestLayer();
+    registry.addModel(big);
+    // 4 connections of 1 MiB/s: the layer takes about 6 s, and its pieces are made durable every 2 s
+    registry.setCdnBytesPerSecond(1L << 20);
+    try {
+      Path cache = dir.resolve("crash-cache");
+      String[] args = {"--listen", "127.0.0.1:0", "--upstream", registry.registryUrl(), "--cache-dir", cache.toString(),
+          "--upstream-connections", "4", "--piece-size", "1m"};
+      ProxyProcess first = launch(args);
+      first.awaitListening();
+      long before = registry.stats().cdnBlobBytes(layer.digest());
+      String url = first.url() + "/v2/library/crash/blobs/" + layer.digest();
+      Thread client = new Thread(() -> {
+        try {
+          RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60));
+        } catch (RuntimeException cutOff) {
+          // the proxy is killed under it
+        }
+      });
+      client.setDaemon(true);
+      client.start();
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (registry.stats().cdnBlobBytes(layer.digest()) - before < layer.size() * 6 / 10) {
+        assertTrue(System.nanoTime() < deadline, "the download should progress\n" + first.describe());
+        Thread.sleep(20);
+      }
+      first.process.destroyForcibly(); // SIGKILL: no shutdown hook, nothing flushed on the way out
+      first.process.waitFor();
+      long fetchedBeforeKill = registry.stats().cdnBlobBytes(layer.digest()) - before;
+      assertTrue(fetchedBeforeKill < layer.size(), "killed mid-download: " + fetchedBeforeKill + " of " + layer.size());
+
+      ProxyProcess second = launch(args);
+      second.awaitListening();
+      try (OllamaLikeClient client2 = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        client2.pull(second.url(), big.reference(), dir.resolve("crash-ollama"));
+      }
+      MirrorPullTest.assertSameBlobs(big, dir.resolve("crash-ollama"));
+      long refetched = registry.stats().cdnBlobBytes(layer.digest()) - before - fetchedBeforeKill;
+      System.out.printf("crash resume: %d of %d bytes fetched before SIGKILL, %d fetched after the restart%n",
+          fetchedBeforeKill, layer.size(), refetched);
+      assertTrue(refetched < layer.size(), "after the restart only the missing pieces are fetched: " + refetched
+          + " of " + layer.size() + " bytes\n" + second.describe());
+      assertTrue(second.stderr().contains("resuming"), second.describe());
+    } finally {
+      registry.setCdnBytesPerSecond(0);
     }
   }
 
