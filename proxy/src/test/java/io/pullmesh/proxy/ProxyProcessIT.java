@@ -290,7 +290,7 @@ class ProxyProcessIT {
     FakeModel big = ModelFixture.of("library/crash", "latest").layer(MediaTypes.MODEL, 24L << 20).seed(5).create(dir.resolve("crash-model"));
     FakeBlob layer = big.largestLayer();
     registry.addModel(big);
-    // 4 connections of 1 MiB/s: the layer takes about 6 s, and its pieces are made durable every 2 s
+    // 4 connections of 1 MiB/s: the layer takes about 6 s, and its pieces are made durable every second
     registry.setCdnBytesPerSecond(1L << 20);
     try {
       Path cache = dir.resolve("crash-cache");

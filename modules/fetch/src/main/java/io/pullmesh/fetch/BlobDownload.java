@@ -729,7 +729,7 @@ public final class BlobDownload {
   }
 
   /** How often the piece map of a running download is made durable. */
-  static final long PERSIST_INTERVAL_MS = 2000;
+  static final long PERSIST_INTERVAL_MS = 1000;
 
   private void startPersister() {
     long id = vertx.setPeriodic(PERSIST_INTERVAL_MS, t -> io.execute(this::persistPieces));
