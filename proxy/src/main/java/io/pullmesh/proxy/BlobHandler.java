@@ -12,6 +12,7 @@ import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.SpaceManager;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -26,6 +27,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -55,9 +57,12 @@ final class BlobHandler {
   private final MetricsRecorder metrics;
   private final URI publicUrl;
   private final Aliases aliases;
+  private final SpaceManager space;
+  private final AccessLog accesses;
+  private final Clock clock;
 
-  BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, Executor io, MetricsRecorder metrics, URI publicUrl,
-      Aliases aliases) {
+  BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, SpaceManager space, Executor io, MetricsRecorder metrics,
+      URI publicUrl, Aliases aliases, Clock clock) {
     this.vertx = vertx;
     this.downloads = downloads;
     this.store = store;
@@ -65,6 +70,9 @@ final class BlobHandler {
     this.metrics = metrics;
     this.publicUrl = publicUrl;
     this.aliases = aliases;
+    this.space = space;
+    this.clock = clock;
+    this.accesses = new AccessLog(10 * 60_000);
   }
 
   /** Upstream knows blobs under real names only: a blob asked for under an alias is fetched under its target's. */
@@ -75,7 +83,8 @@ final class BlobHandler {
     return vertx.executeBlocking(() -> aliases.upstreamRepository(repo, digest), false);
   }
 
-  void handle(HttpServerRequest req, RegistryRoute.Blob route) {
+  void handle(Exchange ex, RegistryRoute.Blob route) {
+    HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     Digest digest = route.digest();
     String etag = "\"" + digest + "\"";
@@ -116,14 +125,19 @@ final class BlobHandler {
         return;
       }
       DownloadManager.Lookup found = ar.result();
+      // never evicted while this response runs
+      SpaceManager.Lease lease = space.use(digest);
+      ex.onDone(lease::close);
       if (found instanceof DownloadManager.Lookup.Committed c) {
         metrics.blobRequest("hit");
         resp.putHeader("X-Pullmesh-Cache", "hit");
-        vertx.executeBlocking(() -> {
-          store.recordHit(digest);
-          return null;
-        }, false);
-        serveCommitted(req, c.path(), c.record().size(), rangeHeader, digest);
+        if (accesses.isNewAccess(clientOf(req), digest, clock.millis())) {
+          vertx.executeBlocking(() -> {
+            store.recordHit(digest);
+            return null;
+          }, false);
+        }
+        serveCommitted(ex, c.path(), c.record().size(), rangeHeader, digest);
       } else if (found instanceof DownloadManager.Lookup.InFlight f) {
         metrics.blobRequest(f.started() ? "miss" : "inflight");
         resp.putHeader("X-Pullmesh-Cache", f.started() ? "miss" : "inflight");
@@ -132,9 +146,13 @@ final class BlobHandler {
           source.close();
           return;
         }
-        serveSource(req, source, f.download().size(), rangeHeader, digest, MetricsRecorder.Source.INFLIGHT);
+        serveSource(ex, source, f.download().size(), rangeHeader, digest, MetricsRecorder.Source.INFLIGHT);
       }
     });
+  }
+
+  private static String clientOf(HttpServerRequest req) {
+    return req.remoteAddress() == null ? "?" : String.valueOf(req.remoteAddress().hostAddress());
   }
 
   private static boolean matches(String ifNoneMatch, String etag) {
@@ -191,7 +209,8 @@ final class BlobHandler {
     };
   }
 
-  private void serveCommitted(HttpServerRequest req, Path path, long size, String range, Digest digest) {
+  private void serveCommitted(Exchange ex, Path path, long size, String range, Digest digest) {
+    HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);
     if (r instanceof RangeHeader.Partial p && !p.isSingle()) {
@@ -202,7 +221,7 @@ final class BlobHandler {
         Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, "opening " + digest.shortHex() + ": " + e, e), false);
         return;
       }
-      serveSource(req, source, size, range, digest, MetricsRecorder.Source.CACHE);
+      serveSource(ex, source, size, range, digest, MetricsRecorder.Source.CACHE);
       return;
     }
     ByteRange send;
@@ -230,7 +249,8 @@ final class BlobHandler {
     });
   }
 
-  private void serveSource(HttpServerRequest req, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
+  private void serveSource(Exchange ex, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
+    HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);
     List<BodyWriter.Part> parts = new ArrayList<>();
@@ -267,7 +287,7 @@ final class BlobHandler {
       return;
     }
     resp.putHeader("Content-Length", Long.toString(length));
-    new BodyWriter(resp, source, parts, trailer, metrics, tag).start();
+    new BodyWriter(ex, source, parts, trailer, metrics, tag).start();
   }
 
   private static void unsatisfiable(HttpServerResponse resp, RangeHeader.Result r, long size) {

@@ -27,6 +27,7 @@ final class BodyWriter {
   /** A literal to send, then {@code length} bytes of the source from {@code first}. */
   record Part(Buffer prefix, long first, long length) {}
 
+  private final Exchange exchange;
   private final HttpServerResponse response;
   private final ByteSource source;
   private final List<Part> parts;
@@ -42,9 +43,10 @@ final class BodyWriter {
   private boolean reading;
   private io.vertx.core.Context context;
 
-  BodyWriter(HttpServerResponse response, ByteSource source, List<Part> parts, Buffer trailer, MetricsRecorder metrics,
+  BodyWriter(Exchange exchange, ByteSource source, List<Part> parts, Buffer trailer, MetricsRecorder metrics,
       MetricsRecorder.Source tag) {
-    this.response = response;
+    this.exchange = exchange;
+    this.response = exchange.response;
     this.source = source;
     this.parts = parts;
     this.trailer = trailer;
@@ -55,7 +57,7 @@ final class BodyWriter {
   /** Starts copying (on the response's event loop); completes when the response ended or was reset. */
   Future<Void> start() {
     context = io.vertx.core.Vertx.currentContext();
-    response.closeHandler(v -> finish(false));
+    exchange.onDone(() -> finish(false));
     response.exceptionHandler(t -> finish(false));
     step();
     return done.future();

@@ -36,7 +36,26 @@ public record ProxyConfig(
     Duration connectTimeout,
     Integer pieceSize,
     UpstreamCredentials upstreamCredentials,
-    Level logLevel) {
+    Level logLevel,
+    CacheLimit cacheLimit,
+    String adminToken,
+    List<String> aliases) {
+
+  /**
+   * The cache size limit: {@code bytes} exactly, or {@code percent} of the total size of the file system the cache
+   * lives on (the file system is only known once the directory exists).
+   */
+  public record CacheLimit(long bytes, double percent) {
+    /** The limit in bytes for a file system of {@code totalSpace} bytes. */
+    public long resolve(long totalSpace) {
+      return bytes > 0 ? bytes : (long) (totalSpace * percent / 100.0);
+    }
+
+    @Override
+    public String toString() {
+      return bytes > 0 ? io.pullmesh.core.Bytes.human(bytes) : (percent % 1 == 0 ? Long.toString((long) percent) : Double.toString(percent)) + "% of the disk";
+    }
+  }
 
   /** The options, their spellings, defaults and help text. */
   enum Option {
@@ -51,6 +70,9 @@ public record ProxyConfig(
     PIECE_SIZE("piece-size", "SIZE", "fixed piece size, 64k to 64m (default: chosen per blob, 1 to 16 MiB)", null),
     UPSTREAM_USERNAME("upstream-username", "NAME", "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD or --upstream-password-file)", null),
     UPSTREAM_PASSWORD_FILE("upstream-password-file", "FILE", "file holding the upstream password", null),
+    CACHE_MAX_BYTES("cache-max-bytes", "SIZE|PCT%", "largest the cache may grow: a size (500g) or a share of its disk (80%)", "80%"),
+    ADMIN_TOKEN("admin-token", "TOKEN", "bearer token the admin API wants for changes; without one, changes are allowed from loopback only", null),
+    ALIASES("aliases", "NAME=TARGET,...", "names that serve another model, e.g. team/default:latest=library/qwen2.5:7b (also settable at runtime)", null),
     LOG_LEVEL("log-level", "LEVEL", "error, warn, info, debug", "info"),
     CONFIG("config", "FILE", "a properties file with the same keys (e.g. upstream-connections=32)", null);
 
@@ -305,7 +327,44 @@ public record ProxyConfig(
       default -> throw bad(Option.LOG_LEVEL, src, v.get(Option.LOG_LEVEL), "one of error, warn, info, debug");
     };
 
-    return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level);
+    CacheLimit limit = cacheLimit(v.get(Option.CACHE_MAX_BYTES), src);
+    String token = v.get(Option.ADMIN_TOKEN);
+    if (token != null && token.strip().length() < 16) {
+      throw new ConfigException(src.getOrDefault(Option.ADMIN_TOKEN, "--admin-token") + ": too short (use at least 16 characters, e.g. from `openssl rand -hex 16`)");
+    }
+    List<String> aliases = new ArrayList<>();
+    if (v.containsKey(Option.ALIASES)) {
+      for (String a : v.get(Option.ALIASES).split(",")) {
+        if (!a.isBlank()) {
+          if (!a.contains("=")) {
+            throw bad(Option.ALIASES, src, a, "NAME=TARGET pairs separated by commas, e.g. team/default:latest=library/qwen2.5:7b");
+          }
+          aliases.add(a.strip());
+        }
+      }
+    }
+    return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
+        limit, token == null ? null : token.strip(), List.copyOf(aliases));
+  }
+
+  private static CacheLimit cacheLimit(String value, Map<Option, String> src) {
+    String t = value.strip();
+    try {
+      if (t.endsWith("%")) {
+        double pct = Double.parseDouble(t.substring(0, t.length() - 1).strip());
+        if (pct <= 0 || pct > 100) {
+          throw new IllegalArgumentException();
+        }
+        return new CacheLimit(0, pct);
+      }
+      long bytes = Bytes.parse(t);
+      if (bytes < (64L << 20)) {
+        throw new IllegalArgumentException();
+      }
+      return new CacheLimit(bytes, 0);
+    } catch (IllegalArgumentException e) {
+      throw bad(Option.CACHE_MAX_BYTES, src, value, "a size of at least 64m (e.g. 500g) or a share of the disk from 1% to 100% (e.g. 80%)");
+    }
   }
 
   private static Duration duration(Option o, Map<Option, String> v, Map<Option, String> src) {
@@ -420,6 +479,6 @@ public record ProxyConfig(
   /** This configuration with another listen address (tests use port 0). */
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
-        connectTimeout, pieceSize, upstreamCredentials, logLevel);
+        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases);
   }
 }

@@ -17,6 +17,8 @@ import io.pullmesh.fetch.UpstreamRegistry;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
+import io.pullmesh.store.SpaceManager;
+import io.pullmesh.store.eviction.DecayedFrequencyPolicy;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -58,6 +60,8 @@ public final class PullmeshProxy implements AutoCloseable {
   private final UpstreamRegistry upstream;
   private final DownloadManager downloads;
   private final Aliases aliases;
+  private final SpaceManager space;
+  private final AdminApi admin;
   private final ManifestService manifests;
   private final BlobHandler blobs;
   private final List<HttpServer> servers = new ArrayList<>();
@@ -84,17 +88,47 @@ public final class PullmeshProxy implements AutoCloseable {
       int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
       this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock);
-      this.downloads = new DownloadManager(vertx, upstream, store, io, metrics, fetchConfig, clock,
+      long totalSpace = totalSpace(store.root());
+      this.space = new SpaceManager(store, new DecayedFrequencyPolicy(), () -> config.cacheLimit().resolve(totalSpace), clock,
+          (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
+      this.downloads = new DownloadManager(vertx, upstream, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
       this.aliases = new Aliases(store.catalog(), clock);
+      for (String a : config.aliases()) {
+        int eq = a.indexOf('=');
+        aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
+      }
       this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
-      this.blobs = new BlobHandler(vertx, downloads, store, io, metrics, config.publicUrl(), aliases);
+      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, clock);
+      Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
+      this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, config.adminToken(), clock,
+          new AdminApi.Traffic() {
+            @Override
+            public long servedBytes() {
+              return metrics.servedBytesTotal();
+            }
+
+            @Override
+            public long upstreamBytes() {
+              return metrics.upstreamBlobBytesTotal();
+            }
+          });
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
+      metrics.cacheLimit(space::limit);
+      space.enforce();
       ok = true;
     } finally {
       if (!ok) {
         store.close();
       }
+    }
+  }
+
+  private static long totalSpace(java.nio.file.Path dir) {
+    try {
+      return java.nio.file.Files.getFileStore(dir).getTotalSpace();
+    } catch (java.io.IOException e) {
+      throw new CacheUnusableException("cannot read the size of the disk holding " + dir + ": " + e.getMessage(), e);
     }
   }
 
@@ -193,6 +227,10 @@ public final class PullmeshProxy implements AutoCloseable {
     return store;
   }
 
+  public SpaceManager space() {
+    return space;
+  }
+
   public DownloadManager downloads() {
     return downloads;
   }
@@ -205,10 +243,11 @@ public final class PullmeshProxy implements AutoCloseable {
 
   private void handle(HttpServerRequest req) {
     long started = System.nanoTime();
+    Exchange ex = new Exchange(req);
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
-    resp.endHandler(v -> metrics.httpRequest(routeTag, req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
+    ex.onDone(() -> metrics.httpRequest(routeTag, req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
     try {
       switch (path) {
         case "/healthz" -> {
@@ -239,6 +278,10 @@ public final class PullmeshProxy implements AutoCloseable {
         }
         default -> { }
       }
+      if (path.startsWith(AdminApi.PREFIX)) {
+        admin.handle(req);
+        return;
+      }
       RegistryRoute route = RegistryRoute.parse(path);
       if (route == null) {
         throw new RegistryException(ErrorCode.NOT_FOUND, "no such path on pullmesh: " + path);
@@ -257,7 +300,7 @@ public final class PullmeshProxy implements AutoCloseable {
       } else if (route instanceof RegistryRoute.Manifest m) {
         serveManifest(req, m);
       } else if (route instanceof RegistryRoute.Blob b) {
-        blobs.handle(req, b);
+        blobs.handle(ex, b);
       } else {
         throw new RegistryException(ErrorCode.NAME_UNKNOWN, "pullmesh does not mirror tag listings");
       }
@@ -273,6 +316,9 @@ public final class PullmeshProxy implements AutoCloseable {
   }
 
   private static String routeTag(String path) {
+    if (path.startsWith(AdminApi.PREFIX)) {
+      return "admin";
+    }
     if (path.startsWith("/v2/")) {
       if (path.contains("/blobs/")) {
         return "blob";

@@ -10,6 +10,7 @@ import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.PartialRecord;
+import io.pullmesh.store.SpaceManager;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -72,6 +73,7 @@ public final class BlobDownload {
   private final Vertx vertx;
   private final UpstreamRegistry upstream;
   private final BlobStore store;
+  private final SpaceManager space;
   private final Executor io;
   private final MetricsRecorder metrics;
   private final FetchConfig config;
@@ -103,6 +105,7 @@ public final class BlobDownload {
   private final Map<Reader, Integer> cursors = new IdentityHashMap<>();
   private final Map<HttpClientRequest, Writer> inflight = new IdentityHashMap<>();
   private long watchdog = -1;
+  private final ArrayDeque<long[]> rateSamples = new ArrayDeque<>();
   private long persister = -1;
   private BitSet persisted = new BitSet();
   private boolean persisting;
@@ -114,12 +117,13 @@ public final class BlobDownload {
   private final MessageDigest sha;
 
   BlobDownload(Digest digest, RepositoryName repository, Vertx vertx, UpstreamRegistry upstream, BlobStore store,
-      Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock) {
+      SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock) {
     this.digest = digest;
     this.repository = repository;
     this.vertx = vertx;
     this.upstream = upstream;
     this.store = store;
+    this.space = space;
     this.io = io;
     this.metrics = metrics;
     this.config = config;
@@ -170,6 +174,48 @@ public final class BlobDownload {
   /** Size in bytes; only meaningful once {@link #ready()} succeeded. */
   public synchronized long size() {
     return layout == null ? -1 : layout.size();
+  }
+
+  /** Epoch ms when the download started. */
+  public synchronized long startedAt() {
+    return startedAt;
+  }
+
+  /** Upstream connections in use now. */
+  public synchronized int connections() {
+    return lanes;
+  }
+
+  /** Clients reading it now. */
+  public synchronized int readerCount() {
+    return readers;
+  }
+
+  /** Where the bytes come from: the upstream host serving them (the CDN after the registry's redirect). */
+  public synchronized String source() {
+    return location == null ? upstream.base().getHost() : location.url().getHost();
+  }
+
+  /** Bytes per second over the last few seconds. */
+  public synchronized long rateBytesPerSecond() {
+    if (rateSamples.size() < 2) {
+      return 0;
+    }
+    long[] first = rateSamples.peekFirst();
+    long[] last = rateSamples.peekLast();
+    long nanos = last[0] - first[0];
+    return nanos <= 0 ? 0 : (last[1] - first[1]) * 1_000_000_000L / nanos;
+  }
+
+  /** Called by the watchdog tick: remembers (time, bytes) for {@link #rateBytesPerSecond()}, about 5 s worth. */
+  private void sampleRate(long now) {
+    long doneNow = bytesDone();
+    synchronized (this) {
+      rateSamples.addLast(new long[] {now, doneNow});
+      while (rateSamples.size() > 2 && now - rateSamples.peekFirst()[0] > 5_000_000_000L) {
+        rateSamples.pollFirst();
+      }
+    }
   }
 
   /** Bytes of the blob written so far (for progress reporting). */
@@ -248,6 +294,7 @@ public final class BlobDownload {
 
   /** Reopens a resumable partial file of the right size, or creates a new one. Blocking. */
   private Opened open(BlobLocation loc) throws IOException {
+    space.reserve(digest, loc.size());
     Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size());
     if (had.isPresent() && loc.rangeSupported()) {
       return new Opened(loc, store.reopenPartial(had.get()), had.get());
@@ -646,12 +693,10 @@ public final class BlobDownload {
         try {
           // the chunk's own memory, no copy (Vert.x hands the handler a buffer it no longer uses)
           ByteBuffer bb = ((io.vertx.core.internal.buffer.BufferInternal) b).getByteBuf().nioBuffer(0, len);
-          long at = pos;
-          while (bb.hasRemaining()) {
-            at += channel.write(bb, at);
-          }
+          writeFully(bb, pos);
         } catch (IOException e) {
-          fail(new RegistryException(storageCode(e), "writing " + digest.shortHex() + " to the cache failed: " + e.getMessage(), e));
+          fail(new RegistryException(storageCode(e), "writing " + digest.shortHex() + " to the cache failed: " + e.getMessage()
+              + (storageCode(e) == ErrorCode.INSUFFICIENT_STORAGE ? " (nothing more could be evicted; what was fetched is kept and the next request resumes it)" : ""), e));
           synchronized (this) {
             error = e;
             writing = false;
@@ -705,6 +750,7 @@ public final class BlobDownload {
     long id = vertx.setPeriodic(period, t -> {
       List<Writer> stuck = new ArrayList<>();
       long now = System.nanoTime();
+      sampleRate(now);
       synchronized (this) {
         if (state != State.FETCHING) {
           vertx.cancelTimer(t);
@@ -775,6 +821,32 @@ public final class BlobDownload {
 
   private synchronized void upstreamBytesAdd(long n) {
     upstreamBytes += n;
+  }
+
+  /** Room freed per attempt when the disk is full under a download. */
+  private static final long ENOSPC_FREE = 64L << 20;
+
+  /**
+   * Writes all of {@code bb} at {@code pos}. When the disk is full, asks the space manager to evict and tries
+   * again (twice); fails with the disk's error when nothing could be freed. On the io executor.
+   */
+  private void writeFully(ByteBuffer bb, long pos) throws IOException {
+    long at = pos;
+    int attempts = 0;
+    while (bb.hasRemaining()) {
+      try {
+        at += channel.write(bb, at);
+      } catch (IOException e) {
+        if (storageCode(e) != ErrorCode.INSUFFICIENT_STORAGE || attempts++ >= 2) {
+          throw e;
+        }
+        long freed = space.freeUp(ENOSPC_FREE);
+        LOG.warning(() -> "disk full while writing " + digest.shortHex() + "; evicted " + freed + " bytes to go on");
+        if (freed == 0) {
+          throw e;
+        }
+      }
+    }
   }
 
   private static ErrorCode storageCode(IOException e) {
@@ -913,6 +985,8 @@ public final class BlobDownload {
     verified.tryComplete();
     try {
       record = store.commit(digest, size, ch);
+      space.release(digest);
+      space.enforce();
     } catch (IOException | RuntimeException e) {
       fail(new RegistryException(e instanceof IOException io ? storageCode(io) : ErrorCode.INTERNAL_ERROR,
           "committing " + digest.shortHex() + " failed: " + e.getMessage(), e));
@@ -993,6 +1067,7 @@ public final class BlobDownload {
     }
     boolean keep = resumable(e);
     io.execute(() -> {
+      space.release(digest);
       if (keep) {
         persistPieces();
       } else {

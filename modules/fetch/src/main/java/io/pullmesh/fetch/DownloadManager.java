@@ -8,6 +8,7 @@ import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.PartialRecord;
+import io.pullmesh.store.SpaceManager;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.nio.file.Path;
@@ -51,6 +52,7 @@ public final class DownloadManager {
   private final Vertx vertx;
   private final UpstreamRegistry upstream;
   private final BlobStore store;
+  private final SpaceManager space;
   private final Executor io;
   private final MetricsRecorder metrics;
   private final FetchConfig config;
@@ -60,11 +62,12 @@ public final class DownloadManager {
   private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
   private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
 
-  public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, Executor io, MetricsRecorder metrics,
-      FetchConfig config, Clock clock, DoubleSupplier random) {
+  public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, SpaceManager space, Executor io,
+      MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
     this.vertx = vertx;
     this.upstream = upstream;
     this.store = store;
+    this.space = space;
     this.io = io;
     this.metrics = metrics;
     this.config = config;
@@ -119,7 +122,7 @@ public final class DownloadManager {
   }
 
   private BlobDownload newDownload(RepositoryName repo, Digest digest) {
-    return new BlobDownload(digest, repo, vertx, upstream, store, io, metrics, config, backoff, clock);
+    return new BlobDownload(digest, repo, vertx, upstream, store, space, io, metrics, config, backoff, clock);
   }
 
   private void begin(BlobDownload download) {

@@ -37,6 +37,12 @@ public final class MeterNames {
   public static final String CACHE_BYTES = "pullmesh.cache.bytes";
   /** Gauge: committed blobs in the cache. */
   public static final String CACHE_BLOBS = "pullmesh.cache.blobs";
+  /** Gauge: the cache size limit in bytes. */
+  public static final String CACHE_LIMIT = "pullmesh.cache.limit.bytes";
+  /** Counter: blobs evicted. Tag {@code reason}: over the limit, room for a download, disk full, operator. */
+  public static final String EVICTIONS = "pullmesh.cache.evictions";
+  /** Counter: bytes evicted. */
+  public static final String EVICTED_BYTES = "pullmesh.cache.evicted.bytes";
   /** Timer: HTTP requests served. Tags {@code route} (manifest, blob, base, healthz, metrics, other), {@code method}, {@code status}. */
   public static final String HTTP_REQUESTS = "pullmesh.http.requests";
 }

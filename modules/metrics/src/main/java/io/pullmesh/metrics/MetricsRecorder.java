@@ -42,6 +42,18 @@ public interface MetricsRecorder {
 
   void httpRequest(String route, String method, int status, long nanos);
 
+  /** A blob was evicted, for {@code reason} (over-limit, room, disk-full, operator). */
+  void eviction(String reason, long bytes);
+
+  /** Registers the cache limit gauge. */
+  void cacheLimit(LongSupplier limitBytes);
+
+  /** Total bytes served to clients so far, all sources (0 where nothing is recorded). */
+  long servedBytesTotal();
+
+  /** Total blob bytes received from upstream so far (0 where nothing is recorded). */
+  long upstreamBlobBytesTotal();
+
   /** Registers gauges read on scrape; the suppliers must be thread-safe and non-blocking. */
   void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs);
 

@@ -104,6 +104,28 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
+  public void eviction(String reason, long bytes) {
+    counter(MeterNames.EVICTIONS, "Blobs evicted", "reason", reason).increment();
+    counter(MeterNames.EVICTED_BYTES, "Bytes evicted").increment(bytes);
+  }
+
+  @Override
+  public void cacheLimit(LongSupplier limitBytes) {
+    Gauge.builder(MeterNames.CACHE_LIMIT, limitBytes, s -> s.getAsLong()).description("The cache size limit").baseUnit("bytes")
+        .strongReference(true).register(registry);
+  }
+
+  @Override
+  public long servedBytesTotal() {
+    return (long) registry.find(MeterNames.SERVED_BYTES).counters().stream().mapToDouble(Counter::count).sum();
+  }
+
+  @Override
+  public long upstreamBlobBytesTotal() {
+    return (long) registry.find(MeterNames.UPSTREAM_BYTES).tag("kind", "blob").counters().stream().mapToDouble(Counter::count).sum();
+  }
+
+  @Override
   public void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs) {
     // strong references: Micrometer holds gauge objects weakly, and these lambdas have no other owner
     Gauge.builder(MeterNames.DOWNLOADS_ACTIVE, activeDownloads, s -> s.getAsLong()).description("Downloads in progress")

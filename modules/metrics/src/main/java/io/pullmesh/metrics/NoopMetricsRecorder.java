@@ -46,5 +46,21 @@ final class NoopMetricsRecorder implements MetricsRecorder {
   public void httpRequest(String route, String method, int status, long nanos) {}
 
   @Override
+  public void eviction(String reason, long bytes) {}
+
+  @Override
+  public void cacheLimit(LongSupplier limitBytes) {}
+
+  @Override
+  public long servedBytesTotal() {
+    return 0;
+  }
+
+  @Override
+  public long upstreamBlobBytesTotal() {
+    return 0;
+  }
+
+  @Override
   public void gauges(LongSupplier activeDownloads, LongSupplier cacheBytes, LongSupplier cacheBlobs) {}
 }

@@ -1,0 +1,99 @@
+package io.pullmesh.store;
+
+import io.pullmesh.core.Digest;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * Re-hashes every committed blob and quarantines those whose bytes no longer match their digest (bit rot, a
+ * file changed behind pullmesh's back). Blocking; run it on a worker or from the command line.
+ */
+public final class BlobVerifier {
+  private static final int CHUNK = 1 << 20;
+
+  /** Progress, reported after each blob. */
+  public interface Progress {
+    void update(long blobsDone, long blobsTotal, long bytesDone, long bytesTotal);
+  }
+
+  /**
+   * What a run found.
+   *
+   * @param corrupt blobs whose bytes did not match (moved to {@code quarantine/})
+   * @param skipped blobs not checked because they were in use (checked again next run)
+   * @param unreadable blobs that could not be read, with why
+   */
+  public record Report(long checked, long bytes, List<Digest> corrupt, List<Digest> skipped, List<String> unreadable) {
+    public boolean clean() {
+      return corrupt.isEmpty() && unreadable.isEmpty();
+    }
+  }
+
+  private BlobVerifier() {}
+
+  /**
+   * @param skip blobs to leave alone this time (being served: moving their file would not stop the response)
+   */
+  public static Report verify(BlobStore store, Predicate<Digest> skip, Progress progress) {
+    List<BlobRecord> all = store.blobs();
+    long total = 0;
+    for (BlobRecord r : all) {
+      total += r.size();
+    }
+    List<Digest> corrupt = new ArrayList<>();
+    List<Digest> skipped = new ArrayList<>();
+    List<String> unreadable = new ArrayList<>();
+    long bytes = 0;
+    long done = 0;
+    ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+    for (BlobRecord r : all) {
+      if (skip.test(r.digest())) {
+        skipped.add(r.digest());
+      } else {
+        try {
+          Digest actual = hash(store, r, buf);
+          if (!actual.equals(r.digest())) {
+            store.quarantine(r.digest());
+            corrupt.add(r.digest());
+          }
+        } catch (IOException e) {
+          unreadable.add(r.digest() + ": " + e.getMessage());
+        }
+      }
+      bytes += r.size();
+      done++;
+      progress.update(done, all.size(), bytes, total);
+    }
+    return new Report(done - skipped.size(), bytes, corrupt, skipped, unreadable);
+  }
+
+  private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf) throws IOException {
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    try (FileChannel ch = FileChannel.open(store.blobPath(r.digest()), StandardOpenOption.READ)) {
+      long pos = 0;
+      while (true) {
+        buf.clear();
+        int n = ch.read(buf, pos);
+        if (n < 0) {
+          break;
+        }
+        buf.flip();
+        sha.update(buf);
+        pos += n;
+      }
+    }
+    return Digest.ofBytes(sha.digest());
+  }
+}
