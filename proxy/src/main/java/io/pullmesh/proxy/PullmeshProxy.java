@@ -89,7 +89,7 @@ public final class PullmeshProxy implements AutoCloseable {
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
       this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock);
       long totalSpace = totalSpace(store.root());
-      this.space = new SpaceManager(store, new DecayedFrequencyPolicy(), () -> config.cacheLimit().resolve(totalSpace), clock,
+      this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
       this.downloads = new DownloadManager(vertx, upstream, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());

@@ -236,22 +236,24 @@ public final class BlobStore implements AutoCloseable {
   }
 
   /**
-   * Removes a committed blob (eviction): its record first, then its file. A reader holding the file open keeps
-   * its bytes; new requests no longer find it.
+   * Removes a committed blob (eviction): its file first, then its record, so a crash in between leaves a record
+   * without a file (dropped at the next lookup or start) and never a file the next start would re-index. A reader
+   * holding the file open keeps its bytes; new requests no longer find it.
    *
-   * @return the bytes freed, 0 when it was not there
+   * @return the bytes freed, 0 when it was not there or its file could not be deleted
    */
   public long evict(Digest d) {
     Optional<BlobRecord> r = record(d);
     if (r.isEmpty()) {
       return 0;
     }
-    forget(r.get());
     try {
       Files.deleteIfExists(blobPath(d));
     } catch (IOException e) {
       LOG.warning(() -> "could not delete evicted blob " + d + ": " + e);
+      return 0;
     }
+    forget(r.get());
     return r.get().size();
   }
 

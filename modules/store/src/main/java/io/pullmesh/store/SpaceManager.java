@@ -122,7 +122,8 @@ public final class SpaceManager {
     }
     long over = store.committedBytes() + reserved.get() + size - max;
     if (over > 0) {
-      evict(over, "room for " + d.shortHex());
+      // the other blobs of the model being pulled are about to be used: not them
+      evict(over, "room for " + d.shortHex(), siblings(d));
       over = store.committedBytes() + reserved.get() + size - max;
       if (over > 0) {
         throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "the cache (limit " + Bytes.human(max) + ") has no room for "
@@ -145,7 +146,7 @@ public final class SpaceManager {
   public synchronized void enforce() {
     long over = used() - limit.getAsLong();
     if (over > 0) {
-      evict(over, "over the limit");
+      evict(over, "over the limit", Set.of());
     }
   }
 
@@ -156,7 +157,7 @@ public final class SpaceManager {
    * @return the bytes freed (0 when nothing may be evicted)
    */
   public synchronized long freeUp(long bytes) {
-    return evict(bytes, "disk full");
+    return evict(bytes, "disk full", Set.of());
   }
 
   /**
@@ -194,8 +195,20 @@ public final class SpaceManager {
     return out;
   }
 
-  private long evict(long bytes, String reason) {
+  /** The blobs that share a manifest with {@code d}. */
+  private Set<Digest> siblings(Digest d) {
+    Set<Digest> out = new HashSet<>();
+    for (ManifestRecord m : store.catalog().manifests()) {
+      if (m.references().contains(d)) {
+        out.addAll(m.references());
+      }
+    }
+    return out;
+  }
+
+  private long evict(long bytes, String reason, Set<Digest> alsoKeep) {
     Set<Digest> keep = protectedDigests();
+    keep.addAll(alsoKeep);
     List<EvictionCandidate> candidates = new ArrayList<>();
     for (BlobRecord r : store.blobs()) {
       if (!keep.contains(r.digest())) {
