@@ -246,6 +246,8 @@ final class BlobHandler {
       if (ar.succeeded()) {
         metrics.servedBytes(MetricsRecorder.Source.CACHE, length);
       }
+      // a client that hangs up mid-sendfile gets no end or close callback from Vert.x: end the exchange here
+      ex.finish();
     });
   }
 

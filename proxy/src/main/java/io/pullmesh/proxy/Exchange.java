@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * One request and its response, with callbacks run exactly once when the exchange is over: the response ended,
- * or the client closed the connection first. A Vert.x response has a single end and a single close handler;
+ * the client closed the connection first, or (for sendfile) {@link #finish()} was called. A Vert.x response has a single end and a single close handler;
  * this owns both, so metrics, leases and body writers can each register what they need. Confined to the
  * request's event loop.
  */
@@ -33,7 +33,11 @@ final class Exchange {
     }
   }
 
-  private void finish() {
+  /**
+   * Ends the exchange now. For paths Vert.x does not report: when a client abandons a {@code sendFile} response,
+   * Vert.x 5 calls neither the end nor the close handler; only the sendFile future fails.
+   */
+  void finish() {
     if (over) {
       return;
     }

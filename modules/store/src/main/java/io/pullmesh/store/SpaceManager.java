@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.logging.Logger;
@@ -45,7 +44,7 @@ public final class SpaceManager {
   private final LongSupplier limit;
   private final Clock clock;
   private final Listener listener;
-  private final Map<Digest, AtomicInteger> inUse = new ConcurrentHashMap<>();
+  private final Map<Digest, Integer> inUse = new ConcurrentHashMap<>();
   private final Map<Digest, Long> reservations = new HashMap<>();
   private final AtomicLong reserved = new AtomicLong();
   private final AtomicLong evictions = new AtomicLong();
@@ -87,16 +86,14 @@ public final class SpaceManager {
 
   /** Marks {@code d} in use (being served) until the lease is closed: it will not be evicted meanwhile. */
   public Lease use(Digest d) {
-    inUse.computeIfAbsent(d, k -> new AtomicInteger()).incrementAndGet();
-    boolean[] closed = {false};
+    // count changes happen inside the map's per-key atomic operations: a release racing a new use can never
+    // orphan a count (removing the entry between a lookup and an increment)
+    inUse.merge(d, 1, Integer::sum);
+    java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     return () -> {
-      synchronized (closed) {
-        if (closed[0]) {
-          return;
-        }
-        closed[0] = true;
+      if (closed.compareAndSet(false, true)) {
+        inUse.computeIfPresent(d, (k, n) -> n <= 1 ? null : n - 1);
       }
-      inUse.computeIfPresent(d, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
     };
   }
 

@@ -1,0 +1,142 @@
+package io.pullmesh.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RepositoryName;
+import io.pullmesh.store.eviction.LruPolicy;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SpaceManagerTest {
+  @TempDir Path dir;
+  final StoreLifecycleTest.MutableClock clock = new StoreLifecycleTest.MutableClock(1_000_000);
+  final List<SpaceManager.Eviction> evicted = new ArrayList<>();
+
+  private Digest put(BlobStore store, int size, long at) throws Exception {
+    clock.millis = at;
+    byte[] data = new byte[size];
+    data[0] = (byte) at;
+    data[1] = (byte) (at >> 8);
+    return BlobStoreTest.put(store, data);
+  }
+
+  private SpaceManager space(BlobStore store, long limit) {
+    return new SpaceManager(store, new LruPolicy(), () -> limit, clock, (e, why) -> evicted.add(e));
+  }
+
+  @Test
+  void reservingEvictsTheLeastValuableUntilItFits() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest oldest = put(store, 400, 1);
+      Digest middle = put(store, 400, 2);
+      Digest newest = put(store, 400, 3);
+      SpaceManager space = space(store, 1500);
+      space.reserve(BlobStoreTest.sha256(new byte[] {42}), 500);
+      assertEquals(List.of(oldest), evicted.stream().map(SpaceManager.Eviction::digest).toList());
+      assertTrue(store.lookup(middle).isPresent() && store.lookup(newest).isPresent());
+      assertEquals(500, space.reserved());
+      assertEquals(1300, space.used());
+    }
+  }
+
+  @Test
+  void pinnedInUseAndReservedBlobsAreNeverChosen() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest pinned = put(store, 400, 1);
+      Digest served = put(store, 400, 2);
+      Digest free = put(store, 400, 3);
+      Digest manifest = BlobStoreTest.sha256(new byte[] {9});
+      store.catalog().putManifest(new ManifestRecord(manifest, "t", new byte[] {1}, 1, List.of(pinned)));
+      store.catalog().putTag(new TagRecord(RepositoryName.parse("library/p"), "latest", manifest, 1));
+      store.catalog().pin(new Pin(RepositoryName.parse("library/p"), "latest", 1));
+      SpaceManager space = space(store, 1200);
+      try (SpaceManager.Lease lease = space.use(served)) {
+        space.reserve(BlobStoreTest.sha256(new byte[] {1}), 400);
+        assertEquals(List.of(free), evicted.stream().map(SpaceManager.Eviction::digest).toList());
+        RegistryException full = assertThrows(RegistryException.class, () -> space.reserve(BlobStoreTest.sha256(new byte[] {2}), 400));
+        assertEquals(ErrorCode.INSUFFICIENT_STORAGE, full.code());
+        assertEquals(507, full.status());
+        RegistryException refused = assertThrows(RegistryException.class, () -> space.evictNow(served));
+        assertEquals(409, refused.status());
+        assertEquals(409, assertThrows(RegistryException.class, () -> space.evictNow(pinned)).status());
+      }
+      assertFalse(space.inUse(served));
+      assertEquals(400, space.evictNow(served));
+    }
+  }
+
+  @Test
+  void aBlobLargerThanTheLimitIsRefused() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      RegistryException e = assertThrows(RegistryException.class, () -> space(store, 100).reserve(BlobStoreTest.sha256(new byte[] {3}), 101));
+      assertTrue(e.getMessage().contains("--cache-max-bytes"), e.getMessage());
+    }
+  }
+
+  @Test
+  void enforceAfterTheLimitShrinks() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      put(store, 400, 1);
+      put(store, 400, 2);
+      put(store, 400, 3);
+      AtomicLong limit = new AtomicLong(5000);
+      SpaceManager space = new SpaceManager(store, new LruPolicy(), limit::get, clock, (e, why) -> evicted.add(e));
+      space.enforce();
+      assertTrue(evicted.isEmpty());
+      limit.set(500);
+      space.enforce();
+      assertEquals(2, evicted.size());
+      assertEquals(400, store.committedBytes());
+    }
+  }
+
+  @Test
+  void concurrentUsesAndReleasesNeverLeakACount() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      SpaceManager space = space(store, 1000);
+      Digest d = BlobStoreTest.sha256(new byte[] {5});
+      ExecutorService pool = Executors.newFixedThreadPool(8);
+      CountDownLatch go = new CountDownLatch(1);
+      AtomicLong notInUseWhileHeld = new AtomicLong();
+      for (int t = 0; t < 8; t++) {
+        pool.submit(() -> {
+          go.await();
+          for (int i = 0; i < 50_000; i++) {
+            // overlapping leases, as 16 parallel part requests for one blob hold them
+            SpaceManager.Lease a = space.use(d);
+            SpaceManager.Lease b = space.use(d);
+            a.close();
+            if (!space.inUse(d)) {
+              notInUseWhileHeld.incrementAndGet();
+            }
+            b.close();
+          }
+          return null;
+        });
+      }
+      go.countDown();
+      pool.shutdown();
+      assertTrue(pool.awaitTermination(120, TimeUnit.SECONDS));
+      assertEquals(0, notInUseWhileHeld.get(), "a blob with a lease held must count as in use");
+      assertFalse(space.inUse(d), "every use was released");
+      SpaceManager.Lease twice = space.use(d);
+      twice.close();
+      twice.close();
+      assertFalse(space.inUse(d), "closing a lease twice releases once");
+    }
+  }
+}
