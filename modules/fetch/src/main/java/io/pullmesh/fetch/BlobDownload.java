@@ -220,6 +220,10 @@ public final class BlobDownload {
 
   /** Bytes of the blob written so far (for progress reporting). */
   public synchronized long bytesDone() {
+    return bytesDoneLocked();
+  }
+
+  private long bytesDoneLocked() {
     if (filled == null) {
       return 0;
     }
@@ -299,7 +303,8 @@ public final class BlobDownload {
     if (had.isPresent() && loc.rangeSupported()) {
       return new Opened(loc, store.reopenPartial(had.get()), had.get());
     }
-    FileChannel ch = store.openPartial(digest, loc.size());
+    int pieceSize = PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize()).pieceSize();
+    FileChannel ch = store.openPartial(digest, loc.size(), repository, pieceSize);
     return new Opened(loc, ch, null);
   }
 
@@ -790,7 +795,6 @@ public final class BlobDownload {
    */
   void persistPieces() {
     BitSet snapshot;
-    FileChannel ch;
     long size;
     int pieceSize;
     synchronized (this) {
@@ -800,12 +804,15 @@ public final class BlobDownload {
       }
       persisting = true;
       snapshot = (BitSet) done.clone();
-      ch = channel;
       size = layout.size();
       pieceSize = layout.pieceSize();
     }
     try {
-      ch.force(false);
+      // flush through a descriptor of our own: the download's channel may be closed under us when its last reader
+      // leaves a failed download, and fsync covers the whole file whichever descriptor asks
+      try (FileChannel own = FileChannel.open(store.partialPath(digest), java.nio.file.StandardOpenOption.WRITE)) {
+        own.force(false);
+      }
       store.putPartial(new PartialRecord(digest, repository, size, pieceSize, snapshot, clock.millis()));
       synchronized (this) {
         persisted = snapshot;
@@ -823,8 +830,8 @@ public final class BlobDownload {
     upstreamBytes += n;
   }
 
-  /** Room freed per attempt when the disk is full under a download. */
-  private static final long ENOSPC_FREE = 64L << 20;
+  /** The least room freed when the disk is full under a download. */
+  private static final long ENOSPC_MIN_FREE = 1L << 20;
 
   /**
    * Writes all of {@code bb} at {@code pos}. When the disk is full, asks the space manager to evict and tries
@@ -840,11 +847,15 @@ public final class BlobDownload {
         if (storageCode(e) != ErrorCode.INSUFFICIENT_STORAGE || attempts++ >= 2) {
           throw e;
         }
-        long freed = space.freeUp(ENOSPC_FREE);
-        LOG.warning(() -> "disk full while writing " + digest.shortHex() + "; evicted " + freed + " bytes to go on");
-        if (freed == 0) {
+        // what this download still has to write (its file is sparse): evicting that much lets it finish
+        long needed;
+        synchronized (this) {
+          needed = layout.size() - bytesDoneLocked();
+        }
+        if (!space.makeRoom(Math.max(ENOSPC_MIN_FREE, needed), ENOSPC_MIN_FREE)) {
           throw e;
         }
+        LOG.warning(() -> "disk full while writing " + digest.shortHex() + "; made room to go on");
       }
     }
   }
@@ -1061,20 +1072,25 @@ public final class BlobDownload {
     }
     ready.tryFail(e);
     verified.tryFail(e);
-    completion.tryFail(e);
     for (Waiter w : wake) {
       w.wake();
     }
     boolean keep = resumable(e);
+    // the download counts as over (and the manager lets a new one start) only once its partial file is either
+    // recorded for resume or deleted: a new download must not open the file while this one still writes its map
     io.execute(() -> {
-      space.release(digest);
-      if (keep) {
-        persistPieces();
-      } else {
-        store.discardPartial(digest);
-      }
-      if (close && ch != null) {
-        closeQuietly(ch);
+      try {
+        space.release(digest);
+        if (keep) {
+          persistPieces();
+        } else {
+          store.discardPartial(digest);
+        }
+        if (close && ch != null) {
+          closeQuietly(ch);
+        }
+      } finally {
+        completion.tryFail(e);
       }
     });
   }

@@ -35,7 +35,8 @@ import org.rocksdb.RocksDBException;
  *   blobs/sha256/ab/abcdef...     committed blobs: verified, complete, never written again (mode 0444)
  *   partial/sha256-abcdef....data blobs being fetched: a sparse file of the final size, written at offsets
  *   quarantine/sha256-abcdef...   committed blobs whose bytes no longer matched their digest (kept for inspection)
- *   index/                        RocksDB: blobs, partial piece maps, manifests, tags, pins, aliases ({@link CacheIndex})
+ *   partial/sha256-abcdef....pieces its piece map: which pieces are flushed to disk ({@link PieceMapFile})
+ *   index/                        RocksDB: blobs, manifests, tags, pins, aliases ({@link CacheIndex})
  * </pre>
  *
  * <p>A blob moves from {@code partial/} to {@code blobs/} only through {@link #commit}: the caller has
@@ -45,8 +46,8 @@ import org.rocksdb.RocksDBException;
  * written yet). A committed file is therefore always whole and correct; the index never names a file that is
  * not there for long ({@link #lookup} drops such records).
  *
- * <p>A partial file survives a restart only together with its {@link PartialRecord}, which names the pieces
- * that were flushed to disk before the record was written; a partial without one is deleted at start.
+ * <p>A partial file survives a restart only together with its piece map, which names the pieces that were
+ * flushed to disk before it was written; a partial without one is deleted at start.
  *
  * <p>Blocking and thread-safe. Never call from a Vert.x event loop.
  */
@@ -225,9 +226,8 @@ public final class BlobStore implements AutoCloseable {
     long now = clock.millis();
     boolean existed = record(d).isPresent();
     BlobRecord r = new BlobRecord(d, size, now, now, 0);
-    try (CacheIndex.Batch b = index.batch()) {
-      b.put(Family.BLOBS, Codec.key(d), Codec.blob(r)).delete(Family.PARTIALS, Codec.key(d)).commit();
-    }
+    index.put(Family.BLOBS, Codec.key(d), Codec.blob(r));
+    Files.deleteIfExists(piecesPath(d));
     if (!existed) {
       committedBlobs.incrementAndGet();
       committedBytes.addAndGet(size);
@@ -288,36 +288,46 @@ public final class BlobStore implements AutoCloseable {
 
   // ------------------------------------------------------------------ partial blobs
 
+  private Path piecesPath(Digest d) {
+    return partialDir.resolve("sha256-" + d.hex() + ".pieces");
+  }
+
   /**
-   * Creates (or truncates) the partial file for {@code d}, sized {@code size} bytes (sparse), open for
-   * positional reads and writes, and forgets any piece map it had. The caller owns the channel.
+   * Creates (or truncates) the partial file for {@code d}, sized {@code size} bytes (sparse), open for positional
+   * reads and writes, with an empty piece map for pieces of {@code pieceSize}. The caller owns the channel.
    */
-  public FileChannel openPartial(Digest d, long size) throws IOException {
-    index.delete(Family.PARTIALS, Codec.key(d));
+  public FileChannel openPartial(Digest d, long size, io.pullmesh.core.RepositoryName repository, int pieceSize) throws IOException {
+    Files.deleteIfExists(piecesPath(d));
     Path p = partialPath(d);
     try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
       raf.setLength(0);
       raf.setLength(size);
     }
+    PieceMapFile.create(piecesPath(d), new PartialRecord(d, repository, size, pieceSize, new java.util.BitSet(), clock.millis()));
     return FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
   }
 
   /**
-   * The piece map of a download that can be resumed: its record and a partial file of the recorded size.
+   * The piece map of a download that can be resumed: a valid piece map and a partial file of the recorded size.
    */
   public Optional<PartialRecord> partial(Digest d) {
-    byte[] v = index.get(Family.PARTIALS, Codec.key(d));
-    if (v == null) {
-      return Optional.empty();
-    }
-    PartialRecord r = Codec.partial(d, v);
-    return sizeOrMinusOne(partialPath(d)) == r.size() ? Optional.of(r) : Optional.empty();
+    return PieceMapFile.read(piecesPath(d), d).filter(r -> sizeOrMinusOne(partialPath(d)) == r.size());
   }
 
   /** Every download that can be resumed. */
   public List<PartialRecord> partials() {
     List<PartialRecord> out = new ArrayList<>();
-    index.forEach(Family.PARTIALS, (k, v) -> out.add(Codec.partial(Digest.ofHex(new String(k, StandardCharsets.US_ASCII)), v)));
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir, "sha256-*.pieces")) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        String hex = name.substring(7, name.length() - ".pieces".length());
+        if (Digest.isValid(Digest.ALGORITHM + ":" + hex)) {
+          partial(Digest.ofHex(hex)).ifPresent(out::add);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warning(() -> "could not list " + partialDir + ": " + e);
+    }
     return out;
   }
 
@@ -327,17 +337,18 @@ public final class BlobStore implements AutoCloseable {
   }
 
   /**
-   * Records which pieces are safely on disk. The caller must have flushed ({@code force}) the partial file after
-   * the last write to any piece named in {@code r}; otherwise a crash could leave a piece named but not written.
+   * Records which pieces are safely on disk, in place (no new disk space needed). The caller must have flushed
+   * ({@code force}) the partial file after the last write to any piece named in {@code r}; otherwise a crash could
+   * leave a piece named but not written.
    */
-  public void putPartial(PartialRecord r) {
-    index.put(Family.PARTIALS, Codec.key(r.digest()), Codec.partial(r));
+  public void putPartial(PartialRecord r) throws IOException {
+    PieceMapFile.update(piecesPath(r.digest()), r);
   }
 
   /** Deletes the partial file of {@code d} and its piece map, if any. */
   public void discardPartial(Digest d) {
-    index.delete(Family.PARTIALS, Codec.key(d));
     try {
+      Files.deleteIfExists(piecesPath(d));
       Files.deleteIfExists(partialPath(d));
     } catch (IOException e) {
       LOG.warning(() -> "could not delete partial file of " + d + ": " + e);
@@ -347,7 +358,7 @@ public final class BlobStore implements AutoCloseable {
   /** Bytes of partial files on disk (resumable downloads and downloads in progress). */
   public long partialBytes() {
     long sum = 0;
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir)) {
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir, "*.data")) {
       for (Path p : ds) {
         sum += sizeOrMinusOne(p);
       }
@@ -358,28 +369,19 @@ public final class BlobStore implements AutoCloseable {
   }
 
   /**
-   * A partial file is kept only with a piece map of its size; anything else in {@code partial/} is deleted, and a
-   * piece map whose file is gone is dropped.
+   * A partial file is kept only with a valid piece map of its size (and only while its blob is not committed);
+   * anything else in {@code partial/} is deleted.
    */
   private void reconcilePartials() throws IOException {
-    List<Digest> stale = new ArrayList<>();
-    index.forEach(Family.PARTIALS, (k, v) -> {
-      Digest d = Digest.ofHex(new String(k, StandardCharsets.US_ASCII));
-      PartialRecord r = Codec.partial(d, v);
-      if (sizeOrMinusOne(partialPath(d)) != r.size() || record(d).isPresent()) {
-        stale.add(d);
-      }
-    });
-    for (Digest d : stale) {
-      LOG.info(() -> "dropping the piece map of " + d + ": its partial file is gone or the blob is committed");
-      discardPartial(d);
-    }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(partialDir)) {
       for (Path p : ds) {
         String name = p.getFileName().toString();
-        String hex = name.startsWith("sha256-") && name.endsWith(".data") ? name.substring(7, name.length() - 5) : "";
-        if (!Digest.isValid(Digest.ALGORITHM + ":" + hex) || index.get(Family.PARTIALS, hex.getBytes(StandardCharsets.US_ASCII)) == null) {
-          LOG.info(() -> "deleting partial file without a piece map: " + p.getFileName());
+        int dot = name.lastIndexOf('.');
+        String hex = name.startsWith("sha256-") && dot > 7 ? name.substring(7, dot) : "";
+        boolean keep = Digest.isValid(Digest.ALGORITHM + ":" + hex) && (name.endsWith(".data") || name.endsWith(".pieces"))
+            && partial(Digest.ofHex(hex)).isPresent() && record(Digest.ofHex(hex)).isEmpty();
+        if (!keep) {
+          LOG.info(() -> "deleting " + name + ": not a resumable download");
           Files.deleteIfExists(p);
         }
       }

@@ -36,8 +36,6 @@ final class CacheIndex implements AutoCloseable {
     TAG_HISTORY("tag-history"),
     /** digest hex -> size a manifest announced */
     HINTS("hints"),
-    /** digest hex -> {@link PartialRecord}: pieces of a download that are safely on disk */
-    PARTIALS("partials"),
     /** repo:tag -> {@link Pin} */
     PINS("pins"),
     /** repo:tag -> {@link Alias} */
@@ -64,8 +62,10 @@ final class CacheIndex implements AutoCloseable {
   private final Map<Family, ColumnFamilyHandle> families = new EnumMap<>(Family.class);
 
   CacheIndex(Path dir) throws RocksDBException {
+    // no fallocate: RocksDB would reserve ~1.1x the write buffer for each log up front, space a small disk shared
+    // with blob files cannot spare (a blob download that fills the disk must still be able to record progress)
     dbOptions = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
-        .setMaxOpenFiles(256).setKeepLogFileNum(3);
+        .setMaxOpenFiles(256).setKeepLogFileNum(3).setAllowFAllocate(false).setManifestPreallocationSize(64 << 10);
     cfOptions = new ColumnFamilyOptions().setWriteBufferSize(8L << 20);
     writeOptions = new WriteOptions();
     List<ColumnFamilyDescriptor> descriptors = new ArrayList<>();

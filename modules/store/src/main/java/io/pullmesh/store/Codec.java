@@ -95,30 +95,6 @@ final class Codec {
     return read(v, in -> new TagRecord(repo, tag, Digest.parse(in.readUTF()), in.readLong()));
   }
 
-  static byte[] partial(PartialRecord r) {
-    return write(out -> {
-      out.writeUTF(r.repository().value());
-      out.writeLong(r.size());
-      out.writeInt(r.pieceSize());
-      out.writeLong(r.updatedAt());
-      byte[] bits = r.done().toByteArray();
-      out.writeInt(bits.length);
-      out.write(bits);
-    });
-  }
-
-  static PartialRecord partial(Digest d, byte[] v) {
-    return read(v, in -> {
-      RepositoryName repo = RepositoryName.parse(in.readUTF());
-      long size = in.readLong();
-      int pieceSize = in.readInt();
-      long updated = in.readLong();
-      byte[] bits = new byte[in.readInt()];
-      in.readFully(bits);
-      return new PartialRecord(d, repo, size, pieceSize, java.util.BitSet.valueOf(bits), updated);
-    });
-  }
-
   static byte[] pin(Pin p) {
     return write(out -> out.writeLong(p.pinnedAt()));
   }

@@ -148,13 +148,26 @@ public final class SpaceManager {
   }
 
   /**
-   * The disk filled up under a download: evicts at least {@code bytes} if the policy can, so the download can go
-   * on.
+   * The disk filled up under a download that still has {@code needed} bytes to write: evicts what the file
+   * system lacks for them (nothing when another writer already made room), if the policy can.
    *
-   * @return the bytes freed (0 when nothing may be evicted)
+   * @return whether there is room to go on (at least {@code minimum} usable bytes now)
    */
-  public synchronized long freeUp(long bytes) {
-    return evict(bytes, "disk full", Set.of());
+  public synchronized boolean makeRoom(long needed, long minimum) {
+    long usable = usableSpace();
+    if (usable >= needed) {
+      return true;
+    }
+    evict(needed - usable, "disk full", Set.of());
+    return usableSpace() >= Math.min(needed, minimum);
+  }
+
+  private long usableSpace() {
+    try {
+      return java.nio.file.Files.getFileStore(store.root()).getUsableSpace();
+    } catch (java.io.IOException e) {
+      return 0;
+    }
   }
 
   /**

@@ -32,7 +32,7 @@ class BlobStoreTest {
   /** Writes {@code data} through a partial file and commits it, as a download does. */
   static Digest put(BlobStore store, byte[] data) throws Exception {
     Digest d = sha256(data);
-    try (FileChannel ch = store.openPartial(d, data.length)) {
+    try (FileChannel ch = store.openPartial(d, data.length, io.pullmesh.core.RepositoryName.parse("library/t"), 1 << 20)) {
       ch.write(ByteBuffer.wrap(data), 0);
       store.commit(d, data.length, ch);
     }
@@ -45,7 +45,7 @@ class BlobStoreTest {
     try (BlobStore store = BlobStore.open(dir, clock)) {
       Digest d = sha256(data);
       assertTrue(store.lookup(d).isEmpty());
-      try (FileChannel ch = store.openPartial(d, data.length)) {
+      try (FileChannel ch = store.openPartial(d, data.length, io.pullmesh.core.RepositoryName.parse("library/t"), 1 << 20)) {
         assertEquals(data.length, Files.size(store.partialPath(d)));
         assertFalse(Files.exists(store.blobPath(d)), "not visible as committed before commit");
         ch.write(ByteBuffer.wrap(data), 0);
@@ -158,7 +158,7 @@ class BlobStoreTest {
   void discardPartialRemovesIt() throws Exception {
     try (BlobStore store = BlobStore.open(dir, clock)) {
       Digest d = sha256(new byte[] {5});
-      store.openPartial(d, 100).close();
+      store.openPartial(d, 100, io.pullmesh.core.RepositoryName.parse("library/t"), 10).close();
       assertTrue(Files.exists(store.partialPath(d)));
       store.discardPartial(d);
       assertFalse(Files.exists(store.partialPath(d)));

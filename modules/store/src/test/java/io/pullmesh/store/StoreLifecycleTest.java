@@ -60,14 +60,16 @@ class StoreLifecycleTest {
     Digest kept = digest("kept");
     Digest lost = digest("lost");
     try (BlobStore store = BlobStore.open(dir, clock)) {
-      try (FileChannel ch = store.openPartial(kept, 100)) {
+      try (FileChannel ch = store.openPartial(kept, 100, REPO, 10)) {
         ch.write(ByteBuffer.wrap(new byte[] {7, 7, 7}), 0);
         ch.force(false);
         BitSet done = new BitSet();
         done.set(0);
         store.putPartial(new PartialRecord(kept, REPO, 100, 10, done, clock.millis()));
       }
-      store.openPartial(lost, 100).close();
+      store.openPartial(lost, 100, REPO, 10).close();
+      // a partial whose piece map is gone (or was never written) cannot be resumed
+      Files.delete(store.partialPath(lost).resolveSibling("sha256-" + lost.hex() + ".pieces"));
       assertEquals(200, store.partialBytes());
     }
     try (BlobStore store = BlobStore.open(dir, clock)) {
@@ -96,7 +98,7 @@ class StoreLifecycleTest {
   void aPieceMapWhoseFileChangedSizeIsDropped() throws Exception {
     Digest d = digest("resized");
     try (BlobStore store = BlobStore.open(dir, clock)) {
-      store.openPartial(d, 100).close();
+      store.openPartial(d, 100, REPO, 10).close();
       store.putPartial(new PartialRecord(d, REPO, 100, 10, new BitSet(), clock.millis()));
       Files.write(store.partialPath(d), new byte[5]);
       assertTrue(store.partial(d).isEmpty(), "not resumable when the file is not the recorded size");
@@ -104,6 +106,21 @@ class StoreLifecycleTest {
     try (BlobStore store = BlobStore.open(dir, clock)) {
       assertTrue(store.partials().isEmpty());
       assertFalse(Files.exists(store.partialPath(d)));
+    }
+  }
+
+  @Test
+  void aTornOrForeignPieceMapIsNotTrusted() throws Exception {
+    Digest d = digest("torn");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      store.openPartial(d, 100, REPO, 10).close();
+      Path pieces = store.partialPath(d).resolveSibling("sha256-" + d.hex() + ".pieces");
+      byte[] bytes = Files.readAllBytes(pieces);
+      bytes[0] = 'X';
+      Files.write(pieces, bytes);
+      assertTrue(store.partial(d).isEmpty(), "a piece map without its magic is ignored");
+      Files.write(pieces, new byte[] {'P', 'M'});
+      assertTrue(store.partial(d).isEmpty(), "a truncated piece map is ignored");
     }
   }
 
