@@ -71,6 +71,12 @@ public final class UpstreamRegistry implements AutoCloseable {
    */
   public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
       MetricsRecorder metrics, Clock clock) {
+    this(vertx, base, config, credentials, metrics, clock, UpstreamTransport.direct());
+  }
+
+  /** As above, reaching upstream through {@code transport} (extra trusted CAs, a corporate proxy). */
+  public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
+      MetricsRecorder metrics, Clock clock, UpstreamTransport transport) {
     String b = base.toString();
     this.base = URI.create(b.endsWith("/") ? b.substring(0, b.length() - 1) : b);
     this.config = config;
@@ -86,6 +92,20 @@ public final class UpstreamRegistry implements AutoCloseable {
         .setIdleTimeout((int) Math.max(1, config.stallTimeout().toSeconds() * 2))
         .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
         .setMaxRedirects(MAX_REDIRECTS);
+    javax.net.ssl.X509TrustManager trust = transport.trustManager();
+    if (trust != null) {
+      options.setTrustOptions(io.vertx.core.net.TrustOptions.wrap(trust));
+    }
+    if (transport.proxy() != null) {
+      URI p = transport.proxy();
+      io.vertx.core.net.ProxyOptions po = new io.vertx.core.net.ProxyOptions().setType(io.vertx.core.net.ProxyType.HTTP)
+          .setHost(p.getHost()).setPort(p.getPort() > 0 ? p.getPort() : 3128);
+      String[] cred = transport.proxyCredentials();
+      if (cred != null) {
+        po.setUsername(cred[0]).setPassword(cred[1]);
+      }
+      options.setProxyOptions(po);
+    }
     int loops = Math.max(1, 2 * Runtime.getRuntime().availableProcessors());
     PoolOptions pool = new PoolOptions().setHttp1MaxSize(Math.max(32, config.connections() * 4)).setEventLoopSize(loops);
     this.client = vertx.createHttpClient(options, pool);

@@ -72,12 +72,14 @@ public final class FakeRegistry implements AutoCloseable {
   private volatile boolean headRedirects;
   private volatile int redirectStatus;
   private volatile boolean authRequired;
+  private final io.vertx.core.net.KeyCertOptions tls;
   private final List<HttpServer> servers = new ArrayList<>();
 
   private FakeRegistry(Builder b) {
     this.ownsVertx = b.vertx == null;
     this.vertx = b.vertx != null ? b.vertx : Vertx.vertx();
     this.registryHost = b.registryHost;
+    this.tls = b.tls;
     this.cdnHost = b.cdnHost;
     this.registryPort = b.registryPort;
     this.cdnPort = b.cdnPort;
@@ -123,7 +125,7 @@ public final class FakeRegistry implements AutoCloseable {
 
     try {
       HttpServer registry = listen(() -> {
-        HttpServer server = vertx.createHttpServer(new HttpServerOptions());
+        HttpServer server = vertx.createHttpServer(serverOptions());
         server.connectionHandler(c -> c.closeHandler(v -> registryThrottle.closed(c)));
         server.requestHandler(new RegistryHandler(this, catalog, stats, signer, tokens, registryFaults, registrySender, clock));
         return server;
@@ -131,7 +133,7 @@ public final class FakeRegistry implements AutoCloseable {
       registryPort = registry.actualPort();
       servers.add(registry);
       HttpServer cdn = listen(() -> {
-        HttpServer server = vertx.createHttpServer(new HttpServerOptions());
+        HttpServer server = vertx.createHttpServer(serverOptions());
         server.connectionHandler(c -> {
           stats.cdnConnectionOpened();
           c.closeHandler(v -> {
@@ -156,6 +158,14 @@ public final class FakeRegistry implements AutoCloseable {
    * (32768 and up on Linux): outgoing connections take their local ports from that range, so while the
    * registry is stopped no client socket can occupy the port it must get back on restart.
    */
+  private HttpServerOptions serverOptions() {
+    HttpServerOptions o = new HttpServerOptions();
+    if (tls != null) {
+      o.setSsl(true).setKeyCertOptions(tls);
+    }
+    return o;
+  }
+
   private HttpServer listen(java.util.function.Supplier<HttpServer> factory, int port, String host) {
     if (port != 0) {
       return await(factory.get().listen(port, host));
@@ -201,14 +211,18 @@ public final class FakeRegistry implements AutoCloseable {
 
   // ---- addresses ----
 
-  /** {@code http://127.0.0.1:<port>}, no trailing slash. */
+  private String scheme() {
+    return tls == null ? "http" : "https";
+  }
+
+  /** {@code http://127.0.0.1:<port>} ({@code https} with {@link Builder#tls}), no trailing slash. */
   public String registryUrl() {
-    return "http://" + registryHost + ":" + registryPort;
+    return scheme() + "://" + registryHost + ":" + registryPort;
   }
 
   /** {@code http://127.0.0.2:<port>}, no trailing slash. */
   public String cdnUrl() {
-    return "http://" + cdnHost + ":" + cdnPort;
+    return scheme() + "://" + cdnHost + ":" + cdnPort;
   }
 
   public int registryPort() {
@@ -376,6 +390,7 @@ public final class FakeRegistry implements AutoCloseable {
     private boolean headRedirects;
     private int redirectStatus = 307;
     private boolean requireAuth;
+    private io.vertx.core.net.KeyCertOptions tls;
     private String tokenUsername;
     private String tokenPassword;
     private long cdnBytesPerSecond;
@@ -447,6 +462,15 @@ public final class FakeRegistry implements AutoCloseable {
     /** The status of the blob redirect: 307 (default, as registry.ollama.ai), or 301, 302, 303, 308. */
     public Builder redirectStatus(int status) {
       this.redirectStatus = checkRedirectStatus(status);
+      return this;
+    }
+
+    /**
+     * Both servers speak HTTPS with this key and certificate (e.g. a self-signed one whose subject names the hosts):
+     * for testing upstream TLS verification. Default: plain HTTP.
+     */
+    public Builder tls(io.vertx.core.net.KeyCertOptions keyCert) {
+      this.tls = keyCert;
       return this;
     }
 
