@@ -33,7 +33,11 @@ final class Exchange {
     }
   }
 
-  private void finish() {
+  /**
+   * Ends the exchange now, for a response whose end the handlers above do not see (a failed {@code sendFile}). Running
+   * the callbacks twice is impossible: the first end wins.
+   */
+  void finish() {
     if (over) {
       return;
     }
