@@ -463,8 +463,9 @@ final class AdminApi {
       Set<Digest> keep = space.protectedDigests();
       for (Digest d : targets) {
         if (keep.contains(d)) {
-          throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex()
-              + " is pinned, being served or being downloaded; nothing was evicted", null);
+          String why = catalog.pinnedDigests().contains(d) ? "is pinned (unpin its model first)"
+              : downloads.downloads().stream().anyMatch(x -> x.digest().equals(d)) ? "is being downloaded" : "is being served";
+          throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex() + " " + why + "; nothing was evicted", null);
         }
       }
       if (body.getValue("digest") != null && store.lookup(targets.get(0)).isEmpty()) {

@@ -208,7 +208,7 @@ class AdminApiTest {
       assertTrue(api.object("stats").getJsonObject("downloads").getInteger("active") >= 1);
 
       // a blob being downloaded cannot be evicted, and asking changes nothing
-      assertError(api.post("evict", new JsonObject().put("digest", layer.digest().toString())), 409, "DENIED", "nothing was evicted");
+      assertError(api.post("evict", new JsonObject().put("digest", layer.digest().toString())), 409, "DENIED", "is being downloaded; nothing was evicted");
 
       upstream.setCdnBytesPerSecond(0);
       RawResponse r = get.get(60, TimeUnit.SECONDS);
@@ -243,8 +243,8 @@ class AdminApiTest {
       assertEquals(1, api.object("stats").getJsonObject("catalog").getInteger("pins"));
 
       // refused as a whole: not one blob goes
-      assertError(api.post("evict", name("library/tiny:latest")), 409, "DENIED", "pinned", "nothing was evicted");
-      assertError(api.post("evict", new JsonObject().put("digest", model.config().digest().toString())), 409, "DENIED");
+      assertError(api.post("evict", name("library/tiny:latest")), 409, "DENIED", "is pinned (unpin its model first); nothing was evicted");
+      assertError(api.post("evict", new JsonObject().put("digest", model.config().digest().toString())), 409, "DENIED", "is pinned");
       assertEquals(model.blobs().size(), h.proxy.store().committedBlobs());
       for (FakeBlob b : model.blobs()) {
         assertTrue(Files.exists(h.proxy.store().blobPath(b.digest())), b.digest().toString());
