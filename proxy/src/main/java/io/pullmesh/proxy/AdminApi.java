@@ -89,10 +89,15 @@ final class AdminApi {
     this.traffic = traffic;
   }
 
+  /** What {@code GET} reads and {@code POST} changes; a known path asked with another method gets 405. */
+  private static final Set<String> READS = Set.of("stats", "models", "blobs", "downloads", "pins", "aliases", "prefetch", "verify");
+  private static final Set<String> CHANGES = Set.of("pin", "unpin", "evict", "refresh", "prefetch", "alias", "unalias", "verify");
+
   void handle(HttpServerRequest req) {
     String path = req.path().substring(PREFIX.length());
     HttpMethod m = req.method();
     try {
+      checkMethod(req, path, m);
       if (m == HttpMethod.GET) {
         get(req, path);
       } else if (m == HttpMethod.POST) {
@@ -117,6 +122,24 @@ final class AdminApi {
 
   // ------------------------------------------------------------------ auth and plumbing
 
+  /** 405 with the methods the path does take, for a known path asked with a method it does not take. */
+  private static void checkMethod(HttpServerRequest req, String path, HttpMethod m) {
+    boolean reads = READS.contains(path) || path.startsWith("prefetch/");
+    boolean changes = CHANGES.contains(path);
+    if ((m == HttpMethod.GET && reads) || (m == HttpMethod.POST && changes)) {
+      return;
+    }
+    if (!reads && !changes) {
+      if (m == HttpMethod.GET || m == HttpMethod.POST) {
+        return; // unknown path: 404 below
+      }
+      throw new RegistryException(ErrorCode.UNSUPPORTED, m + " is not supported on the admin API (GET to read, POST to change)");
+    }
+    String allow = reads && changes ? "GET, POST" : reads ? "GET" : "POST";
+    req.response().putHeader("Allow", allow);
+    throw new RegistryException(ErrorCode.UNSUPPORTED, m + " " + PREFIX + path + " is not supported (use " + allow + ")");
+  }
+
   private void authorize(HttpServerRequest req) {
     if (token != null) {
       String auth = req.getHeader("Authorization");
@@ -135,8 +158,9 @@ final class AdminApi {
     return MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
   }
 
+  /** Whether {@code address}, an IP literal, is a loopback address; false for anything else (never a DNS lookup). */
   static boolean isLoopback(String address) {
-    if (address == null) {
+    if (address == null || !(address.contains(":") || address.matches("\\d{1,3}(\\.\\d{1,3}){3}"))) {
       return false;
     }
     try {
@@ -195,7 +219,7 @@ final class AdminApi {
     if (e.code() == ErrorCode.INTERNAL_ERROR) {
       LOG.warning(() -> "admin API: " + e.getMessage());
     }
-    Responses.error(req.response(), e, false);
+    Responses.error(req.response(), e, req.method() == HttpMethod.HEAD);
   }
 
   private <T> void reply(HttpServerRequest req, int status, Future<T> f) {
@@ -369,7 +393,13 @@ final class AdminApi {
       }
       case "evict" -> reply(req, 200, blocking(() -> evict(body)));
       case "refresh" -> {
-        Aliases.NameTag n = nameOf(body);
+        Aliases.NameTag asked = nameOf(body);
+        // an alias is refreshed by refreshing the tag it follows (upstream does not know the alias name)
+        Alias alias = aliases.get(asked.repository(), asked.tag()).orElse(null);
+        if (alias != null && alias.targetTag() == null) {
+          throw bad(asked + " is an alias fixed to " + alias.target() + ": there is nothing to refresh");
+        }
+        Aliases.NameTag n = alias == null ? asked : new Aliases.NameTag(alias.targetRepository(), alias.targetTag());
         reply(req, 200, manifests.refresh(n.repository(), n.tag()).map(r -> new JsonObject().put("name", n.toString())
             .put("before", r.previous() == null ? null : r.previous().toString()).put("after", r.manifest().digest().toString())
             .put("changed", r.previous() != null && !r.previous().equals(r.manifest().digest()))));
@@ -428,23 +458,30 @@ final class AdminApi {
       targets = m.references();
       what = n.toString();
     }
-    Set<Digest> keep = space.protectedDigests();
-    for (Digest d : targets) {
-      if (keep.contains(d)) {
-        throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex()
-            + " is pinned, being served or being downloaded; nothing was evicted", null);
+    // checked and evicted under the space manager's lock: no download can reserve one of them in between
+    synchronized (space) {
+      Set<Digest> keep = space.protectedDigests();
+      for (Digest d : targets) {
+        if (keep.contains(d)) {
+          String why = catalog.pinnedDigests().contains(d) ? "is pinned (unpin its model first)"
+              : downloads.downloads().stream().anyMatch(x -> x.digest().equals(d)) ? "is being downloaded" : "is being served";
+          throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex() + " " + why + "; nothing was evicted", null);
+        }
       }
-    }
-    long freed = 0;
-    JsonArray evicted = new JsonArray();
-    for (Digest d : targets) {
-      long n = space.evictNow(d);
-      if (n > 0) {
-        freed += n;
-        evicted.add(d.toString());
+      if (body.getValue("digest") != null && store.lookup(targets.get(0)).isEmpty()) {
+        throw new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + what + " is not in the cache");
       }
+      long freed = 0;
+      JsonArray evicted = new JsonArray();
+      for (Digest d : targets) {
+        long n = space.evictNow(d);
+        if (n > 0) {
+          freed += n;
+          evicted.add(d.toString());
+        }
+      }
+      return new JsonObject().put("evicted", evicted).put("freedBytes", freed);
     }
-    return new JsonObject().put("evicted", evicted).put("freedBytes", freed);
   }
 
   private synchronized JsonObject startVerify() {

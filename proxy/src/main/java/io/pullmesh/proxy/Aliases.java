@@ -38,17 +38,33 @@ final class Aliases {
    */
   Alias parse(String name, String target) {
     NameTag n = NameTag.parse(name);
+    checkNotATarget(n);
     String t = target.strip();
     int at = t.indexOf('@');
     if (at > 0) {
       Digest d = Digest.parse(t.substring(at + 1));
-      return new Alias(n.repository(), n.tag(), RepositoryName.parse(t.substring(0, at)), null, d, clock.millis());
+      // the same short form as names: qwen2.5@sha256:... is library/qwen2.5
+      return new Alias(n.repository(), n.tag(), NameTag.repository(t.substring(0, at)), null, d, clock.millis());
     }
     NameTag tt = NameTag.parse(t);
     if (tt.repository().equals(n.repository()) && tt.tag().equals(n.tag())) {
       throw new IllegalArgumentException("alias " + name + " cannot point to itself");
     }
+    Alias chained = byName.get(tt.toString());
+    if (chained != null) {
+      // manifests are resolved through one alias only: a chain would send the inner alias name upstream
+      throw new IllegalArgumentException("target " + tt + " is itself an alias (of " + chained.target() + "); point to the model instead");
+    }
     return new Alias(n.repository(), n.tag(), tt.repository(), tt.tag(), null, clock.millis());
+  }
+
+  /** Rejects an alias whose name other aliases point to (it would make them a chain). */
+  private void checkNotATarget(NameTag n) {
+    for (Alias a : byName.values()) {
+      if (a.targetTag() != null && a.targetRepository().equals(n.repository()) && a.targetTag().equals(n.tag())) {
+        throw new IllegalArgumentException(n + " is the target of alias " + a.name() + "; an alias cannot be the target of another");
+      }
+    }
   }
 
   /** Adds or replaces an alias. Blocking. */
@@ -108,18 +124,24 @@ final class Aliases {
   record NameTag(RepositoryName repository, String tag) {
     static NameTag parse(String text) {
       String s = text == null ? "" : text.strip();
+      if (s.contains("@") || s.contains(Digest.ALGORITHM + ":")) {
+        // without this, sha256:<hex> would read as the model "sha256" with a 64-character tag
+        throw new IllegalArgumentException("expected name:tag, got a digest: " + text);
+      }
       int colon = s.lastIndexOf(':');
       int slash = s.lastIndexOf('/');
       String repo = colon > slash ? s.substring(0, colon) : s;
       String tag = colon > slash ? s.substring(colon + 1) : "latest";
-      if (!repo.contains("/")) {
-        repo = "library/" + repo;
-      }
       Reference ref = Reference.parse(tag);
       if (ref.isDigest()) {
-        throw new IllegalArgumentException("expected name:tag, got a digest in " + Digest.class.getSimpleName() + " position: " + text);
+        throw new IllegalArgumentException("expected name:tag, got a digest: " + text);
       }
-      return new NameTag(RepositoryName.parse(repo), tag);
+      return new NameTag(repository(repo), tag);
+    }
+
+    /** {@code qwen2.5} means {@code library/qwen2.5}, as in Ollama. */
+    static RepositoryName repository(String text) {
+      return RepositoryName.parse(text.contains("/") ? text : "library/" + text);
     }
 
     @Override

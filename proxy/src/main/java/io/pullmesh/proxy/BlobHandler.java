@@ -246,7 +246,9 @@ final class BlobHandler {
       if (ar.succeeded()) {
         metrics.servedBytes(MetricsRecorder.Source.CACHE, length);
       }
-      // a client that hangs up mid-sendfile gets no end or close callback from Vert.x: end the exchange here
+      // when the client hangs up mid-file (Ollama does, after the headers of its URL-resolution GET) the send fails
+      // and Vert.x calls neither the response's end handler (it did not end well) nor its close handler (it already
+      // counts as ended): without this the exchange never ends and the blob's lease is held for good
       ex.finish();
     });
   }

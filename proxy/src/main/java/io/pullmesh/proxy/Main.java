@@ -1,25 +1,61 @@
 package io.pullmesh.proxy;
 
 import io.pullmesh.core.Bytes;
+import io.pullmesh.proxy.cli.AdminCli;
+import io.pullmesh.proxy.cli.VerifyCommand;
 import io.pullmesh.store.CacheUnusableException;
 import java.io.PrintStream;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.logging.Level;
 
-/** {@code java -jar pullmesh-proxy.jar [options]}: see {@code --help}. Exit codes: 0 ok, 2 bad configuration. */
+/**
+ * {@code java -jar pullmesh-proxy.jar [serve] [options]} runs the proxy; {@code admin <command>} is a client of a
+ * running proxy's admin API; {@code verify} checks a stopped proxy's cache. See {@code --help}. Exit codes: 0 ok, 1
+ * the operation failed or found problems, 2 bad usage or configuration, cannot connect, or refused.
+ */
 public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
-    System.exit(run(args, System.getenv(), System.out, System.err, true));
+    System.exit(run(args, System.getenv(), System.out, System.err, true, Terminal.stderrIsTerminal()));
+  }
+
+  /** As {@link #run(String[], Map, PrintStream, PrintStream, boolean, boolean)} with stderr not a terminal. */
+  static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean block) {
+    return run(args, env, out, err, block, false);
   }
 
   /**
-   * Runs the proxy until the JVM is asked to stop (when {@code block}), or returns after start.
+   * Dispatches on the first argument: {@code admin ...} and {@code verify ...} run a command and return; otherwise
+   * ({@code serve}, flags or nothing) runs the proxy until the JVM is asked to stop (when {@code block}), or returns
+   * after start.
    *
+   * @param terminal whether stderr is a terminal (progress bars are redrawn in place)
    * @return the exit code
    */
-  static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean block) {
+  static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean block, boolean terminal) {
+    String first = args.length > 0 ? args[0] : "";
+    String[] rest = args.length > 0 ? Arrays.copyOfRange(args, 1, args.length) : args;
+    switch (first) {
+      case "admin" -> {
+        return AdminCli.run(rest, env, out, err, terminal);
+      }
+      case "verify" -> {
+        LogSetup.configure(Level.WARNING);
+        return VerifyCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err, terminal);
+      }
+      case "serve" -> {
+        return serve(rest, env, out, err, block);
+      }
+      default -> {
+        return serve(args, env, out, err, block);
+      }
+    }
+  }
+
+  private static int serve(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean block) {
     ProxyConfig.Parsed parsed;
     try {
       parsed = ProxyConfig.parse(args, env);
@@ -52,6 +88,9 @@ public final class Main {
         + " (upstream " + config.upstream() + ", cache " + proxy.store().root() + " holding "
         + Bytes.human(proxy.store().committedBytes()) + " in " + proxy.store().committedBlobs() + " blobs, "
         + config.upstreamConnections() + " connections per blob)");
+    LogSetup.print(out, "pullmesh admin API at " + proxy.url() + AdminApi.PREFIX + " (changes "
+        + (config.adminToken() != null ? "need the --admin-token" : "from this machine only: no --admin-token set")
+        + "); e.g. java -jar pullmesh-proxy.jar admin stats --url " + proxy.url());
     if (!block) {
       Runtime.getRuntime().addShutdownHook(new Thread(proxy::close, "pullmesh-shutdown"));
       return 0;

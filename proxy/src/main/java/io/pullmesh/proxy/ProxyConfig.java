@@ -120,6 +120,9 @@ public record ProxyConfig(
 
   public static final String VERSION = "0.1.0";
 
+  /** Variables that are not options: the upstream password, and the admin client's (which the proxy ignores). */
+  private static final List<String> OTHER_ENV = List.of("PULLMESH_UPSTREAM_PASSWORD", "PULLMESH_ADMIN_URL", "PULLMESH_ADMIN_TOKEN");
+
   /**
    * @param env the process environment (injected for tests)
    * @throws ConfigException naming the bad flag, variable or file and what is expected
@@ -135,7 +138,7 @@ public record ProxyConfig(
         return new Version("pullmesh proxy " + VERSION);
       }
       if (!a.startsWith("--")) {
-        throw new ConfigException("unexpected argument '" + a + "' (options start with --; see --help)");
+        throw new ConfigException("unexpected argument '" + a + "' (commands come first: serve, admin, verify; options start with --; see --help)");
       }
       String name = a.substring(2);
       String value = null;
@@ -168,9 +171,9 @@ public record ProxyConfig(
     }
     List<String> warnings = new ArrayList<>();
     for (String k : env.keySet()) {
-      if (k.startsWith("PULLMESH_") && !k.equals("PULLMESH_UPSTREAM_PASSWORD") && !isOptionEnv(k)) {
+      if (k.startsWith("PULLMESH_") && !OTHER_ENV.contains(k) && !isOptionEnv(k)) {
         warnings.add("ignoring environment variable " + k + ": the proxy does not know it (known: PULLMESH_"
-            + String.join(", PULLMESH_", envNames()) + ", PULLMESH_UPSTREAM_PASSWORD)");
+            + String.join(", PULLMESH_", envNames()) + ", " + String.join(", ", OTHER_ENV) + ")");
       }
     }
 
@@ -448,7 +451,14 @@ public record ProxyConfig(
   static String help() {
     StringBuilder b = new StringBuilder();
     b.append("pullmesh proxy ").append(VERSION).append(": a caching registry mirror that Ollama pulls through\n\n");
-    b.append("Usage: java -jar pullmesh-proxy.jar [options]\n\n");
+    b.append("Usage: java -jar pullmesh-proxy.jar [serve] [options]       run the proxy\n");
+    b.append("       java -jar pullmesh-proxy.jar admin <command> [...]   talk to a running proxy (admin --help)\n");
+    b.append("       java -jar pullmesh-proxy.jar verify [--cache-dir DIR] check a stopped proxy's cache\n\n");
+    b.append("Commands:\n");
+    b.append("  serve       run the proxy (the default)\n");
+    b.append("  admin       stats, models, blobs, downloads, pins, aliases, pin, unpin, evict, refresh, prefetch,\n");
+    b.append("              alias, unalias, verify: see admin --help\n");
+    b.append("  verify      re-hash every blob of a cache no proxy is running on; corrupt ones go to quarantine/\n\n");
     b.append("Options (each also as an environment variable, and as a key in the --config file):\n");
     for (Option o : Option.values()) {
       String left = "  " + o.flag() + " " + o.arg;
@@ -463,7 +473,8 @@ public record ProxyConfig(
     b.append(String.format("%-36s %s%n", "  --help", "print this help"));
     b.append(String.format("%-36s %s%n", "  --version", "print the version"));
     b.append("\nPull through it with:  ollama pull --insecure <this-host>:9200/library/qwen2.5:7b\n");
-    b.append("Endpoints: /v2/... (registry API), /healthz, /metrics (Prometheus)\n");
+    b.append("Endpoints: /v2/... (registry API), /healthz, /metrics (Prometheus), /admin/v1/... (admin API)\n");
+    b.append("Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad usage or configuration, cannot connect, or refused\n");
     return b.toString();
   }
 

@@ -32,7 +32,7 @@ final class Responses {
     response.setStatusCode(e.status())
         .putHeader("Content-Type", "application/json; charset=utf-8")
         .putHeader("Content-Length", Integer.toString(body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length));
-    if (e.status() == 405) {
+    if (e.status() == 405 && !response.headers().contains("Allow")) {
       response.putHeader("Allow", "GET, HEAD");
     }
     if (head) {

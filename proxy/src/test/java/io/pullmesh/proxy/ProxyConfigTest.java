@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Level;
 import org.junit.jupiter.api.Test;
@@ -112,6 +113,10 @@ class ProxyConfigTest {
     var r = assertInstanceOf(ProxyConfig.Run.class, ProxyConfig.parse(new String[0], Map.of("PULLMESH_CACHEDIR", "/x")));
     assertEquals(1, r.warnings().size());
     assertTrue(r.warnings().get(0).contains("PULLMESH_CACHEDIR"));
+    // the admin client's variables may well be set in the same shell: not the proxy's business, not a typo
+    var admin = assertInstanceOf(ProxyConfig.Run.class, ProxyConfig.parse(new String[0],
+        Map.of("PULLMESH_ADMIN_URL", "http://127.0.0.1:9200", "PULLMESH_ADMIN_TOKEN", "0123456789abcdef0")));
+    assertEquals(List.of(), admin.warnings());
   }
 
   @Test

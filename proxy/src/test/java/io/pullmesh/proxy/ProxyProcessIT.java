@@ -336,6 +336,88 @@ class ProxyProcessIT {
     }
   }
 
+  // ------------------------------------------------------------------ admin and verify commands
+
+  /** Pulls the model through {@code p} and waits (polling its admin API) until every blob is committed. */
+  private void pullAndAwaitCommitted(ProxyProcess p, String dest) throws Exception {
+    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+      client.pull(p.url(), model.reference(), dir.resolve(dest));
+    }
+    long end = System.nanoTime() + START_DEADLINE.toNanos();
+    while (new io.vertx.core.json.JsonObject(RawHttp.get(p.url() + "/admin/v1/stats").bodyText()).getJsonObject("cache")
+        .getLong("blobs") < model.blobs().size()) {
+      assertTrue(System.nanoTime() < end, "blobs committed within " + START_DEADLINE + "\n" + p.describe());
+      Thread.sleep(20);
+    }
+  }
+
+  @Test
+  void adminCommandsTalkToARunningProxyWhoseCacheVerifyLeavesAlone() throws Exception {
+    Path cache = dir.resolve("cache");
+    ProxyProcess proxy = launchProxy(cache);
+    assertTrue(proxy.stdout().contains("pullmesh admin API at " + proxy.url() + "/admin/v1/ (changes from this machine only"),
+        proxy.describe());
+    pullAndAwaitCommitted(proxy, "ollama");
+
+    ProxyProcess stats = runToExit("admin", "stats", "--url", proxy.url());
+    assertEquals(0, stats.process.exitValue(), stats.describe());
+    assertTrue(stats.stdout().contains("cache      " + cache.toAbsolutePath()), stats.describe());
+    assertTrue(stats.stdout().contains(" in " + model.blobs().size() + " blobs, limit "), stats.describe());
+    assertEquals("", stats.stderr(), stats.describe());
+
+    ProxyProcess models = runToExit("admin", "models", "--json", "--url", proxy.url());
+    assertEquals(0, models.process.exitValue(), models.describe());
+    io.vertx.core.json.JsonArray list = new io.vertx.core.json.JsonArray(models.stdout());
+    assertEquals(model.manifestDigest().toString(), list.getJsonObject(0).getString("digest"));
+
+    ProxyProcess locked = runToExit("verify", "--cache-dir", cache.toString());
+    assertEquals(2, locked.process.exitValue(), locked.describe());
+    assertTrue(locked.stderr().contains("pullmesh verify: " + cache.toAbsolutePath() + " is in use by a running proxy: stop it first, "
+        + "or verify through it with `admin verify`"), locked.describe());
+    assertTrue(proxy.process.isAlive(), "the proxy keeps running\n" + proxy.describe());
+    assertEquals(200, RawHttp.get(proxy.url() + "/healthz").status());
+  }
+
+  @Test
+  void verifyQuarantinesACorruptBlobOfAStoppedCache() throws Exception {
+    Path cache = dir.resolve("cache");
+    ProxyProcess proxy = launchProxy(cache);
+    pullAndAwaitCommitted(proxy, "ollama");
+    proxy.process.destroy(); // SIGTERM
+    assertTrue(proxy.awaitExit(STOP_DEADLINE) != -1, proxy.describe());
+
+    FakeBlob victim = model.largestLayer();
+    String hex = victim.digest().hex();
+    Path file = cache.resolve("blobs").resolve("sha256").resolve(hex.substring(0, 2)).resolve(hex);
+    assertTrue(Files.exists(file), file.toString());
+    AdminApiTest.corrupt(file);
+
+    ProxyProcess verify = runToExit("verify", "--cache-dir", cache.toString());
+    assertEquals(1, verify.process.exitValue(), verify.describe());
+    assertTrue(verify.stdout().startsWith("checked " + model.blobs().size() + " blobs ("), verify.describe());
+    assertTrue(verify.stdout().contains("1 corrupt, moved to " + cache.toAbsolutePath().resolve("quarantine")), verify.describe());
+    assertTrue(verify.stdout().contains("  corrupt     " + victim.digest()), verify.describe());
+    assertTrue(verify.stderr().contains("100%"), "progress on stderr\n" + verify.describe());
+    assertFalse(verify.stderr().contains("\r"), "stderr is a file here: plain lines\n" + verify.describe());
+    assertTrue(Files.exists(cache.resolve("quarantine").resolve("sha256-" + hex)), verify.describe());
+    assertFalse(Files.exists(file));
+
+    ProxyProcess again = runToExit("verify", "--cache-dir", cache.toString());
+    assertEquals(0, again.process.exitValue(), again.describe());
+    assertTrue(again.stdout().contains("all match their digests"), again.describe());
+  }
+
+  @Test
+  void adminWithNoProxyThereExits2NamingTheUrl() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      port = s.getLocalPort();
+    }
+    ProxyProcess p = runToExit("admin", "stats", "--url", "http://127.0.0.1:" + port);
+    assertEquals(2, p.process.exitValue(), p.describe());
+    assertTrue(p.stderr().startsWith("pullmesh admin: cannot connect to http://127.0.0.1:" + port), p.describe());
+  }
+
   // ------------------------------------------------------------------ command line
 
   @Test

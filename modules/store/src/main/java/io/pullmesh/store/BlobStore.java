@@ -83,7 +83,7 @@ public final class BlobStore implements AutoCloseable {
    * that can be resumed and deletes the others, and reconciles the index with the committed files.
    *
    * @throws CacheUnusableException when the directory cannot be created or written, another process holds
-   *     it, or the index cannot be opened; the message says which and what to do
+   *     it ({@link CacheInUseException}), or the index cannot be opened; the message says which and what to do
    */
   public static BlobStore open(Path root, Clock clock) {
     Path abs = root.toAbsolutePath().normalize();
@@ -113,7 +113,7 @@ public final class BlobStore implements AutoCloseable {
     }
     if (lock == null) {
       closeQuietly(lockChannel);
-      throw new CacheUnusableException("cache dir " + abs + " is in use by another pullmesh process: stop it, or give this one its own --cache-dir", null);
+      throw new CacheInUseException("cache dir " + abs + " is in use by another pullmesh process: stop it, or give this one its own --cache-dir");
     }
     CacheIndex index = null;
     try {

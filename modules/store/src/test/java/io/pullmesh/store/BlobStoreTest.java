@@ -101,7 +101,7 @@ class BlobStoreTest {
   @Test
   void secondProcessIsRefused() {
     try (BlobStore store = BlobStore.open(dir, clock)) {
-      CacheUnusableException e = assertThrows(CacheUnusableException.class, () -> BlobStore.open(dir, clock));
+      CacheUnusableException e = assertThrows(CacheInUseException.class, () -> BlobStore.open(dir, clock));
       assertTrue(e.getMessage().contains("in use by another pullmesh process"), e.getMessage());
     }
     // and the lock is released on close
