@@ -86,7 +86,19 @@ public final class DownloadManager {
   }
 
   private Future<Lookup> lookup(RepositoryName repo, Digest digest) {
+    return lookup(repo, digest, true);
+  }
+
+  /**
+   * @param mayWait whether a request that finds a download already failed may wait for it to clear away and look
+   *     again (once): the failed download stays listed until its pieces are recorded or deleted, and by then a
+   *     refetch (after a digest mismatch) or a fresh attempt can serve this request instead of its error
+   */
+  private Future<Lookup> lookup(RepositoryName repo, Digest digest, boolean mayWait) {
     BlobDownload running = active.get(digest);
+    if (running != null && mayWait && running.state() == BlobDownload.State.FAILED) {
+      return running.completion().transform(ar -> lookup(repo, digest, false));
+    }
     if (running != null) {
       return attach(running, false);
     }
