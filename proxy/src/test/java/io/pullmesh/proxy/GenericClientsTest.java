@@ -345,7 +345,7 @@ class GenericClientsTest {
     }
     assertTrue(r.stderr().contains("unsupported docker v2s2 media type: \\\"" + MediaTypes.MODEL), r.describe());
     assertTrue(r.stderr().contains("Content-Type from manifest GET is \\\"" + MediaTypes.MANIFEST_V2), r.describe());
-    assertTrue(proxyRequests("manifest", 200) > manifestOk, "the manifest GET reached the proxy and got 200");
+    Harness.awaitTrue(() -> proxyRequests("manifest", 200) > manifestOk, "the manifest GET reached the proxy and got 200");
     assertEquals(blobRequests, proxyRequests("blob"), "skopeo gave up before asking for any blob");
   }
 

@@ -84,6 +84,21 @@ final class Harness implements AutoCloseable {
     }
   }
 
+  /**
+   * Polls {@code condition} every 10 ms until it holds; fails with {@code what} after 10 s. For state the proxy
+   * records on its event loop a moment after the client already has its bytes (a request's metrics are
+   * recorded when Vert.x reports the response ended).
+   */
+  static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not true after 10 s: " + what);
+      }
+      Thread.sleep(10);
+    }
+  }
+
   String url() {
     return proxy.url();
   }
