@@ -114,7 +114,7 @@ final class BlobHandler {
     if (range != null && ifRange != null && !ifRange.strip().equals(etag)) {
       range = null; // RFC 9110 13.1.5: a validator that does not match means "send me the whole thing"
     }
-    if (range == null && publicUrl != null && !sameHost(req.authority(), publicUrl)) {
+    if (range == null && publicUrl != null && !ex.intercepted && !sameHost(req.authority(), publicUrl)) {
       resp.putHeader("Location", publicUrl(req)).putHeader("Content-Length", "0").setStatusCode(307).end();
       return;
     }
@@ -181,8 +181,9 @@ final class BlobHandler {
   }
 
   /** The URL of this blob as the client reached it, for the Location header Ollama resolves its parts with. */
-  private String selfUrl(HttpServerRequest req) {
-    if (publicUrl != null) {
+  private String selfUrl(Exchange ex) {
+    HttpServerRequest req = ex.request;
+    if (publicUrl != null && !ex.intercepted) {
       return publicUrl(req);
     }
     HostAndPort a = req.authority();
@@ -230,7 +231,7 @@ final class BlobHandler {
       resp.setStatusCode(206).putHeader("Content-Range", send.contentRange(size));
     } else if (r instanceof RangeHeader.Whole) {
       send = size == 0 ? null : new ByteRange(0, size - 1);
-      resp.setStatusCode(200).putHeader("Location", selfUrl(req));
+      resp.setStatusCode(200).putHeader("Location", selfUrl(ex));
     } else {
       unsatisfiable(resp, r, size);
       return;
@@ -261,7 +262,7 @@ final class BlobHandler {
     Buffer trailer = null;
     long length;
     if (r instanceof RangeHeader.Whole) {
-      resp.setStatusCode(200).putHeader("Location", selfUrl(req)).putHeader("Content-Type", "application/octet-stream");
+      resp.setStatusCode(200).putHeader("Location", selfUrl(ex)).putHeader("Content-Type", "application/octet-stream");
       if (size > 0) {
         parts.add(new BodyWriter.Part(null, 0, size));
       }

@@ -15,10 +15,20 @@ final class Exchange {
   final HttpServerRequest request;
   final HttpServerResponse response;
   private final List<Runnable> onDone = new ArrayList<>(3);
+  /**
+   * Whether the client reached this as another host through the forward proxy (HTTPS_PROXY), rather than by this
+   * node's own name: such requests are answered as that host would (no --public-url redirect, URLs keep its name).
+   */
+  final boolean intercepted;
   private boolean over;
 
   Exchange(HttpServerRequest request) {
+    this(request, false);
+  }
+
+  Exchange(HttpServerRequest request, boolean intercepted) {
     this.request = request;
+    this.intercepted = intercepted;
     this.response = request.response();
     response.endHandler(v -> finish());
     response.closeHandler(v -> finish());

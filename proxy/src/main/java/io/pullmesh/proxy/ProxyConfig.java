@@ -3,6 +3,8 @@ package io.pullmesh.proxy;
 import io.pullmesh.core.Bytes;
 import io.pullmesh.fetch.FetchConfig;
 import io.pullmesh.fetch.UpstreamCredentials;
+import io.pullmesh.fetch.UpstreamTransport;
+import io.pullmesh.tls.KeyAlgorithm;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
@@ -39,7 +41,20 @@ public record ProxyConfig(
     Level logLevel,
     CacheLimit cacheLimit,
     String adminToken,
-    List<String> aliases) {
+    List<String> aliases,
+    UpstreamTransport upstreamTransport,
+    Interception interception) {
+
+  /**
+   * The forward-proxy side ({@code HTTPS_PROXY} pointed at pullmesh): which hosts a CONNECT is intercepted for
+   * (TLS terminated with a certificate from pullmesh's CA and answered from the cache), which it is tunnelled to
+   * unchanged, and where the CA is kept. Every other CONNECT is refused.
+   */
+  public record Interception(HostPatterns intercept, HostPatterns tunnel, Path caDir, KeyAlgorithm keyAlgorithm) {
+    public boolean enabled() {
+      return !intercept.isEmpty();
+    }
+  }
 
   /**
    * The cache size limit: {@code bytes} exactly, or {@code percent} of the total size of the file system the cache
@@ -73,6 +88,12 @@ public record ProxyConfig(
     CACHE_MAX_BYTES("cache-max-bytes", "SIZE|PCT%", "largest the cache may grow: a size (500g) or a share of its disk (80%)", "80%"),
     ADMIN_TOKEN("admin-token", "TOKEN", "bearer token the admin API wants for changes; without one, changes are allowed from loopback only", null),
     ALIASES("aliases", "NAME=TARGET,...", "names that serve another model, e.g. team/default:latest=library/qwen2.5:7b (also settable at runtime)", null),
+    UPSTREAM_CA("upstream-ca", "FILE", "extra CA certificates (PEM bundle) trusted for the upstream, besides the system's", null),
+    UPSTREAM_PROXY("upstream-proxy", "URL", "reach the upstream through this HTTP proxy: http://[user:password@]host:port", null),
+    INTERCEPT_HOSTS("intercept-hosts", "HOSTS", "hosts whose CONNECT pullmesh answers itself with its own CA (comma-separated, *.domain allowed; none to turn off)", "registry.ollama.ai,*.r2.cloudflarestorage.com"),
+    TUNNEL_HOSTS("tunnel-hosts", "HOSTS", "hosts a CONNECT may tunnel to unchanged (* for any); all others are refused", "none"),
+    CA_DIR("ca-dir", "DIR", "where pullmesh's CA (ca.crt, ca.key) is kept [default <cache-dir>/ca]", null),
+    CA_KEY_TYPE("ca-key-type", "TYPE", "key of a CA made now: ecdsa-p256 or rsa-3072", "ecdsa-p256"),
     LOG_LEVEL("log-level", "LEVEL", "error, warn, info, debug", "info"),
     CONFIG("config", "FILE", "a properties file with the same keys (e.g. upstream-connections=32)", null);
 
@@ -346,8 +367,60 @@ public record ProxyConfig(
         }
       }
     }
+    UpstreamTransport transport = transport(v, src);
+    Interception interception = interception(v, src, cacheDir);
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
-        limit, token == null ? null : token.strip(), List.copyOf(aliases));
+        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception);
+  }
+
+  private static UpstreamTransport transport(Map<Option, String> v, Map<Option, String> src) {
+    List<java.security.cert.X509Certificate> extra = List.of();
+    if (v.containsKey(Option.UPSTREAM_CA)) {
+      try {
+        extra = UpstreamTransport.readCertificates(Path.of(v.get(Option.UPSTREAM_CA)));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(src.getOrDefault(Option.UPSTREAM_CA, Option.UPSTREAM_CA.flag()) + ": " + e.getMessage());
+      }
+    }
+    URI proxy = null;
+    if (v.containsKey(Option.UPSTREAM_PROXY)) {
+      String value = v.get(Option.UPSTREAM_PROXY);
+      try {
+        proxy = new URI(value.strip());
+        if (!"http".equals(proxy.getScheme()) || proxy.getHost() == null || proxy.getPort() <= 0
+            || (proxy.getRawPath() != null && !proxy.getRawPath().isEmpty() && !proxy.getRawPath().equals("/"))) {
+          throw new IllegalArgumentException();
+        }
+      } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+        throw bad(Option.UPSTREAM_PROXY, src, value, "http://[user:password@]host:port, e.g. http://proxy.corp:3128");
+      }
+    }
+    return new UpstreamTransport(extra, proxy);
+  }
+
+  private static Interception interception(Map<Option, String> v, Map<Option, String> src, Path cacheDir) {
+    HostPatterns intercept;
+    HostPatterns tunnel;
+    try {
+      intercept = HostPatterns.parse(v.get(Option.INTERCEPT_HOSTS));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(src.getOrDefault(Option.INTERCEPT_HOSTS, Option.INTERCEPT_HOSTS.flag()) + ": " + e.getMessage()
+          + " (e.g. registry.ollama.ai,*.r2.cloudflarestorage.com, or none)");
+    }
+    try {
+      tunnel = HostPatterns.parse(v.get(Option.TUNNEL_HOSTS));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(src.getOrDefault(Option.TUNNEL_HOSTS, Option.TUNNEL_HOSTS.flag()) + ": " + e.getMessage()
+          + " (e.g. github.com,*.githubusercontent.com, * for any, or none)");
+    }
+    Path caDir = v.containsKey(Option.CA_DIR) ? Path.of(v.get(Option.CA_DIR)) : cacheDir.resolve("ca");
+    KeyAlgorithm alg;
+    try {
+      alg = KeyAlgorithm.parse(v.get(Option.CA_KEY_TYPE));
+    } catch (IllegalArgumentException e) {
+      throw bad(Option.CA_KEY_TYPE, src, v.get(Option.CA_KEY_TYPE), "ecdsa-p256 or rsa-3072");
+    }
+    return new Interception(intercept, tunnel, caDir, alg);
   }
 
   private static CacheLimit cacheLimit(String value, Map<Option, String> src) {
@@ -453,12 +526,14 @@ public record ProxyConfig(
     b.append("pullmesh proxy ").append(VERSION).append(": a caching registry mirror that Ollama pulls through\n\n");
     b.append("Usage: java -jar pullmesh-proxy.jar [serve] [options]       run the proxy\n");
     b.append("       java -jar pullmesh-proxy.jar admin <command> [...]   talk to a running proxy (admin --help)\n");
-    b.append("       java -jar pullmesh-proxy.jar verify [--cache-dir DIR] check a stopped proxy's cache\n\n");
+    b.append("       java -jar pullmesh-proxy.jar verify [--cache-dir DIR] check a stopped proxy's cache\n");
+    b.append("       java -jar pullmesh-proxy.jar ca print|rotate [--ca-dir DIR | --cache-dir DIR]\n\n");
     b.append("Commands:\n");
     b.append("  serve       run the proxy (the default)\n");
     b.append("  admin       stats, models, blobs, downloads, pins, aliases, pin, unpin, evict, refresh, prefetch,\n");
     b.append("              alias, unalias, verify: see admin --help\n");
-    b.append("  verify      re-hash every blob of a cache no proxy is running on; corrupt ones go to quarantine/\n\n");
+    b.append("  verify      re-hash every blob of a cache no proxy is running on; corrupt ones go to quarantine/\n");
+    b.append("  ca          print pullmesh's CA certificate (PEM, to trust), or rotate it (restart the proxy after)\n\n");
     b.append("Options (each also as an environment variable, and as a key in the --config file):\n");
     for (Option o : Option.values()) {
       String left = "  " + o.flag() + " " + o.arg;
@@ -473,6 +548,7 @@ public record ProxyConfig(
     b.append(String.format("%-36s %s%n", "  --help", "print this help"));
     b.append(String.format("%-36s %s%n", "  --version", "print the version"));
     b.append("\nPull through it with:  ollama pull --insecure <this-host>:9200/library/qwen2.5:7b\n");
+    b.append("or, unchanged names:   HTTPS_PROXY=http://<this-host>:9200 ollama serve   (trust <ca-dir>/ca.crt first: docs/interception.md)\n");
     b.append("Endpoints: /v2/... (registry API), /healthz, /metrics (Prometheus), /admin/v1/... (admin API)\n");
     b.append("Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad usage or configuration, cannot connect, or refused\n");
     return b.toString();
@@ -490,6 +566,6 @@ public record ProxyConfig(
   /** This configuration with another listen address (tests use port 0). */
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
-        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases);
+        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception);
   }
 }

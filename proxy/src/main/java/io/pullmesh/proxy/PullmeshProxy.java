@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
@@ -19,6 +20,8 @@ import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
 import io.pullmesh.store.SpaceManager;
 import io.pullmesh.store.eviction.DecayedFrequencyPolicy;
+import io.pullmesh.tls.CertificateAuthority;
+import io.pullmesh.tls.TlsSetupException;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -64,7 +67,10 @@ public final class PullmeshProxy implements AutoCloseable {
   private final AdminApi admin;
   private final ManifestService manifests;
   private final BlobHandler blobs;
+  private final BlobOrigins origins;
+  private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
+  private final List<HttpServer> interceptServers = new ArrayList<>();
   private volatile boolean ready;
   private int port;
 
@@ -87,7 +93,8 @@ public final class PullmeshProxy implements AutoCloseable {
           .build();
       int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
-      this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock);
+      this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock,
+          config.upstreamTransport());
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
@@ -100,6 +107,8 @@ public final class PullmeshProxy implements AutoCloseable {
       }
       this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
       this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, clock);
+      this.origins = new BlobOrigins(vertx, store.catalog());
+      this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
       this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, config.adminToken(), clock,
           new AdminApi.Traffic() {
@@ -122,6 +131,37 @@ public final class PullmeshProxy implements AutoCloseable {
         store.close();
       }
     }
+  }
+
+  /** pullmesh's CA, created on first start; null when nothing is intercepted. */
+  private static CertificateAuthority loadCa(ProxyConfig.Interception interception, Clock clock) {
+    if (!interception.enabled()) {
+      return null;
+    }
+    try {
+      CertificateAuthority ca = CertificateAuthority.loadOrCreate(interception.caDir(), nodeName(), interception.keyAlgorithm(), clock);
+      if (ca.createdNow()) {
+        LOG.info(() -> "created pullmesh's CA " + ca.certificateFile() + " (SHA-256 " + ca.fingerprintSha256()
+            + "): clients that pull through HTTPS_PROXY must trust it (docs/interception.md)");
+      }
+      return ca;
+    } catch (java.io.IOException | TlsSetupException e) {
+      throw new IllegalStateException("pullmesh's CA in " + interception.caDir() + ": " + e.getMessage()
+          + " (or turn interception off with --intercept-hosts none)", e);
+    }
+  }
+
+  /** This machine's name for the CA's subject: $HOSTNAME, else the resolver's, else "pullmesh". */
+  static String nodeName() {
+    String h = System.getenv("HOSTNAME");
+    if (h == null || h.isBlank()) {
+      try {
+        h = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        h = "pullmesh";
+      }
+    }
+    return h.length() > 40 ? h.substring(0, 40) : h;
   }
 
   private static long totalSpace(java.nio.file.Path dir) {
@@ -187,7 +227,16 @@ public final class PullmeshProxy implements AutoCloseable {
           synchronized (servers) {
             servers.add(s);
           }
-          return s.listen();
+          if (!forward.intercepting()) {
+            return s.listen();
+          }
+          HttpServer tls = vertx.createHttpServer(forward.interceptServerOptions()).requestHandler(PullmeshProxy.this::handleIntercepted)
+              .connectionHandler(c -> c.exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t)))
+              .exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t));
+          synchronized (interceptServers) {
+            interceptServers.add(tls);
+          }
+          return tls.listen().compose(x -> s.listen());
         }
       }, new DeploymentOptions().setInstances(instances)).toCompletionStage().toCompletableFuture().get();
     } catch (ExecutionException | InterruptedException e) {
@@ -201,6 +250,11 @@ public final class PullmeshProxy implements AutoCloseable {
         if (s.actualPort() != port) {
           throw new IllegalStateException("server instances listen on different ports: " + port + " and " + s.actualPort());
         }
+      }
+    }
+    synchronized (interceptServers) {
+      if (!interceptServers.isEmpty()) {
+        forward.interceptPort(interceptServers.get(0).actualPort());
       }
     }
     ready = true;
@@ -239,9 +293,109 @@ public final class PullmeshProxy implements AutoCloseable {
     return vertx;
   }
 
+  /** pullmesh's CA, or null when interception is off. */
+  public CertificateAuthority ca() {
+    return forward.ca();
+  }
+
   // ---------------------------------------------------------------- dispatch
 
   private void handle(HttpServerRequest req) {
+    if (req.method() == HttpMethod.CONNECT) {
+      forward.connect(req);
+      return;
+    }
+    String uri = req.uri();
+    if (!uri.startsWith("/") && !uri.equals("*")) {
+      // absolute form (GET http://host/path): a client using this node as its HTTP proxy
+      String host = absoluteHost(uri);
+      if (host != null && forward.intercepts(host)) {
+        serveAs(req, host);
+        return;
+      }
+      if (host == null || !isThisNode(req, uri)) {
+        metrics.proxyConnect("refused");
+        ForwardProxy.refuse(req, host == null ? 400 : 403, host == null ? "cannot read the request target " + uri
+            : "pullmesh is not an open proxy: it answers for " + config.interception().intercept() + " only");
+        return;
+      }
+    }
+    serveLocal(req);
+  }
+
+  private static String absoluteHost(String uri) {
+    try {
+      java.net.URI u = new java.net.URI(uri);
+      return ("http".equalsIgnoreCase(u.getScheme()) || "https".equalsIgnoreCase(u.getScheme())) ? u.getHost() : null;
+    } catch (java.net.URISyntaxException e) {
+      return null;
+    }
+  }
+
+  /** Whether an absolute-form request names this node itself (its port, on a loopback or the listen address). */
+  private boolean isThisNode(HttpServerRequest req, String uri) {
+    java.net.URI u = java.net.URI.create(uri);
+    int p = u.getPort() > 0 ? u.getPort() : ("https".equalsIgnoreCase(u.getScheme()) ? 443 : 80);
+    if (p != port) {
+      return false;
+    }
+    String h = u.getHost();
+    return h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]") || h.equals(config.listenHost())
+        || (req.localAddress() != null && h.equals(req.localAddress().hostAddress()));
+  }
+
+  /** A request that reached this node's loopback TLS server through an intercepted CONNECT. */
+  private void handleIntercepted(HttpServerRequest req) {
+    io.vertx.core.net.HostAndPort a = req.authority();
+    String host = a == null ? null : a.host();
+    if (host == null || !forward.intercepts(host)) {
+      req.response().setStatusCode(421).putHeader("Content-Type", "text/plain; charset=utf-8")
+          .end("pullmesh: this connection answers for " + config.interception().intercept() + " only, not " + host + "\n");
+      return;
+    }
+    serveAs(req, host);
+  }
+
+  /**
+   * Answers a request for an intercepted host from the cache: the registry API (from the configured upstream)
+   * and blob URLs in the registry's storage layout (the presigned CDN URLs registry.ollama.ai redirects to; the
+   * signature is ignored, the digest is the key). Nothing else: no admin API, no metrics.
+   */
+  private void serveAs(HttpServerRequest req, String host) {
+    long started = System.nanoTime();
+    Exchange ex = new Exchange(req, true);
+    HttpServerResponse resp = req.response();
+    String path = req.path();
+    String routeTag = routeTag(path);
+    ex.onDone(() -> metrics.httpRequest("intercepted-" + routeTag, req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
+    try {
+      if (path.startsWith("/v2/") || path.equals("/v2")) {
+        serveRegistry(ex, path);
+        return;
+      }
+      Digest d = BlobOrigins.digestOfStoragePath(path);
+      if (d == null) {
+        throw new RegistryException(ErrorCode.NOT_FOUND, "pullmesh answers for " + host + " only at /v2/... and blob storage URLs, not " + path);
+      }
+      if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
+        throw new RegistryException(ErrorCode.UNSUPPORTED, req.method() + " is not supported: pullmesh is a read-only mirror");
+      }
+      origins.find(d).onComplete(ar -> {
+        if (ar.failed() || ar.result().isEmpty()) {
+          Responses.error(resp, new RegistryException(ErrorCode.BLOB_UNKNOWN, "pullmesh does not know which model " + d
+              + " belongs to: pull its manifest through pullmesh first"), req.method() == HttpMethod.HEAD);
+          return;
+        }
+        blobs.handle(ex, new RegistryRoute.Blob(ar.result().get(), d));
+      });
+    } catch (RegistryException e) {
+      Responses.error(resp, e, req.method() == HttpMethod.HEAD);
+    } catch (RuntimeException e) {
+      Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, e.toString(), e), req.method() == HttpMethod.HEAD);
+    }
+  }
+
+  private void serveLocal(HttpServerRequest req) {
     long started = System.nanoTime();
     Exchange ex = new Exchange(req);
     HttpServerResponse resp = req.response();
@@ -273,7 +427,7 @@ public final class PullmeshProxy implements AutoCloseable {
           resp.putHeader("Content-Type", "text/plain; charset=utf-8").end("pullmesh proxy " + ProxyConfig.VERSION
               + ": a caching mirror of " + config.upstream() + "\n"
               + "pull through it: ollama pull --insecure " + hostOf(req) + "/library/<model>:<tag>\n"
-              + "endpoints: /v2/ (registry API), /healthz, /metrics\n");
+              + "endpoints: /v2/ (registry API), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
           return;
         }
         default -> { }
@@ -282,6 +436,25 @@ public final class PullmeshProxy implements AutoCloseable {
         admin.handle(req);
         return;
       }
+      if (path.equals("/ca.crt") && forward.intercepting()) {
+        resp.putHeader("Content-Type", "application/x-pem-file")
+            .putHeader("Content-Disposition", "attachment; filename=\"pullmesh-ca.crt\"")
+            .end(forward.ca().certificatePem());
+        return;
+      }
+      serveRegistry(ex, path);
+    } catch (RegistryException e) {
+      Responses.error(resp, e, req.method() == HttpMethod.HEAD);
+    } catch (RuntimeException e) {
+      Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, e.toString(), e), req.method() == HttpMethod.HEAD);
+    }
+  }
+
+  /** The registry API: /v2/, manifests, blobs. Throws RegistryException for what it cannot answer. */
+  private void serveRegistry(Exchange ex, String path) {
+    HttpServerRequest req = ex.request;
+    HttpServerResponse resp = req.response();
+    {
       RegistryRoute route = RegistryRoute.parse(path);
       if (route == null) {
         throw new RegistryException(ErrorCode.NOT_FOUND, "no such path on pullmesh: " + path);
@@ -304,10 +477,6 @@ public final class PullmeshProxy implements AutoCloseable {
       } else {
         throw new RegistryException(ErrorCode.NAME_UNKNOWN, "pullmesh does not mirror tag listings");
       }
-    } catch (RegistryException e) {
-      Responses.error(resp, e, req.method() == HttpMethod.HEAD);
-    } catch (RuntimeException e) {
-      Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, e.toString(), e), req.method() == HttpMethod.HEAD);
     }
   }
 
@@ -332,6 +501,7 @@ public final class PullmeshProxy implements AutoCloseable {
       case "/healthz" -> "healthz";
       case "/metrics" -> "metrics";
       case "/", "/v2" -> "base";
+      case "/ca.crt" -> "ca";
       default -> "other";
     };
   }
@@ -345,6 +515,7 @@ public final class PullmeshProxy implements AutoCloseable {
         return;
       }
       ManifestService.Result r = ar.result();
+      origins.served(m.name(), r.manifest());
       resp.putHeader("Content-Type", r.manifest().contentType())
           .putHeader("Content-Length", Integer.toString(r.manifest().bytes().length))
           .putHeader("Docker-Content-Digest", r.manifest().digest().toString())

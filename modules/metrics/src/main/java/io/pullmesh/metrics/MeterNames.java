@@ -45,4 +45,6 @@ public final class MeterNames {
   public static final String EVICTED_BYTES = "pullmesh.cache.evicted.bytes";
   /** Timer: HTTP requests served. Tags {@code route} (manifest, blob, base, healthz, metrics, other), {@code method}, {@code status}. */
   public static final String HTTP_REQUESTS = "pullmesh.http.requests";
+  /** Counter: CONNECT requests to the forward proxy. Tag {@code outcome}: intercepted, tunnelled, refused, unreachable, bad. */
+  public static final String PROXY_CONNECTS = "pullmesh.proxy.connects";
 }

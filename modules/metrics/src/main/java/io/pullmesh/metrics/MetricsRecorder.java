@@ -45,6 +45,9 @@ public interface MetricsRecorder {
   /** A blob was evicted, for {@code reason} (over-limit, room, disk-full, operator). */
   void eviction(String reason, long bytes);
 
+  /** A CONNECT to the forward proxy and what became of it: intercepted, tunnelled, refused, unreachable, bad. */
+  default void proxyConnect(String outcome) {}
+
   /** Registers the cache limit gauge. */
   void cacheLimit(LongSupplier limitBytes);
 

@@ -74,6 +74,11 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
+  public void proxyConnect(String outcome) {
+    counter(MeterNames.PROXY_CONNECTS, "CONNECT requests to the forward proxy by outcome", "outcome", outcome).increment();
+  }
+
+  @Override
   public void stall() {
     counter(MeterNames.STALLS, "Upstream connections closed for making no progress").increment();
   }

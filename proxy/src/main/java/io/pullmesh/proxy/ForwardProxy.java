@@ -1,0 +1,179 @@
+package io.pullmesh.proxy;
+
+import io.pullmesh.metrics.MetricsRecorder;
+import io.pullmesh.tls.CertificateAuthority;
+import io.pullmesh.tls.LeafIssuer;
+import io.pullmesh.tls.SniKeyManager;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.net.KeyCertOptions;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.NetSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.logging.Logger;
+
+/**
+ * The forward-proxy half of pullmesh, for clients run with {@code HTTPS_PROXY=http://pullmesh:9200}.
+ *
+ * <p>{@code CONNECT host:port} for an intercepted host (by default registry.ollama.ai and its blob CDN): pullmesh
+ * answers 200 and splices the client's connection to its own TLS server on a loopback port, which presents a
+ * certificate for the host the client named (SNI) minted by pullmesh's CA, and serves what is asked through the
+ * same cache as the mirror API. For a host on the tunnel list, the connection is spliced to the host itself,
+ * bytes unchanged. Every other CONNECT gets 403: pullmesh is not an open proxy.
+ *
+ * <p>The splice is two Vert.x pipes with back-pressure: a slow side pauses the other, nothing is buffered
+ * without bound, and either side closing closes the other.
+ */
+final class ForwardProxy {
+  private static final Logger LOG = Logger.getLogger(ForwardProxy.class.getName());
+
+  /** A CONNECT's target. */
+  record Target(String host, int port) {
+    @Override
+    public String toString() {
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+  }
+
+  private final ProxyConfig.Interception config;
+  private final CertificateAuthority ca;
+  private final LeafIssuer issuer;
+  private final SniKeyManager keyManager;
+  private final MetricsRecorder metrics;
+  private final NetClient client;
+  private volatile int interceptPort = -1;
+
+  /**
+   * @param ca pullmesh's CA, or null when nothing is intercepted
+   */
+  ForwardProxy(Vertx vertx, ProxyConfig.Interception config, CertificateAuthority ca, MetricsRecorder metrics, Duration connectTimeout) {
+    this.config = config;
+    this.ca = ca;
+    this.metrics = metrics;
+    if (ca != null) {
+      this.issuer = new LeafIssuer(ca, java.time.Clock.systemUTC());
+      this.keyManager = new SniKeyManager(issuer, config.intercept().firstExact(), config.intercept()::matches);
+    } else {
+      this.issuer = null;
+      this.keyManager = null;
+    }
+    this.client = vertx.createNetClient(new NetClientOptions().setConnectTimeout((int) connectTimeout.toMillis()).setTcpNoDelay(true));
+  }
+
+  CertificateAuthority ca() {
+    return ca;
+  }
+
+  LeafIssuer issuer() {
+    return issuer;
+  }
+
+  boolean intercepting() {
+    return ca != null;
+  }
+
+  boolean intercepts(String host) {
+    return ca != null && config.intercept().matches(host);
+  }
+
+  /**
+   * The options of the loopback TLS server intercepted connections are spliced to: HTTP/1.1 only (no ALPN, so
+   * clients keep one request at a time per connection, as they do with registry.ollama.ai's CDN), certificates
+   * from the SNI key manager. A negative port is shared by every server instance that uses it (Vert.x).
+   */
+  HttpServerOptions interceptServerOptions() {
+    return new HttpServerOptions().setHost("127.0.0.1").setPort(-2).setSsl(true).setUseAlpn(false)
+        .setKeyCertOptions(KeyCertOptions.wrap(keyManager)).setTcpNoDelay(true).setCompressionSupported(false)
+        .setIdleTimeout(0);
+  }
+
+  void interceptPort(int port) {
+    this.interceptPort = port;
+  }
+
+  int interceptPort() {
+    return interceptPort;
+  }
+
+  /** Answers a CONNECT: intercept, tunnel, or refuse. */
+  void connect(HttpServerRequest req) {
+    Target t = target(req.uri());
+    if (t == null) {
+      refuse(req, 400, "CONNECT needs host:port, got '" + req.uri() + "'");
+      metrics.proxyConnect("bad");
+      return;
+    }
+    boolean intercept = intercepts(t.host());
+    boolean tunnel = !intercept && config.tunnel().matches(t.host());
+    if (!intercept && !tunnel) {
+      metrics.proxyConnect("refused");
+      LOG.fine(() -> "refused CONNECT " + t + " from " + req.remoteAddress());
+      refuse(req, 403, "pullmesh does not tunnel to " + t + ": it intercepts " + config.intercept()
+          + " and tunnels " + config.tunnel() + " (allow more with --tunnel-hosts)");
+      return;
+    }
+    String host = intercept ? "127.0.0.1" : t.host();
+    int port = intercept ? interceptPort : t.port();
+    req.pause();
+    client.connect(port, host).onComplete(ar -> {
+      if (ar.failed()) {
+        metrics.proxyConnect("unreachable");
+        req.resume();
+        refuse(req, 502, "pullmesh cannot reach " + t + ": " + ar.cause().getMessage());
+        return;
+      }
+      NetSocket upstream = ar.result();
+      req.toNetSocket().onComplete(sr -> {
+        if (sr.failed()) {
+          upstream.close();
+          return;
+        }
+        metrics.proxyConnect(intercept ? "intercepted" : "tunnelled");
+        splice(sr.result(), upstream);
+      });
+    });
+  }
+
+  /** Answers and closes the connection: after a refused CONNECT the client has nothing more to say on it. */
+  static void refuse(HttpServerRequest req, int status, String message) {
+    req.response().setStatusCode(status).putHeader("Content-Type", "text/plain; charset=utf-8")
+        .putHeader("Connection", "close").end("pullmesh: " + message + "\n").onComplete(v -> req.connection().close());
+  }
+
+  private static void splice(NetSocket a, NetSocket b) {
+    a.closeHandler(v -> b.close());
+    b.closeHandler(v -> a.close());
+    a.exceptionHandler(t -> a.close());
+    b.exceptionHandler(t -> b.close());
+    a.pipeTo(b);
+    b.pipeTo(a);
+  }
+
+  /** {@code host:port} of a CONNECT (IPv6 in brackets); null if it is not one. */
+  static Target target(String authority) {
+    if (authority == null || authority.isBlank()) {
+      return null;
+    }
+    try {
+      URI u = new URI("tcp://" + authority.strip());
+      if (u.getHost() == null || u.getPort() <= 0 || u.getPort() > 65535 || (u.getRawPath() != null && !u.getRawPath().isEmpty())
+          || u.getRawUserInfo() != null || u.getRawQuery() != null) {
+        return null;
+      }
+      String h = u.getHost();
+      if (h.startsWith("[") && h.endsWith("]")) {
+        h = h.substring(1, h.length() - 1);
+      }
+      return new Target(h, u.getPort());
+    } catch (java.net.URISyntaxException e) {
+      return null;
+    }
+  }
+
+  void close() {
+    client.close();
+  }
+}
