@@ -46,6 +46,9 @@ public final class Main {
         LogSetup.configure(Level.WARNING);
         return VerifyCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err, terminal);
       }
+      case "ca" -> {
+        return io.pullmesh.proxy.cli.CaCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err);
+      }
       case "serve" -> {
         return serve(rest, env, out, err, block);
       }
@@ -91,6 +94,11 @@ public final class Main {
     LogSetup.print(out, "pullmesh admin API at " + proxy.url() + AdminApi.PREFIX + " (changes "
         + (config.adminToken() != null ? "need the --admin-token" : "from this machine only: no --admin-token set")
         + "); e.g. java -jar pullmesh-proxy.jar admin stats --url " + proxy.url());
+    if (proxy.ca() != null) {
+      LogSetup.print(out, "pullmesh forward proxy: HTTPS_PROXY=" + proxy.url() + " intercepts " + config.interception().intercept()
+          + " with the CA " + proxy.ca().certificateFile() + " (SHA-256 " + proxy.ca().fingerprintSha256().substring(0, 23)
+          + "..., also at " + proxy.url() + "/ca.crt), tunnels " + config.interception().tunnel() + ", refuses the rest");
+    }
     if (!block) {
       Runtime.getRuntime().addShutdownHook(new Thread(proxy::close, "pullmesh-shutdown"));
       return 0;

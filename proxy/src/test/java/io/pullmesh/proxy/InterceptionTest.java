@@ -325,6 +325,7 @@ class InterceptionTest {
           "https://abc.r2.cloudflarestorage.com" + presignedTemplate.getRawPath() + "?" + presignedTemplate.getRawQuery());
       assertTrue(t.succeeded(), t.describe());
       assertEquals(template.digest(), MirrorPullTest.sha256(templateFile));
+      h.awaitIdle();
       assertNotNull(h.proxy.store().lookup(template.digest()).orElse(null));
 
       // plain HTTP through the proxy (absolute-form request) is answered the same way

@@ -42,6 +42,44 @@ class ProxyConfigTest {
   }
 
   @Test
+  void interceptionDefaultsAndForms() {
+    ProxyConfig c = run(Map.of("XDG_CACHE_HOME", "/var/cache/x"));
+    ProxyConfig.Interception i = c.interception();
+    assertTrue(i.enabled());
+    assertTrue(i.intercept().matches("registry.ollama.ai"));
+    assertTrue(i.intercept().matches("REGISTRY.ollama.ai."), "case and a trailing dot do not matter");
+    assertTrue(i.intercept().matches("dd20bb891979d25aebc8bec07b2b3bbc.r2.cloudflarestorage.com"));
+    assertTrue(!i.intercept().matches("r2.cloudflarestorage.com"), "the wildcard needs a label in front");
+    assertTrue(!i.intercept().matches("registry.ollama.ai.evil.com"));
+    assertTrue(!i.intercept().matches("example.com"));
+    assertTrue(i.tunnel().isEmpty(), "nothing is tunnelled by default");
+    assertEquals(Path.of("/var/cache/x/pullmesh/ca"), i.caDir());
+    assertTrue(c.upstreamTransport().extraTrust().isEmpty());
+    assertNull(c.upstreamTransport().proxy());
+
+    ProxyConfig off = run(Map.of(), "--intercept-hosts", "none", "--tunnel-hosts", "*", "--ca-dir", "/etc/pullmesh/ca",
+        "--ca-key-type", "rsa-3072", "--upstream-proxy", "http://user:pw@proxy.corp:3128");
+    assertTrue(!off.interception().enabled());
+    assertTrue(off.interception().tunnel().matches("anything.example"));
+    assertEquals(Path.of("/etc/pullmesh/ca"), off.interception().caDir());
+    assertEquals(io.pullmesh.tls.KeyAlgorithm.RSA_3072, off.interception().keyAlgorithm());
+    assertEquals("proxy.corp", off.upstreamTransport().proxy().getHost());
+  }
+
+  @Test
+  void interceptionErrorsSayWhatToFix() throws Exception {
+    assertTrue(error(Map.of(), "--intercept-hosts", "registry.ollama.ai,*.com").contains("at least two labels"));
+    assertTrue(error(Map.of(), "--tunnel-hosts", "exa mple.com").contains("is not a host name"));
+    assertTrue(error(Map.of(), "--upstream-proxy", "socks5://p:1080").contains("http://[user:password@]host:port"));
+    assertTrue(error(Map.of(), "--upstream-proxy", "http://p").contains("host:port"));
+    assertTrue(error(Map.of(), "--ca-key-type", "dsa").contains("ecdsa-p256 or rsa-3072"));
+    assertTrue(error(Map.of(), "--upstream-ca", dir.resolve("missing.pem").toString()).contains("cannot read"));
+    java.nio.file.Files.writeString(dir.resolve("empty.pem"), "not a certificate\n");
+    String e = error(Map.of(), "--upstream-ca", dir.resolve("empty.pem").toString());
+    assertTrue(e.startsWith("--upstream-ca: ") && e.contains("empty.pem"), e);
+  }
+
+  @Test
   void defaultCacheDirIsUnderTheUsersCacheDir() {
     ProxyConfig c = run(Map.of());
     assertTrue(c.cacheDir().endsWith("pullmesh") && c.cacheDir().startsWith(System.getProperty("user.home")), c.cacheDir().toString());
