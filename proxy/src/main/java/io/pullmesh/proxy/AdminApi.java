@@ -439,6 +439,7 @@ final class AdminApi {
 
   /** Evicts one blob ({@code digest}) or every blob of a model ({@code name}); nothing when any of them may not go. */
   private JsonObject evict(JsonObject body) {
+    JsonArray kept = new JsonArray();
     List<Digest> targets;
     String what;
     if (body.getValue("digest") != null) {
@@ -455,7 +456,16 @@ final class AdminApi {
           .orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, n + " is not in the cache"));
       ManifestRecord m = catalog.manifest(t.digest())
           .orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, n + " is not in the cache"));
-      targets = m.references();
+      // blobs another cached model also uses stay: evicting a model by name must not take its neighbours' layers
+      Set<Digest> shared = catalog.digestsOfOtherTags(n.repository(), n.tag());
+      targets = new java.util.ArrayList<>();
+      for (Digest d : m.references()) {
+        if (shared.contains(d)) {
+          kept.add(d.toString());
+        } else {
+          targets.add(d);
+        }
+      }
       what = n.toString();
     }
     // checked and evicted under the space manager's lock: no download can reserve one of them in between
@@ -480,7 +490,11 @@ final class AdminApi {
           evicted.add(d.toString());
         }
       }
-      return new JsonObject().put("evicted", evicted).put("freedBytes", freed);
+      JsonObject out = new JsonObject().put("evicted", evicted).put("freedBytes", freed);
+      if (!kept.isEmpty()) {
+        out.put("keptShared", kept).put("note", kept.size() + " blob(s) kept: other cached models use them");
+      }
+      return out;
     }
   }
 

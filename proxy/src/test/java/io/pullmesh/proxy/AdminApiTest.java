@@ -314,6 +314,45 @@ class AdminApiTest {
     }
   }
 
+  @Test
+  void evictingAModelByNameKeepsTheLayersAnotherCachedModelUses() throws Exception {
+    // same seed, same first layer: the two models share their weights blob, as fine-tunes of one base often do
+    FakeModel a = ModelFixture.of("library/a", "latest").seed(7).layer(MediaTypes.MODEL, 1 << 20).create(dir.resolve("a"));
+    FakeModel b = ModelFixture.of("library/b", "latest").seed(7).layer(MediaTypes.MODEL, 1 << 20).layer(MediaTypes.TEMPLATE, 311)
+        .create(dir.resolve("b"));
+    Digest shared = a.largestLayer().digest();
+    assertEquals(shared, b.largestLayer().digest(), "the fixture shares the layer");
+    try (Harness h = Harness.start(dir, a, b)) {
+      AdminHttp api = new AdminHttp(h.url());
+      pull(h, a.reference(), "ollama-a");
+      pull(h, b.reference(), "ollama-b");
+      settle(h, api);
+      JsonObject r = api.ok(200, "evict", name("library/a:latest"));
+      assertEquals(new JsonArray().add(a.config().digest().toString()), r.getJsonArray("evicted"), r.encode());
+      assertEquals(new JsonArray().add(shared.toString()), r.getJsonArray("keptShared"), r.encode());
+      assertTrue(Files.exists(h.proxy.store().blobPath(shared)), "b's layer is still cached");
+      long upstream = h.upstream.stats().blobBytes();
+      pull(h, b.reference(), "ollama-b2");
+      MirrorPullTest.assertSameBlobs(b, dir.resolve("ollama-b2"));
+      assertEquals(upstream, h.upstream.stats().blobBytes(), "b is still whole in the cache");
+    }
+  }
+
+  @Test
+  void pinningAnAliasProtectsTheModelItServes() throws Exception {
+    FakeModel model = tiny();
+    try (Harness h = Harness.start(dir, model)) {
+      AdminHttp api = new AdminHttp(h.url());
+      api.ok(200, "alias", new JsonObject().put("name", "team/default:latest").put("target", "library/tiny:latest"));
+      pull(h, "team/default:latest", "ollama");
+      settle(h, api);
+      api.ok(200, "pin", name("team/default:latest"));
+      assertError(api.post("evict", new JsonObject().put("digest", model.largestLayer().digest().toString())), 409, "DENIED", "is pinned");
+      api.ok(200, "unpin", name("team/default:latest"));
+      api.ok(200, "evict", new JsonObject().put("digest", model.largestLayer().digest().toString()));
+    }
+  }
+
   // ------------------------------------------------------------------ refresh, prefetch
 
   @Test

@@ -119,11 +119,32 @@ public final class Catalog {
     return out;
   }
 
-  /** The manifests and blobs pinned tags currently point to (what eviction must never touch). */
+  /**
+   * The manifests and blobs pinned tags currently point to (what eviction must never touch). A pinned alias
+   * protects what it serves: its target digest, or what its target tag points to.
+   */
   public Set<Digest> pinnedDigests() {
     Set<Digest> out = new HashSet<>();
+    java.util.function.Consumer<ManifestRecord> add = m -> {
+      out.add(m.digest());
+      out.addAll(m.references());
+    };
     for (Pin p : pins()) {
-      tag(p.repository(), p.tag()).flatMap(t -> manifest(t.digest())).ifPresent(m -> {
+      tag(p.repository(), p.tag()).flatMap(t -> manifest(t.digest())).ifPresent(add);
+      alias(p.repository(), p.tag()).flatMap(a -> a.targetDigest() != null ? manifest(a.targetDigest())
+          : tag(a.targetRepository(), a.targetTag()).flatMap(t -> manifest(t.digest()))).ifPresent(add);
+    }
+    return out;
+  }
+
+  /** Blobs and manifests the cached tags other than {@code repo:tag} point to. */
+  public Set<Digest> digestsOfOtherTags(RepositoryName repo, String tag) {
+    Set<Digest> out = new HashSet<>();
+    for (TagRecord t : tags()) {
+      if (t.repository().equals(repo) && t.tag().equals(tag)) {
+        continue;
+      }
+      manifest(t.digest()).ifPresent(m -> {
         out.add(m.digest());
         out.addAll(m.references());
       });

@@ -162,6 +162,31 @@ class StoreLifecycleTest {
   }
 
   @Test
+  void aPinnedAliasProtectsWhatItServesAndOtherTagsAreTold() throws Exception {
+    Digest m1 = digest("manifest-1");
+    Digest m2 = digest("manifest-2");
+    Digest shared = digest("shared-layer");
+    Digest own = digest("own-layer");
+    Digest other = digest("other-layer");
+    RepositoryName qwen = RepositoryName.parse("library/qwen2.5");
+    RepositoryName team = RepositoryName.parse("team/default");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      c.putManifest(new ManifestRecord(m1, "t", new byte[] {1}, 1, List.of(shared, own)));
+      c.putManifest(new ManifestRecord(m2, "t", new byte[] {2}, 1, List.of(shared, other)));
+      c.putTag(new TagRecord(qwen, "7b", m1, 1));
+      c.putTag(new TagRecord(REPO, "latest", m2, 1));
+      c.putAlias(new Alias(team, "latest", qwen, "7b", null, 1));
+      c.pin(new Pin(team, "latest", 5));
+      assertEquals(Set.of(m1, shared, own), c.pinnedDigests(), "the alias's target tag is protected");
+      c.putAlias(new Alias(team, "latest", REPO, null, m2, 2));
+      assertEquals(Set.of(m2, shared, other), c.pinnedDigests(), "an alias fixed to a digest protects that manifest");
+      assertEquals(Set.of(m2, shared, other), c.digestsOfOtherTags(qwen, "7b"));
+      assertEquals(Set.of(m1, shared, own), c.digestsOfOtherTags(REPO, "latest"));
+    }
+  }
+
+  @Test
   void aliasesRoundTrip() throws Exception {
     Digest d = digest("m");
     try (BlobStore store = BlobStore.open(dir, clock)) {
