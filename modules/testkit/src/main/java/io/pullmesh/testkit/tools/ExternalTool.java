@@ -15,7 +15,11 @@ public enum ExternalTool {
   CURL("curl"),
   ARIA2C("aria2c"),
   NGINX("nginx"),
-  SKOPEO("skopeo");
+  SKOPEO("skopeo"),
+  /** The Prometheus server, run against a proxy to query the dashboards' and alerts' expressions. */
+  PROMETHEUS("prometheus"),
+  /** Prometheus' checker for configuration and rule files (same Debian package as the server). */
+  PROMTOOL("promtool");
 
   private final String executable;
 
