@@ -39,7 +39,7 @@ public final class MeterNames {
   public static final String CACHE_BLOBS = "pullmesh.cache.blobs";
   /** Gauge: the cache size limit in bytes. */
   public static final String CACHE_LIMIT = "pullmesh.cache.limit.bytes";
-  /** Counter: blobs evicted. Tag {@code reason}: over the limit, room for a download, disk full, operator. */
+  /** Counter: blobs evicted. Tag {@code reason}: over-the-limit, room-for-download, disk-full, operator. */
   public static final String EVICTIONS = "pullmesh.cache.evictions";
   /** Counter: bytes evicted. */
   public static final String EVICTED_BYTES = "pullmesh.cache.evicted.bytes";

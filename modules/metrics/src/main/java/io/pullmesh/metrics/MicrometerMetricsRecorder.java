@@ -110,8 +110,24 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
 
   @Override
   public void eviction(String reason, long bytes) {
-    counter(MeterNames.EVICTIONS, "Blobs evicted", "reason", reason).increment();
+    counter(MeterNames.EVICTIONS, "Blobs evicted", "reason", evictionReason(reason)).increment();
     counter(MeterNames.EVICTED_BYTES, "Bytes evicted").increment(bytes);
+  }
+
+  /**
+   * The {@code reason} tag of an eviction, one of a fixed few: over-the-limit, room-for-download, disk-full,
+   * operator (other for anything else). The space manager's reason for making room names the download
+   * ("room for 54aa65edee26"), which as a tag would start a new series for every blob.
+   */
+  static String evictionReason(String reason) {
+    String r = reason.toLowerCase(java.util.Locale.ROOT).replace(' ', '-');
+    if (r.startsWith("room-for")) {
+      return "room-for-download";
+    }
+    return switch (r) {
+      case "over-the-limit", "disk-full", "operator" -> r;
+      default -> "other";
+    };
   }
 
   @Override

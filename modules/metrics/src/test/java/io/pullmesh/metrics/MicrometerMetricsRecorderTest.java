@@ -39,4 +39,25 @@ class MicrometerMetricsRecorderTest {
     assertEquals(5, registry.get(MeterNames.DOWNLOADS_ACTIVE).gauge().value(), "a capturing supplier is collectable unless held strongly");
     assertEquals(0, io.micrometer.core.instrument.Metrics.globalRegistry.getMeters().size());
   }
+
+  @Test
+  void evictionReasonsAreAFixedFewTagValuesNotOnePerBlob() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    MicrometerMetricsRecorder m = new MicrometerMetricsRecorder(registry);
+    // what the proxy passes on from the space manager: "room for <digest>" with spaces made dashes
+    m.eviction("room-for-54aa65edee26", 100);
+    m.eviction("room for 811001bac7f8", 50);
+    m.eviction("over-the-limit", 10);
+    m.eviction("operator", 1);
+    m.eviction("disk full", 1);
+    m.eviction("something new", 1);
+
+    assertEquals(2, registry.get(MeterNames.EVICTIONS).tag("reason", "room-for-download").counter().count());
+    assertEquals(1, registry.get(MeterNames.EVICTIONS).tag("reason", "over-the-limit").counter().count());
+    assertEquals(1, registry.get(MeterNames.EVICTIONS).tag("reason", "operator").counter().count());
+    assertEquals(1, registry.get(MeterNames.EVICTIONS).tag("reason", "disk-full").counter().count());
+    assertEquals(1, registry.get(MeterNames.EVICTIONS).tag("reason", "other").counter().count());
+    assertEquals(5, registry.find(MeterNames.EVICTIONS).counters().size());
+    assertEquals(163, registry.get(MeterNames.EVICTED_BYTES).counter().count());
+  }
 }
