@@ -64,6 +64,8 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
       timers.computeIfAbsent(MeterNames.DOWNLOAD_DURATION, k -> Timer.builder(k)
           .description("Time from first upstream request to commit")
           .publishPercentileHistogram()
+          // a large model's layer takes minutes: buckets up to an hour, not Micrometer's default 30 s
+          .maximumExpectedValue(Duration.ofHours(1))
           .register(registry)).record(duration);
     }
   }
