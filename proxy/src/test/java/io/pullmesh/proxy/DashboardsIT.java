@@ -162,7 +162,7 @@ class DashboardsIT {
       AdminHttp admin = new AdminHttp(h.url());
       admin.ok(200, "evict", new JsonObject().put("name", c.reference()));
       upstream.cdnFaults().clear();
-      injectFaults(upstream, big, license, 8);
+      injectFaults(upstream, big, license, 12);
       pullThroughFaults(h, client, c, big, dir.resolve("ollama-c2"));
       scrapes.sync();
       seen.add(awaitAlert(prom, rules.get("DigestMismatches"), instance));
@@ -205,6 +205,7 @@ class DashboardsIT {
           }
         }
       }
+      Files.createDirectories(Path.of("target"));
       Files.write(Path.of("target", "dashboards-it-queries.txt"), report);
       Files.writeString(Path.of("target", "dashboards-it-scrape.txt"), RawHttp.get(h.url() + "/metrics").bodyText());
       assertTrue(empty.isEmpty(), "queries without data:\n" + String.join("\n", empty) + "\n\nall:\n" + String.join("\n", report));
