@@ -72,6 +72,11 @@ final class ManifestService {
     return ttl;
   }
 
+  /** The upstream registry's base URL. */
+  String upstreamBase() {
+    return upstream.base().toString();
+  }
+
   /**
    * @return fails with {@link RegistryException}: MANIFEST_UNKNOWN (404), DENIED (403), UPSTREAM_ERROR (502),
    *     UPSTREAM_TIMEOUT (504), TOOMANYREQUESTS (429)

@@ -15,6 +15,7 @@ import io.pullmesh.core.RegistryRoute;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.fetch.FetchConfig;
 import io.pullmesh.fetch.UpstreamRegistry;
+import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
@@ -53,6 +54,7 @@ import java.util.logging.Logger;
  */
 public final class PullmeshProxy implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(PullmeshProxy.class.getName());
+  private static final Buffer STATUS_PAGE = loadStatusPage();
 
   private final ProxyConfig config;
   private final Vertx vertx;
@@ -121,6 +123,12 @@ public final class PullmeshProxy implements AutoCloseable {
             public long upstreamBytes() {
               return metrics.upstreamBlobBytesTotal();
             }
+
+            @Override
+            public long blobRequests(String result) {
+              var c = registry.find(MeterNames.BLOB_REQUESTS).tag("result", result).counter();
+              return c == null ? 0 : (long) c.count();
+            }
           });
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);
@@ -130,6 +138,17 @@ public final class PullmeshProxy implements AutoCloseable {
       if (!ok) {
         store.close();
       }
+    }
+  }
+
+  private static Buffer loadStatusPage() {
+    try (java.io.InputStream in = PullmeshProxy.class.getResourceAsStream("status.html")) {
+      if (in == null) {
+        throw new IllegalStateException("status.html is missing from the jar");
+      }
+      return Buffer.buffer(in.readAllBytes());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 
@@ -423,11 +442,17 @@ public final class PullmeshProxy implements AutoCloseable {
           });
           return;
         }
-        case "/" -> {
+        case "/", "/status" -> {
+          String accept = req.getHeader("Accept");
+          if (path.equals("/status") || (accept != null && accept.contains("text/html"))) {
+            // the live status page: static HTML whose script polls the read-only admin API
+            resp.putHeader("Content-Type", "text/html; charset=utf-8").putHeader("Cache-Control", "no-cache").end(STATUS_PAGE);
+            return;
+          }
           resp.putHeader("Content-Type", "text/plain; charset=utf-8").end("pullmesh proxy " + ProxyConfig.VERSION
               + ": a caching mirror of " + config.upstream() + "\n"
               + "pull through it: ollama pull --insecure " + hostOf(req) + "/library/<model>:<tag>\n"
-              + "endpoints: /v2/ (registry API), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
+              + "endpoints: /v2/ (registry API), /status (live status page), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
           return;
         }
         default -> { }
@@ -501,6 +526,7 @@ public final class PullmeshProxy implements AutoCloseable {
       case "/healthz" -> "healthz";
       case "/metrics" -> "metrics";
       case "/", "/v2" -> "base";
+      case "/status" -> "status";
       case "/ca.crt" -> "ca";
       default -> "other";
     };
