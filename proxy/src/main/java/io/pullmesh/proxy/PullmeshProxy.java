@@ -38,6 +38,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,6 +71,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final ManifestService manifests;
   private final BlobHandler blobs;
   private final BlobOrigins origins;
+  private final PullLog pulls;
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
@@ -108,7 +110,9 @@ public final class PullmeshProxy implements AutoCloseable {
         aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
       }
       this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
-      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, clock);
+      this.pulls = new PullLog(clock);
+      vertx.setPeriodic(10_000, id -> pulls.sweep());
+      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock);
       this.origins = new BlobOrigins(vertx, store.catalog());
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
@@ -382,7 +386,7 @@ public final class PullmeshProxy implements AutoCloseable {
    */
   private void serveAs(HttpServerRequest req, String host) {
     long started = System.nanoTime();
-    Exchange ex = new Exchange(req, true);
+    Exchange ex = new Exchange(req, true, forward.clientOf(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
@@ -496,7 +500,7 @@ public final class PullmeshProxy implements AutoCloseable {
           resp.end("{}");
         }
       } else if (route instanceof RegistryRoute.Manifest m) {
-        serveManifest(req, m);
+        serveManifest(ex, m);
       } else if (route instanceof RegistryRoute.Blob b) {
         blobs.handle(ex, b);
       } else {
@@ -532,7 +536,8 @@ public final class PullmeshProxy implements AutoCloseable {
     };
   }
 
-  private void serveManifest(HttpServerRequest req, RegistryRoute.Manifest m) {
+  private void serveManifest(Exchange ex, RegistryRoute.Manifest m) {
+    HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     boolean head = req.method() == HttpMethod.HEAD;
     manifests.get(m.name(), m.reference()).onComplete(ar -> {
@@ -542,6 +547,14 @@ public final class PullmeshProxy implements AutoCloseable {
       }
       ManifestService.Result r = ar.result();
       origins.served(m.name(), r.manifest());
+      if (!head) {
+        Map<Digest, Long> sizes = new java.util.HashMap<>();
+        for (ManifestService.Descriptor d : ManifestService.descriptors(r.manifest().bytes())) {
+          sizes.put(d.digest(), d.size());
+        }
+        String sep = m.reference().isDigest() ? "@" : ":";
+        pulls.manifestServed(ex.client, m.name() + sep + m.reference(), sizes);
+      }
       resp.putHeader("Content-Type", r.manifest().contentType())
           .putHeader("Content-Length", Integer.toString(r.manifest().bytes().length))
           .putHeader("Docker-Content-Digest", r.manifest().digest().toString())
