@@ -104,6 +104,9 @@ class PullLogTest {
       public void close() {}
     };
     logger.addHandler(capture);
+    // other tests in this JVM may have configured logging quieter (LogSetup): this one needs the INFO lines
+    java.util.logging.Level before = logger.getLevel();
+    logger.setLevel(java.util.logging.Level.INFO);
     FakeModel model = ModelFixture.tiny().create(dir.resolve("model"));
     try (Harness h = Harness.start(dir, model); OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(h.url(), "library/tiny:latest", dir.resolve("o1"));
@@ -123,6 +126,7 @@ class PullLogTest {
       assertFalse(cold.contains("?") || cold.contains("Authorization"), "no URLs or headers in the line");
     } finally {
       logger.removeHandler(capture);
+      logger.setLevel(before);
     }
   }
 }
