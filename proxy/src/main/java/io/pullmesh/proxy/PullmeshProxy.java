@@ -12,9 +12,11 @@ import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.fetch.FetchConfig;
 import io.pullmesh.fetch.UpstreamRegistry;
+import io.pullmesh.fetch.UpstreamRouter;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
@@ -102,14 +104,15 @@ public final class PullmeshProxy implements AutoCloseable {
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
-      this.downloads = new DownloadManager(vertx, upstream, store, space, io, metrics, fetchConfig, clock,
+      UpstreamRouter router = router(config, upstream, fetchConfig, metrics, clock);
+      this.downloads = new DownloadManager(vertx, router, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
       this.aliases = new Aliases(store.catalog(), clock);
       for (String a : config.aliases()) {
         int eq = a.indexOf('=');
         aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
       }
-      this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
+      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
       this.pulls = new PullLog(clock);
       vertx.setPeriodic(10_000, id -> pulls.sweep());
       this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock);
@@ -154,6 +157,36 @@ public final class PullmeshProxy implements AutoCloseable {
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
+  }
+
+  /**
+   * The default upstream for every repository, except those in a namespace given its own with --upstreams: for them
+   * that registry, under the namespace it maps to.
+   */
+  private UpstreamRouter router(ProxyConfig config, UpstreamRegistry main, FetchConfig fetchConfig, MicrometerMetricsRecorder metrics,
+      Clock clock) {
+    if (config.upstreams().isEmpty()) {
+      return UpstreamRouter.single(main);
+    }
+    Map<String, UpstreamRegistry> byNamespace = new java.util.HashMap<>();
+    Map<String, String> remoteNamespace = new java.util.HashMap<>();
+    for (ProxyConfig.NamedUpstream u : config.upstreams()) {
+      byNamespace.put(u.namespace(), new UpstreamRegistry(vertx, u.url(), fetchConfig, u.credentials(), metrics, clock, config.upstreamTransport()));
+      if (u.remoteNamespace() != null) {
+        remoteNamespace.put(u.namespace(), u.remoteNamespace());
+      }
+    }
+    return repo -> {
+      String name = repo.value();
+      int slash = name.indexOf('/');
+      String ns = slash < 0 ? null : name.substring(0, slash);
+      UpstreamRegistry u = ns == null ? null : byNamespace.get(ns);
+      if (u == null) {
+        return new UpstreamRouter.Route(main, repo);
+      }
+      String remote = remoteNamespace.get(ns);
+      return new UpstreamRouter.Route(u, remote == null ? repo : RepositoryName.parse(remote + name.substring(slash)));
+    };
   }
 
   /** pullmesh's CA, created on first start; null when nothing is intercepted. */
