@@ -52,6 +52,8 @@ public final class DistributionRegistry implements AutoCloseable {
   private final Path stderr;
   private final String username;
   private final String password;
+  /** Kills the process if the JVM exits without {@link #close()} (a test JVM killed at a timeout). */
+  private final Thread shutdownHook;
 
   private DistributionRegistry(Process process, int port, Path dir, Path stdout, Path stderr, String username, String password) {
     this.process = process;
@@ -61,6 +63,8 @@ public final class DistributionRegistry implements AutoCloseable {
     this.stderr = stderr;
     this.username = username;
     this.password = password;
+    this.shutdownHook = new Thread(process::destroyForcibly, "docker-registry-killer");
+    Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
 
   public static Builder builder() {
@@ -183,6 +187,11 @@ public final class DistributionRegistry implements AutoCloseable {
 
   @Override
   public void close() {
+    try {
+      Runtime.getRuntime().removeShutdownHook(shutdownHook);
+    } catch (IllegalStateException e) {
+      // the JVM is shutting down: the hook runs anyway
+    }
     process.destroy();
     try {
       if (!process.waitFor(5, TimeUnit.SECONDS)) {
