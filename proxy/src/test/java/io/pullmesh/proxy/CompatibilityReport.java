@@ -201,9 +201,9 @@ public final class CompatibilityReport {
         ```
 
         The tests need `curl`, `aria2c`, `skopeo` and `docker-registry` on the PATH (Debian/Ubuntu:
-        `apt-get install curl aria2 skopeo docker-registry`); each writes its rows to
-        `proxy/target/compatibility/<test>.tsv`, and the generator reads every file there, so run `mvn clean` first if
-        tests were renamed or removed.
+        `apt-get install curl aria2 skopeo docker-registry`). Each test writes its rows to
+        `proxy/target/compatibility/<test>.tsv` and the generator reads every file there; `.ci/compatibility` empties
+        that directory first, so rows of renamed or removed tests do not linger.
         """);
     return md.toString();
   }
