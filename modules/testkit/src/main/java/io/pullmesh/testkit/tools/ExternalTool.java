@@ -15,7 +15,9 @@ public enum ExternalTool {
   CURL("curl"),
   ARIA2C("aria2c"),
   NGINX("nginx"),
-  SKOPEO("skopeo");
+  SKOPEO("skopeo"),
+  /** The CNCF distribution registry (Debian package {@code docker-registry}), used as a real OCI upstream. */
+  DOCKER_REGISTRY("docker-registry");
 
   private final String executable;
 
