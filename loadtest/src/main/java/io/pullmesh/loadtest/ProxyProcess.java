@@ -47,6 +47,12 @@ final class ProxyProcess implements AutoCloseable {
    */
   static ProxyProcess start(Path java, Path jar, String xmx, List<String> extraJvmArgs, String upstream, Path cacheDir,
       int connections, Path logDir, String label) throws IOException {
+    return start(java, jar, xmx, extraJvmArgs, upstream, cacheDir, connections, logDir, label, List.of());
+  }
+
+  /** As above, with more proxy options (e.g. {@code --manifest-ttl 1s}). */
+  static ProxyProcess start(Path java, Path jar, String xmx, List<String> extraJvmArgs, String upstream, Path cacheDir,
+      int connections, Path logDir, String label, List<String> proxyArgs) throws IOException {
     Files.createDirectories(logDir);
     Path out = logDir.resolve(label + ".out");
     Path err = logDir.resolve(label + ".err");
@@ -66,6 +72,7 @@ final class ProxyProcess implements AutoCloseable {
         "--upstream", upstream,
         "--cache-dir", cacheDir.toString(),
         "--upstream-connections", Integer.toString(connections)));
+    cmd.addAll(proxyArgs);
     Process p = Subprocesses.start(cmd, out, err);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (System.nanoTime() < deadline) {

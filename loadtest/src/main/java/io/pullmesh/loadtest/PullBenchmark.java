@@ -4,6 +4,7 @@ import io.pullmesh.core.Digest;
 import io.pullmesh.testkit.client.BlobResult;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
+import io.pullmesh.testkit.client.RedirectMode;
 import io.pullmesh.testkit.client.PullException;
 import io.pullmesh.testkit.client.PullResult;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -63,7 +64,9 @@ public final class PullBenchmark {
     ARIA2C("aria2c -x16 -s16 -k1M, direct from the CDN (model layer only)"),
     COLD("Ollama-like pull through pullmesh, cold cache"),
     WARM("Ollama-like pull through pullmesh, warm cache"),
-    CONCURRENT("concurrent Ollama-like pulls through pullmesh, cold cache");
+    CONCURRENT("concurrent Ollama-like pulls through pullmesh, cold cache"),
+    DIST_COLD("Ollama-like pull through the distribution registry's proxy mode, cold cache"),
+    DIST_WARM("Ollama-like pull through the distribution registry's proxy mode, warm cache");
 
     final String label;
 
@@ -267,6 +270,23 @@ public final class PullBenchmark {
       }
       deleteTree(run.resolve("cache-concurrent"));
     }
+    // f, g: the distribution registry (Debian docker-registry) as a pull-through cache, cold then warm. It answers
+    // blob GETs with a plain 200, which older Ollama builds refuse (#7244): the client resolves URLs leniently here.
+    java.util.Optional<Path> dist = io.pullmesh.testkit.tools.Tools.which("docker-registry");
+    if (dist.isEmpty()) {
+      r.errors.put(Scenario.DIST_COLD, "docker-registry is not installed (apt-get install docker-registry)");
+      r.errors.put(Scenario.DIST_WARM, "docker-registry is not installed");
+    } else {
+      try (DistributionProxy d = DistributionProxy.start(dist.get(), registry.registryUrl(), run.resolve("distribution"), logDir,
+          "distribution-" + rep)) {
+        log("distribution registry proxy (pid " + d.pid() + ") on " + d.baseUrl());
+        attempt(r, Scenario.DIST_COLD, () -> pullOnce(d.baseUrl(), run.resolve("dist-cold"), null, RedirectMode.LENIENT));
+        attempt(r, Scenario.DIST_WARM, () -> pullOnce(d.baseUrl(), run.resolve("dist-warm"), null, RedirectMode.LENIENT));
+      } catch (IOException e) {
+        r.errors.putIfAbsent(Scenario.DIST_COLD, "docker-registry did not start: " + e.getMessage());
+        r.errors.putIfAbsent(Scenario.DIST_WARM, "docker-registry did not start");
+      }
+    }
     deleteTree(run);
     return r;
   }
@@ -302,12 +322,16 @@ public final class PullBenchmark {
 
   /** One Ollama-like pull with Ollama's defaults into a fresh directory; verified, then deleted. */
   private Measured pullOnce(String baseUrl, Path dest, ProxyProcess proxy) throws Exception {
+    return pullOnce(baseUrl, dest, proxy, RedirectMode.STRICT);
+  }
+
+  private Measured pullOnce(String baseUrl, Path dest, ProxyProcess proxy, RedirectMode redirects) throws Exception {
     long up0 = registry.stats().blobBytes();
     long startMillis = System.currentTimeMillis();
     CpuMeter meter = CpuMeter.start(proxy);
     PullResult result;
     double upstreamDone;
-    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.defaults());
+    try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.builder().redirectMode(redirects).build());
         UpstreamWatch watch = new UpstreamWatch(registry, model.largestLayer().size())) {
       result = client.pull(baseUrl, model.reference(), dest);
       upstreamDone = watch.doneSeconds();

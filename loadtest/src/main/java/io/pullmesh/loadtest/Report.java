@@ -98,9 +98,12 @@ final class Report {
     row(b, "d. Ollama-like via pullmesh, warm", Scenario.WARM, direct, aria, Double.NaN);
     row(b, "e. " + o.concurrentClients() + " concurrent Ollama-like via pullmesh, cold (wall time, total bytes)",
         Scenario.CONCURRENT, direct, aria, boundParallel);
+    row(b, "f. Ollama-like via the distribution registry's proxy mode, cold", Scenario.DIST_COLD, direct, aria, layer / rate);
+    row(b, "g. Ollama-like via the distribution registry's proxy mode, warm", Scenario.DIST_WARM, direct, aria, Double.NaN);
     b.append("\nThrottle bound: the time the throttle alone imposes (direct: its largest part at one connection's rate; ")
         .append("aria2c: 1/16 of the layer per connection; pullmesh: 1/").append(o.proxyConnections())
-        .append(" of the layer per upstream connection). Upstream done at: when the fake CDN had sent the whole ")
+        .append(" of the layer per upstream connection; the distribution registry: the layer at one connection's rate, as it ")
+        .append("fetches a blob from upstream in one stream). Upstream done at: when the fake CDN had sent the whole ")
         .append("model layer; pullmesh verified at: when pullmesh logged the layer verified (whole-blob SHA-256) and ")
         .append("committed, after which it releases the final bytes it holds back; client's own checks: the Ollama-like ")
         .append("client's SHA-256 of every blob after downloading (median per client), part of its time as in Ollama; all ")
@@ -363,6 +366,8 @@ final class Report {
       case COLD -> "c. pullmesh cold";
       case WARM -> "d. pullmesh warm";
       case CONCURRENT -> "e. pullmesh cold, concurrent clients";
+      case DIST_COLD -> "f. distribution proxy cold";
+      case DIST_WARM -> "g. distribution proxy warm";
     };
   }
 

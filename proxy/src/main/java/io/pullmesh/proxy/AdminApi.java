@@ -72,6 +72,11 @@ final class AdminApi {
     long servedBytes();
 
     long upstreamBytes();
+
+    /** Blob GETs answered so far with this cache result: hit, inflight (joined a download), miss (started one). */
+    default long blobRequests(String result) {
+      return 0;
+    }
   }
 
   AdminApi(Vertx vertx, BlobStore store, SpaceManager space, DownloadManager downloads, ManifestService manifests,
@@ -281,8 +286,22 @@ final class AdminApi {
         .put("downloads", new JsonObject().put("active", downloads.activeCount()))
         .put("catalog", new JsonObject().put("manifests", catalog.manifests().size()).put("tags", catalog.tags().size())
             .put("pins", catalog.pins().size()).put("aliases", aliases.all().size()))
-        .put("traffic", new JsonObject().put("servedBytes", served).put("upstreamBytes", fetched)
-            .put("savedBytes", Math.max(0, served - fetched)));
+        .put("traffic", trafficJson(served, fetched))
+        .put("node", new JsonObject().put("version", ProxyConfig.VERSION).put("upstream", manifests.upstreamBase()));
+  }
+
+  private JsonObject trafficJson(long served, long fetched) {
+    long hits = traffic.blobRequests("hit");
+    long inflight = traffic.blobRequests("inflight");
+    long misses = traffic.blobRequests("miss");
+    long all = hits + inflight + misses;
+    // by requests, only answers from committed blobs count: one client's 16 parts joining the download it started
+    // are "inflight", not hits. The byte ratio (bytes served that upstream did not carry) is what the WAN saw.
+    return new JsonObject().put("servedBytes", served).put("upstreamBytes", fetched)
+        .put("savedBytes", Math.max(0, served - fetched))
+        .put("blobRequests", new JsonObject().put("hit", hits).put("inflight", inflight).put("miss", misses))
+        .put("hitRatio", all == 0 ? null : (double) hits / all)
+        .put("byteHitRatio", served == 0 ? null : Math.max(0, (double) (served - fetched) / served));
   }
 
   private JsonArray models() {

@@ -59,10 +59,12 @@ final class BlobHandler {
   private final Aliases aliases;
   private final SpaceManager space;
   private final AccessLog accesses;
+  private final PullLog pulls;
   private final Clock clock;
 
   BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, SpaceManager space, Executor io, MetricsRecorder metrics,
-      URI publicUrl, Aliases aliases, Clock clock) {
+      URI publicUrl, Aliases aliases, PullLog pulls, Clock clock) {
+    this.pulls = pulls;
     this.vertx = vertx;
     this.downloads = downloads;
     this.store = store;
@@ -128,10 +130,12 @@ final class BlobHandler {
       // never evicted while this response runs
       SpaceManager.Lease lease = space.use(digest);
       ex.onDone(lease::close);
+      String cacheResult = found instanceof DownloadManager.Lookup.InFlight f ? (f.started() ? "miss" : "inflight") : "hit";
+      ex.onDone(() -> pulls.blobServed(ex.client, digest, resp.bytesWritten(), cacheResult));
       if (found instanceof DownloadManager.Lookup.Committed c) {
         metrics.blobRequest("hit");
         resp.putHeader("X-Pullmesh-Cache", "hit");
-        if (accesses.isNewAccess(clientOf(req), digest, clock.millis())) {
+        if (accesses.isNewAccess(ex.client, digest, clock.millis())) {
           vertx.executeBlocking(() -> {
             store.recordHit(digest);
             return null;
@@ -151,9 +155,6 @@ final class BlobHandler {
     });
   }
 
-  private static String clientOf(HttpServerRequest req) {
-    return req.remoteAddress() == null ? "?" : String.valueOf(req.remoteAddress().hostAddress());
-  }
 
   private static boolean matches(String ifNoneMatch, String etag) {
     if (ifNoneMatch == null) {

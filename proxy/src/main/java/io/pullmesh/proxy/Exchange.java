@@ -20,18 +20,25 @@ final class Exchange {
    * node's own name: such requests are answered as that host would (no --public-url redirect, URLs keep its name).
    */
   final boolean intercepted;
+  /** The client's address: the connection's peer, or for an intercepted request the peer of its CONNECT. */
+  final String client;
   private boolean over;
 
   Exchange(HttpServerRequest request) {
-    this(request, false);
+    this(request, false, peer(request));
   }
 
-  Exchange(HttpServerRequest request, boolean intercepted) {
+  Exchange(HttpServerRequest request, boolean intercepted, String client) {
     this.request = request;
     this.intercepted = intercepted;
+    this.client = client;
     this.response = request.response();
     response.endHandler(v -> finish());
     response.closeHandler(v -> finish());
+  }
+
+  static String peer(HttpServerRequest req) {
+    return req.remoteAddress() == null ? "?" : String.valueOf(req.remoteAddress().hostAddress());
   }
 
   /** Runs {@code r} when the exchange is over (at once if it already is). */

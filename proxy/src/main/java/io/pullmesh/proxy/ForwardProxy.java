@@ -45,6 +45,8 @@ final class ForwardProxy {
   private final MetricsRecorder metrics;
   private final NetClient client;
   private volatile int interceptPort = -1;
+  /** The client behind each live intercepted connection, by the loopback port it reaches the TLS server from. */
+  private final java.util.Map<Integer, String> hops = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param ca pullmesh's CA, or null when nothing is intercepted
@@ -126,13 +128,18 @@ final class ForwardProxy {
         return;
       }
       NetSocket upstream = ar.result();
+      int hop = intercept ? upstream.localAddress().port() : -1;
+      if (intercept) {
+        hops.put(hop, Exchange.peer(req));
+      }
       req.toNetSocket().onComplete(sr -> {
         if (sr.failed()) {
+          hops.remove(hop);
           upstream.close();
           return;
         }
         metrics.proxyConnect(intercept ? "intercepted" : "tunnelled");
-        splice(sr.result(), upstream);
+        splice(sr.result(), upstream, () -> hops.remove(hop));
       });
     });
   }
@@ -143,13 +150,33 @@ final class ForwardProxy {
         .putHeader("Connection", "close").end("pullmesh: " + message + "\n").onComplete(v -> req.connection().close());
   }
 
-  private static void splice(NetSocket a, NetSocket b) {
-    a.closeHandler(v -> b.close());
-    b.closeHandler(v -> a.close());
+  private static void splice(NetSocket a, NetSocket b, Runnable closed) {
+    a.closeHandler(v -> {
+      closed.run();
+      b.close();
+    });
+    b.closeHandler(v -> {
+      closed.run();
+      a.close();
+    });
     a.exceptionHandler(t -> a.close());
     b.exceptionHandler(t -> b.close());
     a.pipeTo(b);
     b.pipeTo(a);
+  }
+
+  /**
+   * The client an intercepted request comes from: the peer of the CONNECT whose loopback hop it arrived on (the
+   * TLS server itself only sees 127.0.0.1); the connection's own peer for anything else.
+   */
+  String clientOf(HttpServerRequest req) {
+    if (req.isSSL() && req.remoteAddress() != null) {
+      String c = hops.get(req.remoteAddress().port());
+      if (c != null) {
+        return c;
+      }
+    }
+    return Exchange.peer(req);
   }
 
   /** {@code host:port} of a CONNECT (IPv6 in brackets); null if it is not one. */

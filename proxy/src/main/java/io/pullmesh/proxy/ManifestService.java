@@ -7,7 +7,7 @@ import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.FetchedManifest;
 import io.pullmesh.fetch.Futures;
-import io.pullmesh.fetch.UpstreamRegistry;
+import io.pullmesh.fetch.UpstreamRouter;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.Alias;
 import io.pullmesh.store.Catalog;
@@ -49,7 +49,7 @@ final class ManifestService {
   record Result(ManifestRecord manifest, String cache, String warning, Digest previous) {}
 
   private final Vertx vertx;
-  private final UpstreamRegistry upstream;
+  private final UpstreamRouter upstreams;
   private final Catalog catalog;
   private final Aliases aliases;
   private final Clock clock;
@@ -57,10 +57,10 @@ final class ManifestService {
   private final MetricsRecorder metrics;
   private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
 
-  ManifestService(Vertx vertx, UpstreamRegistry upstream, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
+  ManifestService(Vertx vertx, UpstreamRouter upstreams, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
       MetricsRecorder metrics) {
     this.vertx = vertx;
-    this.upstream = upstream;
+    this.upstreams = upstreams;
     this.catalog = catalog;
     this.aliases = aliases;
     this.clock = clock;
@@ -70,6 +70,11 @@ final class ManifestService {
 
   Duration ttl() {
     return ttl;
+  }
+
+  /** The default upstream registry's base URL (the one for library/ models). */
+  String upstreamBase() {
+    return upstreams.route(RepositoryName.parse("library/x")).upstream().base().toString();
   }
 
   /**
@@ -97,12 +102,18 @@ final class ManifestService {
     return Futures.onCallerContext(vertx, byTag(repo, tag, true));
   }
 
+  /** Fetches a manifest from the repository's upstream, under its name there. */
+  private Future<FetchedManifest> fetch(RepositoryName repo, Reference ref) {
+    UpstreamRouter.Route route = upstreams.route(repo);
+    return route.upstream().manifest(route.remote(), ref);
+  }
+
   private Future<Result> byDigest(RepositoryName repo, Digest digest) {
     return vertx.executeBlocking(() -> catalog.manifest(digest), false).compose(cached -> {
       if (cached.isPresent()) {
         return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
-      return shared("digest " + digest, () -> upstream.manifest(repo, Reference.of(digest))
+      return shared("digest " + digest, () -> fetch(repo, Reference.of(digest))
           .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null))));
     });
   }
@@ -121,7 +132,7 @@ final class ManifestService {
         return Future.succeededFuture(new Result(cached.get().manifest(), "hit", null, null));
       }
       Digest before = cached.map(c -> c.manifest().digest()).orElse(null);
-      return shared((force ? "refresh " : "") + repo + ":" + tag, () -> upstream.manifest(repo, Reference.parse(tag))
+      return shared((force ? "refresh " : "") + repo + ":" + tag, () -> fetch(repo, Reference.parse(tag))
           .compose(m -> save(repo, tag, m).map(rec -> new Result(rec,
               before == null ? "miss" : before.equals(rec.digest()) ? "revalidated" : "updated", null, before)))
           .recover(t -> {

@@ -43,7 +43,18 @@ public record ProxyConfig(
     String adminToken,
     List<String> aliases,
     UpstreamTransport upstreamTransport,
-    Interception interception) {
+    Interception interception,
+    List<NamedUpstream> upstreams) {
+
+  /**
+   * Another upstream registry, for the repositories of one namespace: {@code corp=https://registry.corp.example/team}
+   * serves {@code corp/llama} from {@code team/llama} on that registry ({@code corp/llama} itself when the URL has no
+   * path), with its own credentials.
+   *
+   * @param remoteNamespace the namespace on that registry, or null to keep {@code namespace}
+   * @param credentials null for anonymous
+   */
+  public record NamedUpstream(String namespace, URI url, String remoteNamespace, UpstreamCredentials credentials) {}
 
   /**
    * The forward-proxy side ({@code HTTPS_PROXY} pointed at pullmesh): which hosts a CONNECT is intercepted for
@@ -88,6 +99,7 @@ public record ProxyConfig(
     CACHE_MAX_BYTES("cache-max-bytes", "SIZE|PCT%", "largest the cache may grow: a size (500g) or a share of its disk (80%)", "80%"),
     ADMIN_TOKEN("admin-token", "TOKEN", "bearer token the admin API wants for changes; without one, changes are allowed from loopback only", null),
     ALIASES("aliases", "NAME=TARGET,...", "names that serve another model, e.g. team/default:latest=library/qwen2.5:7b (also settable at runtime)", null),
+    UPSTREAMS("upstreams", "NS=URL[;username=U;password-file=F],...", "more upstream registries, by namespace: corp=https://registry.corp.example/team serves corp/<model> from team/<model> there", null),
     UPSTREAM_CA("upstream-ca", "FILE", "extra CA certificates (PEM bundle) trusted for the upstream, besides the system's", null),
     UPSTREAM_PROXY("upstream-proxy", "URL", "reach the upstream through this HTTP proxy: http://[user:password@]host:port", null),
     INTERCEPT_HOSTS("intercept-hosts", "HOSTS", "hosts whose CONNECT pullmesh answers itself with its own CA (comma-separated, *.domain allowed; none to turn off)", "registry.ollama.ai,*.r2.cloudflarestorage.com"),
@@ -369,8 +381,81 @@ public record ProxyConfig(
     }
     UpstreamTransport transport = transport(v, src);
     Interception interception = interception(v, src, cacheDir);
+    List<NamedUpstream> more = v.containsKey(Option.UPSTREAMS) ? upstreams(v.get(Option.UPSTREAMS), src) : List.of();
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
-        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception);
+        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more);
+  }
+
+  private static List<NamedUpstream> upstreams(String value, Map<Option, String> src) {
+    String where = src.getOrDefault(Option.UPSTREAMS, Option.UPSTREAMS.flag());
+    String example = " (expected NS=URL[;username=U;password-file=F] separated by commas, e.g. corp=https://registry.corp.example/team)";
+    List<NamedUpstream> out = new ArrayList<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (String entry : value.split(",")) {
+      if (entry.isBlank()) {
+        continue;
+      }
+      String[] parts = entry.strip().split(";");
+      int eq = parts[0].indexOf('=');
+      if (eq <= 0) {
+        throw new ConfigException(where + ": '" + entry.strip() + "' has no NS=URL" + example);
+      }
+      String ns = parts[0].substring(0, eq).strip();
+      if (!ns.matches("[a-z0-9]+([._-][a-z0-9]+)*") || ns.equals("library")) {
+        throw new ConfigException(where + ": '" + ns + "' is not a namespace pullmesh can route (lower-case letters, digits and . _ -; "
+            + "library is registry.ollama.ai's, set --upstream to replace it)");
+      }
+      if (!seen.add(ns)) {
+        throw new ConfigException(where + ": namespace " + ns + " given twice");
+      }
+      URI url;
+      try {
+        url = new URI(parts[0].substring(eq + 1).strip());
+        if (url.getScheme() == null || !(url.getScheme().equals("http") || url.getScheme().equals("https")) || url.getHost() == null
+            || url.getRawQuery() != null) {
+          throw new IllegalArgumentException();
+        }
+      } catch (java.net.URISyntaxException | IllegalArgumentException e) {
+        throw new ConfigException(where + ": '" + parts[0].substring(eq + 1).strip() + "' is not an http:// or https:// URL" + example);
+      }
+      String path = url.getRawPath() == null ? "" : url.getRawPath().replaceAll("^/+|/+$", "");
+      String remoteNs = path.isEmpty() ? null : path;
+      if (remoteNs != null) {
+        try {
+          io.pullmesh.core.RepositoryName.parse(remoteNs + "/x");
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException(where + ": the path of " + url + " is not a namespace: " + e.getMessage());
+        }
+      }
+      String user = null;
+      String passwordFile = null;
+      for (int i = 1; i < parts.length; i++) {
+        String kv = parts[i].strip();
+        if (kv.startsWith("username=")) {
+          user = kv.substring("username=".length());
+        } else if (kv.startsWith("password-file=")) {
+          passwordFile = kv.substring("password-file=".length());
+        } else if (!kv.isEmpty()) {
+          throw new ConfigException(where + ": unknown setting '" + kv + "' for " + ns + " (username=..., password-file=...)");
+        }
+      }
+      UpstreamCredentials c = null;
+      if (user != null) {
+        if (passwordFile == null) {
+          throw new ConfigException(where + ": " + ns + " has a username but no password-file=FILE");
+        }
+        try {
+          c = new UpstreamCredentials(user, Files.readString(Path.of(passwordFile), StandardCharsets.UTF_8).strip());
+        } catch (IOException e) {
+          throw new ConfigException(where + ": cannot read the password file of " + ns + ", " + passwordFile + ": " + e.getMessage());
+        }
+      } else if (passwordFile != null) {
+        throw new ConfigException(where + ": " + ns + " has a password-file but no username=NAME");
+      }
+      URI base = URI.create(url.getScheme() + "://" + url.getRawAuthority());
+      out.add(new NamedUpstream(ns, base, remoteNs, c));
+    }
+    return List.copyOf(out);
   }
 
   private static UpstreamTransport transport(Map<Option, String> v, Map<Option, String> src) {
@@ -566,6 +651,6 @@ public record ProxyConfig(
   /** This configuration with another listen address (tests use port 0). */
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
-        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception);
+        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams);
   }
 }

@@ -12,9 +12,12 @@ import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.fetch.FetchConfig;
 import io.pullmesh.fetch.UpstreamRegistry;
+import io.pullmesh.fetch.UpstreamRouter;
+import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
@@ -37,6 +40,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -53,6 +57,7 @@ import java.util.logging.Logger;
  */
 public final class PullmeshProxy implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(PullmeshProxy.class.getName());
+  private static final Buffer STATUS_PAGE = loadStatusPage();
 
   private final ProxyConfig config;
   private final Vertx vertx;
@@ -68,6 +73,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final ManifestService manifests;
   private final BlobHandler blobs;
   private final BlobOrigins origins;
+  private final PullLog pulls;
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
@@ -98,15 +104,18 @@ public final class PullmeshProxy implements AutoCloseable {
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
-      this.downloads = new DownloadManager(vertx, upstream, store, space, io, metrics, fetchConfig, clock,
+      UpstreamRouter router = router(config, upstream, fetchConfig, metrics, clock);
+      this.downloads = new DownloadManager(vertx, router, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
       this.aliases = new Aliases(store.catalog(), clock);
       for (String a : config.aliases()) {
         int eq = a.indexOf('=');
         aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
       }
-      this.manifests = new ManifestService(vertx, upstream, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
-      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, clock);
+      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
+      this.pulls = new PullLog(clock);
+      vertx.setPeriodic(10_000, id -> pulls.sweep());
+      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock);
       this.origins = new BlobOrigins(vertx, store.catalog());
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
@@ -121,6 +130,12 @@ public final class PullmeshProxy implements AutoCloseable {
             public long upstreamBytes() {
               return metrics.upstreamBlobBytesTotal();
             }
+
+            @Override
+            public long blobRequests(String result) {
+              var c = registry.find(MeterNames.BLOB_REQUESTS).tag("result", result).counter();
+              return c == null ? 0 : (long) c.count();
+            }
           });
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);
@@ -131,6 +146,47 @@ public final class PullmeshProxy implements AutoCloseable {
         store.close();
       }
     }
+  }
+
+  private static Buffer loadStatusPage() {
+    try (java.io.InputStream in = PullmeshProxy.class.getResourceAsStream("status.html")) {
+      if (in == null) {
+        throw new IllegalStateException("status.html is missing from the jar");
+      }
+      return Buffer.buffer(in.readAllBytes());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * The default upstream for every repository, except those in a namespace given its own with --upstreams: for them
+   * that registry, under the namespace it maps to.
+   */
+  private UpstreamRouter router(ProxyConfig config, UpstreamRegistry main, FetchConfig fetchConfig, MicrometerMetricsRecorder metrics,
+      Clock clock) {
+    if (config.upstreams().isEmpty()) {
+      return UpstreamRouter.single(main);
+    }
+    Map<String, UpstreamRegistry> byNamespace = new java.util.HashMap<>();
+    Map<String, String> remoteNamespace = new java.util.HashMap<>();
+    for (ProxyConfig.NamedUpstream u : config.upstreams()) {
+      byNamespace.put(u.namespace(), new UpstreamRegistry(vertx, u.url(), fetchConfig, u.credentials(), metrics, clock, config.upstreamTransport()));
+      if (u.remoteNamespace() != null) {
+        remoteNamespace.put(u.namespace(), u.remoteNamespace());
+      }
+    }
+    return repo -> {
+      String name = repo.value();
+      int slash = name.indexOf('/');
+      String ns = slash < 0 ? null : name.substring(0, slash);
+      UpstreamRegistry u = ns == null ? null : byNamespace.get(ns);
+      if (u == null) {
+        return new UpstreamRouter.Route(main, repo);
+      }
+      String remote = remoteNamespace.get(ns);
+      return new UpstreamRouter.Route(u, remote == null ? repo : RepositoryName.parse(remote + name.substring(slash)));
+    };
   }
 
   /** pullmesh's CA, created on first start; null when nothing is intercepted. */
@@ -363,7 +419,7 @@ public final class PullmeshProxy implements AutoCloseable {
    */
   private void serveAs(HttpServerRequest req, String host) {
     long started = System.nanoTime();
-    Exchange ex = new Exchange(req, true);
+    Exchange ex = new Exchange(req, true, forward.clientOf(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
@@ -423,11 +479,17 @@ public final class PullmeshProxy implements AutoCloseable {
           });
           return;
         }
-        case "/" -> {
+        case "/", "/status" -> {
+          String accept = req.getHeader("Accept");
+          if (path.equals("/status") || (accept != null && accept.contains("text/html"))) {
+            // the live status page: static HTML whose script polls the read-only admin API
+            resp.putHeader("Content-Type", "text/html; charset=utf-8").putHeader("Cache-Control", "no-cache").end(STATUS_PAGE);
+            return;
+          }
           resp.putHeader("Content-Type", "text/plain; charset=utf-8").end("pullmesh proxy " + ProxyConfig.VERSION
               + ": a caching mirror of " + config.upstream() + "\n"
               + "pull through it: ollama pull --insecure " + hostOf(req) + "/library/<model>:<tag>\n"
-              + "endpoints: /v2/ (registry API), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
+              + "endpoints: /v2/ (registry API), /status (live status page), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
           return;
         }
         default -> { }
@@ -471,7 +533,7 @@ public final class PullmeshProxy implements AutoCloseable {
           resp.end("{}");
         }
       } else if (route instanceof RegistryRoute.Manifest m) {
-        serveManifest(req, m);
+        serveManifest(ex, m);
       } else if (route instanceof RegistryRoute.Blob b) {
         blobs.handle(ex, b);
       } else {
@@ -501,12 +563,14 @@ public final class PullmeshProxy implements AutoCloseable {
       case "/healthz" -> "healthz";
       case "/metrics" -> "metrics";
       case "/", "/v2" -> "base";
+      case "/status" -> "status";
       case "/ca.crt" -> "ca";
       default -> "other";
     };
   }
 
-  private void serveManifest(HttpServerRequest req, RegistryRoute.Manifest m) {
+  private void serveManifest(Exchange ex, RegistryRoute.Manifest m) {
+    HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     boolean head = req.method() == HttpMethod.HEAD;
     manifests.get(m.name(), m.reference()).onComplete(ar -> {
@@ -516,6 +580,14 @@ public final class PullmeshProxy implements AutoCloseable {
       }
       ManifestService.Result r = ar.result();
       origins.served(m.name(), r.manifest());
+      if (!head) {
+        Map<Digest, Long> sizes = new java.util.HashMap<>();
+        for (ManifestService.Descriptor d : ManifestService.descriptors(r.manifest().bytes())) {
+          sizes.put(d.digest(), d.size());
+        }
+        String sep = m.reference().isDigest() ? "@" : ":";
+        pulls.manifestServed(ex.client, m.name() + sep + m.reference(), sizes);
+      }
       resp.putHeader("Content-Type", r.manifest().contentType())
           .putHeader("Content-Length", Integer.toString(r.manifest().bytes().length))
           .putHeader("Docker-Content-Digest", r.manifest().digest().toString())

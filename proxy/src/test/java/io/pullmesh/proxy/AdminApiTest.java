@@ -127,6 +127,13 @@ class AdminApiTest {
       assertTrue(traffic.getLong("servedBytes") >= 2 * model.totalBytes(), stats.encode());
       assertTrue(traffic.getLong("upstreamBytes") >= model.totalBytes(), stats.encode());
       assertTrue(traffic.getLong("savedBytes") >= model.totalBytes() - 16, stats.encode());
+      double byteRatio = traffic.getDouble("byteHitRatio");
+      assertTrue(byteRatio > 0.45 && byteRatio < 0.55, "one cold and one warm pull: about half the bytes came from the cache: " + byteRatio);
+      JsonObject requests = traffic.getJsonObject("blobRequests");
+      assertTrue(requests.getLong("hit") >= model.blobs().size(), "the warm pull's requests were hits: " + requests);
+      assertEquals(model.blobs().size(), requests.getLong("miss"), "one miss per blob: " + requests);
+      double all = requests.getLong("hit") + requests.getLong("inflight") + requests.getLong("miss");
+      assertEquals(requests.getLong("hit") / all, traffic.getDouble("hitRatio"), 1e-9);
 
       // the warm pull's hits are recorded in the background: poll
       JsonObject m = awaitModel(api, o -> o.getLong("hits") >= 1);

@@ -35,6 +35,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Generic HTTP and registry clients pulling through an in-process pullmesh: real curl, aria2c and skopeo as
@@ -49,6 +50,10 @@ class GenericClientsTest {
   private static final Duration COMMIT_DEADLINE = Duration.ofSeconds(20);
   private static final String REPO = "library/clients";
   private static final String DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  private static final String FAKE_UPSTREAM = "testkit fake registry.ollama.ai (307 to a CDN)";
+  private static final CompatibilityRecorder.Mode MIRROR = CompatibilityRecorder.Mode.MIRROR;
+
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   Path dir;
   FakeModel tiny;
@@ -196,6 +201,8 @@ class GenericClientsTest {
     assertEquals("hit", header(r.stdout(), "X-Pullmesh-Cache"), r.stdout());
     assertArrayEquals(want, Files.readAllBytes(warm));
     assertEquals(upstream, upstreamBytes(curlWhole), "a warm GET fetches nothing upstream");
+    compat.row("curl", CompatibilityRecorder.curlVersion(Tools.requireTool(ExternalTool.CURL)), MIRROR, FAKE_UPSTREAM,
+        "whole blob with -L, cold (in flight) then warm; bytes compared; the Location on the 200 is not followed");
   }
 
   /** {@code curl -r}: the first request of the blob is ranged; then more ranges, cold and warm. */
@@ -241,6 +248,8 @@ class GenericClientsTest {
       assertTrue(r.succeeded(), r.describe());
       assertArrayEquals(slice(all, size - 500, size - 1), Files.readAllBytes(suffix), state + " range -500");
     }
+    compat.row("curl", CompatibilityRecorder.curlVersion(Tools.requireTool(ExternalTool.CURL)), MIRROR, FAKE_UPSTREAM,
+        "byte ranges (a-b, first and last byte, across pieces, the tail, a-, -n), cold then warm; 206 and Content-Range; bytes compared");
   }
 
   @Test
@@ -298,6 +307,8 @@ class GenericClientsTest {
         assertTrue(blobRequests("hit") >= hits + 2, "aria2c split the warm download over several requests");
       }
     }
+    compat.row("aria2c -x16 -s16", CompatibilityRecorder.aria2cVersion(aria2c), MIRROR, FAKE_UPSTREAM,
+        "a 9 MiB blob in 1 MiB splits, cold (joining the download in flight) then warm; SHA-256 checked");
   }
 
   // ------------------------------------------------------------------ skopeo
@@ -319,6 +330,8 @@ class GenericClientsTest {
     ProcessResult r = skopeo("inspect", "--raw", "--tls-verify=false", dockerRef(tiny));
     assertTrue(r.succeeded(), r.describe());
     assertEquals(new String(tiny.manifestBytes(), StandardCharsets.UTF_8), r.stdout());
+    compat.row("skopeo inspect --raw", CompatibilityRecorder.skopeoVersion(Tools.requireTool(ExternalTool.SKOPEO)), MIRROR, FAKE_UPSTREAM,
+        "manifest byte-identical");
   }
 
   /**
@@ -339,14 +352,19 @@ class GenericClientsTest {
     double blobRequests = proxyRequests("blob");
     double manifestOk = proxyRequests("manifest", 200);
     ProcessResult r = skopeo("--debug", "inspect", "--config", "--raw", "--tls-verify=false", dockerRef(tiny));
+    String version = CompatibilityRecorder.skopeoVersion(Tools.requireTool(ExternalTool.SKOPEO));
     if (r.succeeded()) {
       assertEquals(new String(bytes(tiny.config()), StandardCharsets.UTF_8), r.stdout());
+      compat.row("skopeo inspect --config (Ollama manifest)", version, MIRROR, FAKE_UPSTREAM, "the config blob, byte-identical");
       return;
     }
     assertTrue(r.stderr().contains("unsupported docker v2s2 media type: \\\"" + MediaTypes.MODEL), r.describe());
     assertTrue(r.stderr().contains("Content-Type from manifest GET is \\\"" + MediaTypes.MANIFEST_V2), r.describe());
     Harness.awaitTrue(() -> proxyRequests("manifest", 200) > manifestOk, "the manifest GET reached the proxy and got 200");
     assertEquals(blobRequests, proxyRequests("blob"), "skopeo gave up before asking for any blob");
+    compat.row("skopeo inspect --config (Ollama manifest)", version, MIRROR, FAKE_UPSTREAM,
+        "the manifest GET succeeds; skopeo then refuses the layer media type before asking for any blob",
+        "refused by skopeo itself: \"unsupported docker v2s2 media type\" (Ollama's layer types)");
   }
 
   /**
@@ -365,6 +383,8 @@ class GenericClientsTest {
     long up = upstreamBytes(dockerTyped.config());
     assertTrue(up >= dockerTyped.config().size() && up <= dockerTyped.config().size() + 1,
         "upstream sent " + up + " bytes for a config of " + dockerTyped.config().size());
+    compat.row("skopeo inspect --config (Docker-typed layers)", CompatibilityRecorder.skopeoVersion(Tools.requireTool(ExternalTool.SKOPEO)),
+        MIRROR, FAKE_UPSTREAM, "the config blob fetched cold through the mirror, byte-identical, once upstream");
   }
 
   /** Blob GETs the proxy counted with this result: hit, miss, inflight. */
@@ -408,6 +428,8 @@ class GenericClientsTest {
     assertEquals(200, warm.statusCode(), warm.toString());
     assertEquals("hit", warm.headers().firstValue("X-Pullmesh-Cache").orElse(null));
     assertArrayEquals(want, warm.body());
+    compat.row("Java java.net.http.HttpClient", System.getProperty("java.version"), MIRROR, FAKE_UPSTREAM,
+        "whole blob (h2c upgrade, Redirect.NORMAL), cold then warm; bytes compared");
   }
 
   @Test

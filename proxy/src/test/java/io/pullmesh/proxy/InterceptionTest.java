@@ -46,6 +46,7 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -58,6 +59,7 @@ import org.junit.jupiter.api.io.TempDir;
 class InterceptionTest {
   private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   private static FakeModel model(Path dir) {
     // 8 MiB in 256-512 KiB parts: the client runs its 16 parts in parallel, over 16 intercepted connections
@@ -108,6 +110,10 @@ class InterceptionTest {
         assertEquals(upstreamBytes, h.upstream.stats().blobBytes(), "a warm pull fetches nothing from upstream");
         assertEquals(model.blobs().size(), h.proxy.store().committedBlobs());
       }
+      compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+          CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake registry.ollama.ai (307 to a CDN)",
+          "pull of registry.ollama.ai/library/tiny:latest by its real name, cold then warm; 16 parts over intercepted connections;"
+              + " warm fetched nothing upstream");
     }
   }
 
@@ -337,6 +343,10 @@ class InterceptionTest {
       ProcessResult untrusted = curl("-sS", "-f", "--proxy", proxy, "https://registry.ollama.ai/v2/library/tiny/manifests/latest");
       assertFalse(untrusted.succeeded(), untrusted.describe());
       assertTrue(untrusted.stderr().contains("certificate"), untrusted.describe());
+      compat.row("curl --proxy --cacert", CompatibilityRecorder.curlVersion(Tools.requireTool(ExternalTool.CURL)),
+          CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake registry.ollama.ai (307 to a CDN)",
+          "manifest and blob by registry.ollama.ai URL, cold; by presigned CDN URL and a range, warm; plain-HTTP proxying;"
+              + " refused without the CA");
     }
   }
 

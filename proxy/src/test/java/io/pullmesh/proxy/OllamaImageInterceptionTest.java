@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.testcontainers.containers.Container;
 import org.testcontainers.containers.GenericContainer;
@@ -33,6 +34,7 @@ import org.testcontainers.utility.MountableFile;
 @Testcontainers(disabledWithoutDocker = true)
 class OllamaImageInterceptionTest {
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   @Test
   void ollamaPullsThroughPullmeshByTheRealNameColdThenWarm() throws Exception {
@@ -68,6 +70,9 @@ class OllamaImageInterceptionTest {
         Container.ExecResult warm = ollama.execInContainer("ollama", "pull", "tiny");
         assertEquals(0, warm.getExitCode(), warm.getStdout() + warm.getStderr());
         assertEquals(upstreamBytes, upstream.stats().blobBytes(), "the second pull came from pullmesh's cache");
+        compat.row("ollama (ollama/ollama image)", image.substring(image.indexOf(':') + 1), CompatibilityRecorder.Mode.INTERCEPTION,
+            "testkit fake registry.ollama.ai (307 to a CDN)", "HTTPS_PROXY and pullmesh's CA only; ollama pull tiny cold, ollama list, rm, warm pull;"
+                + " upstream carried the model once");
       }
     }
   }

@@ -70,6 +70,8 @@ public final class BlobDownload {
 
   private final Digest digest;
   private final RepositoryName repository;
+  /** The repository's name at its upstream (the same unless a namespace maps to another upstream). */
+  private final RepositoryName remote;
   private final Vertx vertx;
   private final UpstreamRegistry upstream;
   private final BlobStore store;
@@ -116,8 +118,9 @@ public final class BlobDownload {
   // touched only by the single running hash task
   private final MessageDigest sha;
 
-  BlobDownload(Digest digest, RepositoryName repository, Vertx vertx, UpstreamRegistry upstream, BlobStore store,
+  BlobDownload(Digest digest, RepositoryName repository, RepositoryName remote, Vertx vertx, UpstreamRegistry upstream, BlobStore store,
       SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock) {
+    this.remote = remote;
     this.digest = digest;
     this.repository = repository;
     this.vertx = vertx;
@@ -309,7 +312,7 @@ public final class BlobDownload {
   }
 
   private Future<BlobLocation> locateWithRetry(int attempt) {
-    return upstream.locate(repository, digest).recover(t -> {
+    return upstream.locate(remote, digest).recover(t -> {
       UpstreamException u = UpstreamException.classify(t, "blob " + digest.shortHex());
       if (!u.isRetryable() || attempt >= config.maxPieceAttempts()) {
         return Future.failedFuture(u);

@@ -50,7 +50,7 @@ public final class DownloadManager {
   private record Remembered(BlobLocation location, long at) {}
 
   private final Vertx vertx;
-  private final UpstreamRegistry upstream;
+  private final UpstreamRouter upstreams;
   private final BlobStore store;
   private final SpaceManager space;
   private final Executor io;
@@ -64,8 +64,14 @@ public final class DownloadManager {
 
   public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, SpaceManager space, Executor io,
       MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
+    this(vertx, UpstreamRouter.single(upstream), store, space, io, metrics, config, clock, random);
+  }
+
+  /** As above, with the upstream chosen per repository. */
+  public DownloadManager(Vertx vertx, UpstreamRouter upstreams, BlobStore store, SpaceManager space, Executor io,
+      MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
     this.vertx = vertx;
-    this.upstream = upstream;
+    this.upstreams = upstreams;
     this.store = store;
     this.space = space;
     this.io = io;
@@ -134,7 +140,8 @@ public final class DownloadManager {
   }
 
   private BlobDownload newDownload(RepositoryName repo, Digest digest) {
-    return new BlobDownload(digest, repo, vertx, upstream, store, space, io, metrics, config, backoff, clock);
+    UpstreamRouter.Route route = upstreams.route(repo);
+    return new BlobDownload(digest, repo, route.remote(), vertx, route.upstream(), store, space, io, metrics, config, backoff, clock);
   }
 
   private void begin(BlobDownload download) {
@@ -189,7 +196,8 @@ public final class DownloadManager {
       if (known.isPresent()) {
         return Future.succeededFuture(known.getAsLong());
       }
-      return upstream.locate(repo, digest).map(loc -> {
+      UpstreamRouter.Route route = upstreams.route(repo);
+      return route.upstream().locate(route.remote(), digest).map(loc -> {
         rememberLocation(loc);
         return loc.size();
       }).recover(t -> Future.failedFuture(UpstreamRegistry.asRegistryError(t, ErrorCode.BLOB_UNKNOWN)));

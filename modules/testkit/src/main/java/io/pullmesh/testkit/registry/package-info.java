@@ -7,5 +7,11 @@
  *
  * <p>Handlers run on event loops and never block: blob bodies are read with {@link io.vertx.core.file.AsyncFile}
  * in chunks (never a whole file in memory) and written with back-pressure.
+ *
+ * <p>For a real OCI upstream instead of a fake one: {@link io.pullmesh.testkit.registry.DistributionRegistry}
+ * runs the CNCF distribution registry ({@code docker-registry}) as a subprocess (optionally with htpasswd auth or
+ * blob GETs redirected to {@link io.pullmesh.testkit.registry.StorageFileServer}), {@link
+ * io.pullmesh.testkit.registry.RegistryPusher} pushes a model into it through the upload API, and {@link
+ * io.pullmesh.testkit.registry.AccessLogEntry} reads its access log. These are blocking helpers for test threads.
  */
 package io.pullmesh.testkit.registry;

@@ -16,6 +16,8 @@ public enum ExternalTool {
   ARIA2C("aria2c"),
   NGINX("nginx"),
   SKOPEO("skopeo"),
+  /** The CNCF distribution registry (Debian package {@code docker-registry}), used as a real OCI upstream. */
+  DOCKER_REGISTRY("docker-registry"),
   /** The Prometheus server, run against a proxy to query the dashboards' and alerts' expressions. */
   PROMETHEUS("prometheus"),
   /** Prometheus' checker for configuration and rule files (same Debian package as the server). */

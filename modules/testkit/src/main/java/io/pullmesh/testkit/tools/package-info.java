@@ -1,7 +1,7 @@
 /**
- * External programs as subprocesses: the generic download clients {@code curl}, {@code aria2c}, {@code nginx} and
- * {@code skopeo}, and {@code prometheus} and {@code promtool} for the dashboards' tests. Finds them on the PATH,
- * runs them with a timeout and captures what they print, and skips (or, in CI with
- * {@code -Dpullmesh.require.tools=true}, fails) a test when one is missing.
+ * External programs as subprocesses: find {@code curl}, {@code aria2c}, {@code nginx}, {@code skopeo} and
+ * {@code docker-registry}, and {@code prometheus} and {@code promtool} for the dashboards' tests, on the PATH, run
+ * them with a timeout and capture what they print, and skip (or, in CI with {@code -Dpullmesh.require.tools=true},
+ * fail) a test when one is missing.
  */
 package io.pullmesh.testkit.tools;

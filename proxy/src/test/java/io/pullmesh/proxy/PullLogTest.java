@@ -1,0 +1,132 @@
+package io.pullmesh.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.testkit.client.ClientOptions;
+import io.pullmesh.testkit.client.OllamaLikeClient;
+import io.pullmesh.testkit.model.FakeModel;
+import io.pullmesh.testkit.model.ModelFixture;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One structured log line per pull. */
+class PullLogTest {
+  @TempDir Path dir;
+
+  private static final Digest A = Digest.ofHex("a".repeat(64));
+  private static final Digest B = Digest.ofHex("b".repeat(64));
+
+  /** A clock the test moves by hand. */
+  private static final class Hand extends Clock {
+    long now = 1_000_000;
+
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(now);
+    }
+  }
+
+  @Test
+  void aPullEndsWhenEveryBlobWasSentAndTheLineSaysWhereTheBytesCameFrom() {
+    Hand clock = new Hand();
+    List<String> lines = new ArrayList<>();
+    PullLog log = new PullLog(clock, lines::add);
+    log.manifestServed("10.0.0.7", "library/qwen2.5:7b", Map.of(A, 100L, B, 10L));
+    log.blobServed("10.0.0.7", A, 60, "miss");
+    clock.now += 500;
+    log.blobServed("10.0.0.8", A, 100, "hit"); // another client: not this pull
+    log.blobServed("10.0.0.7", A, 40, "inflight");
+    assertTrue(lines.isEmpty(), "B not sent yet");
+    clock.now += 250;
+    log.blobServed("10.0.0.7", B, 10, "hit");
+    assertEquals(List.of("pull model=library/qwen2.5:7b client=10.0.0.7 result=complete bytes=110 size=110 wire=110 cache=10 inflight=100 "
+        + "started_upstream=1 blobs=2/2 duration_ms=750 (110 B)"), lines);
+    assertEquals(0, log.active());
+  }
+
+  @Test
+  void aPullThatStopsIsLoggedIncompleteAfterTheIdleTimeAndOneThatNeverStartedIsNot() {
+    Hand clock = new Hand();
+    List<String> lines = new ArrayList<>();
+    PullLog log = new PullLog(clock, lines::add);
+    log.manifestServed("c1", "library/a:latest", Map.of(A, 100L));
+    log.manifestServed("c2", "library/b:latest", Map.of(B, 100L));
+    log.blobServed("c1", A, 30, "miss");
+    clock.now += PullLog.IDLE_MS - 1;
+    log.sweep();
+    assertTrue(lines.isEmpty());
+    clock.now += 1;
+    log.sweep();
+    assertEquals(1, lines.size(), "only the pull that sent bytes is logged: " + lines);
+    assertTrue(lines.get(0).contains("model=library/a:latest client=c1 result=incomplete bytes=30 size=100 wire=30"), lines.get(0));
+    assertTrue(lines.get(0).contains("blobs=0/1"), lines.get(0));
+    assertEquals(0, log.active());
+  }
+
+  @Test
+  void realPullsThroughTheProxyLogOneLineEachColdFromUpstreamThenWarmFromTheCache() throws Exception {
+    List<String> lines = new CopyOnWriteArrayList<>();
+    Logger logger = Logger.getLogger("io.pullmesh.pulls");
+    Handler capture = new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        lines.add(r.getMessage());
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    logger.addHandler(capture);
+    // other tests in this JVM may have configured logging quieter (LogSetup): this one needs the INFO lines
+    java.util.logging.Level before = logger.getLevel();
+    logger.setLevel(java.util.logging.Level.INFO);
+    FakeModel model = ModelFixture.tiny().create(dir.resolve("model"));
+    try (Harness h = Harness.start(dir, model); OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+      client.pull(h.url(), "library/tiny:latest", dir.resolve("o1"));
+      Harness.awaitTrue(() -> lines.size() == 1, "the cold pull was logged: " + lines);
+      h.awaitIdle();
+      client.pull(h.url(), "library/tiny:latest", dir.resolve("o2"));
+      Harness.awaitTrue(() -> lines.size() == 2, "the warm pull was logged: " + lines);
+      String cold = lines.get(0);
+      String warm = lines.get(1);
+      String n = Integer.toString(model.blobs().size());
+      assertTrue(cold.startsWith("pull model=library/tiny:latest client=127.0.0.1 result=complete"), cold);
+      assertTrue(cold.contains(" bytes=" + model.totalBytes() + " size=" + model.totalBytes() + " "), cold);
+      assertTrue(cold.contains(" started_upstream=" + n + " ") && cold.contains(" blobs=" + n + "/" + n + " "), cold);
+      assertTrue(warm.contains(" bytes=" + model.totalBytes() + " ") && warm.contains(" inflight=0 ") && warm.contains(" started_upstream=0 "), warm);
+      long wire = Long.parseLong(warm.replaceAll(".* wire=(\\d+) .*", "$1"));
+      assertTrue(wire >= model.totalBytes(), warm);
+      assertFalse(cold.contains("?") || cold.contains("Authorization"), "no URLs or headers in the line");
+    } finally {
+      logger.removeHandler(capture);
+      logger.setLevel(before);
+    }
+  }
+}
