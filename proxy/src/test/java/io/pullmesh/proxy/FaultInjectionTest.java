@@ -118,6 +118,35 @@ class FaultInjectionTest {
     }
   }
 
+  /**
+   * A corrupt byte met by an Ollama-like client's ranged parts, as it comes (no plain GET first). pullmesh sends
+   * every byte of a part but its last as it lands and cuts the part when the whole-blob SHA-256 fails; but Ollama
+   * retries a cut part from where it stopped and keeps the bytes it already has, the bad one among them. So that
+   * first pull fails at the client's own digest check ("digest mismatch, file must be downloaded again"), exactly as
+   * Ollama's does; nothing corrupt is committed, pullmesh has already fetched the blob again, and the next pull gets
+   * it whole and right. (Per-piece digests, which registry.ollama.ai does not publish, would be needed to catch
+   * the bad piece before serving it.)
+   */
+  @Test
+  void aCorruptByteCostsAnOllamaClientOneFailedPullAndNothingElse() throws Exception {
+    try (Harness h = Harness.start(dir, model)) {
+      h.upstream.cdnFaults().add(FaultRule.once(Fault.corrupt(3_000_000)).forDigest(big.digest()));
+      try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        io.pullmesh.testkit.client.PullException e = org.junit.jupiter.api.Assertions.assertThrows(io.pullmesh.testkit.client.PullException.class,
+            () -> client.pull(h.url(), model.reference(), dir.resolve("first")));
+        assertTrue(e.getMessage().contains("digest mismatch"), e.getMessage());
+      }
+      h.awaitIdle();
+      assertEquals(1, h.counter(MeterNames.DIGEST_MISMATCHES));
+      assertArrayEquals(Files.readAllBytes(big.file()), Files.readAllBytes(h.proxy.store().blobPath(big.digest())),
+          "what pullmesh committed is right");
+      try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        client.pull(h.url(), model.reference(), dir.resolve("second"));
+      }
+      MirrorPullTest.assertSameBlobs(model, dir.resolve("second"));
+    }
+  }
+
   @Test
   void anUpstreamThatAlwaysCorruptsNeverGetsCommitted() throws Exception {
     try (Harness h = Harness.start(dir, model)) {
