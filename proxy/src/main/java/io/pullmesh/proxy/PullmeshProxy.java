@@ -604,8 +604,14 @@ public final class PullmeshProxy implements AutoCloseable {
     });
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Stops serving and releases the cache; a second call does nothing. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
     ready = false;
     if (downloads != null) {
       downloads.persistAll();
