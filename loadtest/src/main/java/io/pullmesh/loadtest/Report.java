@@ -98,8 +98,8 @@ final class Report {
     row(b, "d. Ollama-like via pullmesh, warm", Scenario.WARM, direct, aria, Double.NaN);
     row(b, "e. " + o.concurrentClients() + " concurrent Ollama-like via pullmesh, cold (wall time, total bytes)",
         Scenario.CONCURRENT, direct, aria, boundParallel);
-    row(b, "f. Ollama-like via the distribution registry's proxy mode, cold", Scenario.DIST_COLD, direct, aria, layer / rate);
-    row(b, "g. Ollama-like via the distribution registry's proxy mode, warm", Scenario.DIST_WARM, direct, aria, Double.NaN);
+    row(b, "f. curl via the distribution registry's proxy mode, cold (model layer only)", Scenario.DIST_COLD, direct, aria, layer / rate);
+    row(b, "g. curl via the distribution registry's proxy mode, warm (model layer only)", Scenario.DIST_WARM, direct, aria, Double.NaN);
     b.append("\nThrottle bound: the time the throttle alone imposes (direct: its largest part at one connection's rate; ")
         .append("aria2c: 1/16 of the layer per connection; pullmesh: 1/").append(o.proxyConnections())
         .append(" of the layer per upstream connection; the distribution registry: the layer at one connection's rate, as it ")
@@ -110,7 +110,11 @@ final class Report {
         .append("counted from the start of the scenario. Speed-up = direct time / this time. ");
     Measured conc = median(Scenario.CONCURRENT);
     if (conc != null) {
-      b.append("Concurrent: ").append(conc.detail()).append(".");
+      b.append("Concurrent: ").append(conc.detail()).append(". ");
+    }
+    Measured dist = median(Scenario.DIST_COLD);
+    if (dist != null) {
+      b.append("Distribution registry: ").append(escape(dist.detail())).append(".");
     }
     b.append("\n\n");
 
