@@ -1,0 +1,211 @@
+package io.pullmesh.mesh;
+
+import com.hazelcast.cluster.Member;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.config.NetworkConfig;
+import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.map.IMap;
+import com.hazelcast.multimap.MultiMap;
+import io.pullmesh.core.Digest;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.spi.cluster.hazelcast.ConfigUtil;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/**
+ * A node's membership in the LAN mesh and its view of the blob-location index, on Hazelcast through Vert.x's
+ * cluster manager (never a home-made gossip protocol).
+ *
+ * <p><b>Membership.</b> Nodes find each other by multicast, or through a static member list where multicast is not
+ * allowed. The Hazelcast cluster name is the mesh's name plus a hash of its shared secret, so a node configured
+ * with another secret forms a cluster of its own and never sees this one's index. That is a guard against
+ * misconfiguration, not authentication: Hazelcast's open-source edition cannot authenticate members, so the data
+ * plane checks {@link PeerTokens} made from the secret on every peer request.
+ *
+ * <p><b>Index.</b> A Hazelcast multimap from blob digest to the nodes that hold it complete, and a map from node to the
+ * URL its data plane serves on. When a member leaves (or dies), every node drops what it had announced, so a
+ * lookup never names a node that is gone; lookups also filter by the current member list in the meantime.
+ * Hazelcast calls block, so they run on Vert.x worker threads, never an event loop.
+ */
+public final class Mesh implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(Mesh.class.getName());
+  static final String BLOBS = "pullmesh.blobs";
+  static final String NODES = "pullmesh.nodes";
+
+  /** A peer that holds a blob: its node id and the base URL of its data plane. */
+  public record Peer(String node, String url) {}
+
+  /**
+   * How to join.
+   *
+   * @param name the mesh's name (nodes with another name form another mesh)
+   * @param secret the shared secret, at least 16 characters
+   * @param bindHost the address the cluster engine listens on (and announces)
+   * @param port the first port to try (the engine takes the next free one after it)
+   * @param members {@code host[:port]} of other nodes; empty to discover them by multicast
+   * @param dataUrl the base URL this node's peer data plane serves blobs on
+   */
+  public record Settings(String name, String secret, String bindHost, int port, List<String> members, String dataUrl) {
+    public Settings {
+      Objects.requireNonNull(name, "name");
+      if (secret == null || secret.length() < 16) {
+        throw new IllegalArgumentException("the mesh secret must be at least 16 characters (e.g. from `openssl rand -hex 16`)");
+      }
+      members = List.copyOf(members);
+    }
+  }
+
+  private final Vertx vertx;
+  private final HazelcastInstance hz;
+  private final String node;
+  private final MultiMap<String, String> blobs;
+  private final IMap<String, String> nodes;
+
+  private Mesh(Vertx vertx, HazelcastClusterManager manager) {
+    this.vertx = vertx;
+    this.hz = manager.getHazelcastInstance();
+    this.node = hz.getCluster().getLocalMember().getUuid().toString();
+    this.blobs = hz.getMultiMap(BLOBS);
+    this.nodes = hz.getMap(NODES);
+  }
+
+  /** The Hazelcast configuration for these settings: Vert.x's defaults, then this mesh's name, network and join. */
+  static Config config(Settings s) {
+    Config c = ConfigUtil.loadConfig();
+    c.setClusterName(s.name() + "-" + secretTag(s.secret()));
+    c.setProperty("hazelcast.wait.seconds.before.join", "0");
+    c.setProperty("hazelcast.phone.home.enabled", "false");
+    c.setProperty("hazelcast.logging.type", "jdk");
+    c.setProperty("hazelcast.socket.bind.any", "false");
+    NetworkConfig n = c.getNetworkConfig();
+    n.setPort(s.port()).setPortAutoIncrement(true);
+    n.getInterfaces().setEnabled(true).setInterfaces(List.of(s.bindHost()));
+    n.setPublicAddress(null);
+    JoinConfig j = n.getJoin();
+    j.getAutoDetectionConfig().setEnabled(false);
+    if (s.members().isEmpty()) {
+      j.getTcpIpConfig().setEnabled(false);
+      j.getMulticastConfig().setEnabled(true);
+    } else {
+      j.getMulticastConfig().setEnabled(false);
+      j.getTcpIpConfig().setEnabled(true).setMembers(s.members());
+    }
+    return c;
+  }
+
+  /** The first 16 hex digits of SHA-256("pullmesh mesh" + secret): names the cluster without revealing the secret. */
+  static String secretTag(String secret) {
+    try {
+      byte[] h = MessageDigest.getInstance("SHA-256").digest(("pullmesh mesh\0" + secret).getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(h, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Starts a clustered Vert.x for this node, joins the mesh and registers the node's data-plane URL. */
+  public static Future<Mesh> join(Settings s) {
+    HazelcastClusterManager manager = new HazelcastClusterManager(config(s));
+    return Vertx.builder().withClusterManager(manager).buildClustered().compose(vertx -> {
+      Mesh mesh = new Mesh(vertx, manager);
+      return vertx.executeBlocking(() -> {
+        mesh.hz.getCluster().addMembershipListener(mesh.new Departures());
+        mesh.nodes.set(mesh.node, s.dataUrl());
+        LOG.info(() -> "joined mesh " + s.name() + " as " + mesh.node + " (" + mesh.hz.getCluster().getMembers().size() + " node(s))");
+        return mesh;
+      }, false).recover(t -> vertx.close().transform(v -> Future.failedFuture(t)));
+    });
+  }
+
+  /** Drops what a departed node announced; every node does it (idempotent), so it happens while any node lives. */
+  private final class Departures implements MembershipListener {
+    @Override
+    public void memberAdded(MembershipEvent e) {}
+
+    @Override
+    public void memberRemoved(MembershipEvent e) {
+      String gone = e.getMember().getUuid().toString();
+      try {
+        nodes.remove(gone);
+        for (String d : blobs.keySet()) {
+          blobs.remove(d, gone);
+        }
+      } catch (RuntimeException ex) {
+        LOG.fine(() -> "cleaning up after " + gone + ": " + ex);
+      }
+    }
+  }
+
+  public String node() {
+    return node;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** The nodes in the mesh now, this one included. */
+  public Set<String> members() {
+    Set<String> out = new HashSet<>();
+    for (Member m : hz.getCluster().getMembers()) {
+      out.add(m.getUuid().toString());
+    }
+    return out;
+  }
+
+  /** Tells the mesh this node holds {@code digest} complete and verified. */
+  public Future<Void> announce(Digest digest) {
+    return vertx.executeBlocking(() -> {
+      blobs.put(digest.toString(), node);
+      return null;
+    }, false);
+  }
+
+  /** Tells the mesh this node no longer holds {@code digest} (evicted). */
+  public Future<Void> withdraw(Digest digest) {
+    return vertx.executeBlocking(() -> {
+      blobs.remove(digest.toString(), node);
+      return null;
+    }, false);
+  }
+
+  /** The other live nodes that hold {@code digest}, with their data-plane URLs. */
+  public Future<List<Peer>> holders(Digest digest) {
+    return vertx.executeBlocking(() -> {
+      Set<String> live = members();
+      List<Peer> out = new ArrayList<>();
+      for (String n : blobs.get(digest.toString())) {
+        if (!n.equals(node) && live.contains(n)) {
+          String url = nodes.get(n);
+          if (url != null) {
+            out.add(new Peer(n, url));
+          }
+        }
+      }
+      return out;
+    }, false);
+  }
+
+  /** Leaves the mesh: the others drop this node's announcements. */
+  @Override
+  public void close() {
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warning(() -> "leaving the mesh: " + e);
+    }
+  }
+}
