@@ -99,6 +99,10 @@ public final class Main {
           + " with the CA " + proxy.ca().certificateFile() + " (SHA-256 " + proxy.ca().fingerprintSha256().substring(0, 23)
           + "..., also at " + proxy.url() + "/ca.crt), tunnels " + config.interception().tunnel() + ", refuses the rest");
     }
+    if (proxy.mesh() != null) {
+      LogSetup.print(out, "pullmesh mesh " + config.mesh().name() + ": node " + proxy.mesh().node() + " with " + proxy.mesh().members().size()
+          + " node(s), announcing its blobs; peers fetch them from " + proxy.url() + "/mesh/v1/blobs/ with the mesh secret");
+    }
     if (!block) {
       Runtime.getRuntime().addShutdownHook(new Thread(proxy::close, "pullmesh-shutdown"));
       return 0;

@@ -44,7 +44,15 @@ public record ProxyConfig(
     List<String> aliases,
     UpstreamTransport upstreamTransport,
     Interception interception,
-    List<NamedUpstream> upstreams) {
+    List<NamedUpstream> upstreams,
+    MeshSettings mesh) {
+
+  /**
+   * This node's place in a LAN mesh, or null when it runs alone.
+   *
+   * @param members {@code host:port} of other nodes' cluster ports; empty to find them by multicast
+   */
+  public record MeshSettings(String name, String secret, String bindHost, int port, List<String> members) {}
 
   /**
    * Another upstream registry, for the repositories of one namespace: {@code corp=https://registry.corp.example/team}
@@ -106,6 +114,11 @@ public record ProxyConfig(
     TUNNEL_HOSTS("tunnel-hosts", "HOSTS", "hosts a CONNECT may tunnel to unchanged (* for any); all others are refused", "none"),
     CA_DIR("ca-dir", "DIR", "where pullmesh's CA (ca.crt, ca.key) is kept [default <cache-dir>/ca]", null),
     CA_KEY_TYPE("ca-key-type", "TYPE", "key of a CA made now: ecdsa-p256 or rsa-3072", "ecdsa-p256"),
+    MESH_NAME("mesh-name", "NAME", "join the LAN mesh of this name (needs --mesh-secret-file); nodes share which blobs they hold", null),
+    MESH_SECRET_FILE("mesh-secret-file", "FILE", "the mesh's shared secret (at least 16 characters); nodes without it are refused", null),
+    MESH_MEMBERS("mesh-members", "HOST:PORT,...", "other nodes' cluster addresses, where multicast is not allowed (default: multicast)", null),
+    MESH_BIND("mesh-bind", "HOST", "this node's LAN address for the mesh [default: the --listen host, if not a wildcard]", null),
+    MESH_PORT("mesh-port", "PORT", "first port the mesh's cluster engine tries", "5701"),
     LOG_LEVEL("log-level", "LEVEL", "error, warn, info, debug", "info"),
     CONFIG("config", "FILE", "a properties file with the same keys (e.g. upstream-connections=32)", null);
 
@@ -382,8 +395,56 @@ public record ProxyConfig(
     UpstreamTransport transport = transport(v, src);
     Interception interception = interception(v, src, cacheDir);
     List<NamedUpstream> more = v.containsKey(Option.UPSTREAMS) ? upstreams(v.get(Option.UPSTREAMS), src) : List.of();
+    MeshSettings mesh = mesh(v, src, host);
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
-        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more);
+        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh);
+  }
+
+  private static MeshSettings mesh(Map<Option, String> v, Map<Option, String> src, String listenHost) {
+    if (!v.containsKey(Option.MESH_NAME)) {
+      return null;
+    }
+    String name = v.get(Option.MESH_NAME).strip();
+    if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
+      throw bad(Option.MESH_NAME, src, name, "letters, digits and . _ - (e.g. office-berlin)");
+    }
+    if (!v.containsKey(Option.MESH_SECRET_FILE)) {
+      throw new ConfigException(Option.MESH_NAME.flag() + " needs " + Option.MESH_SECRET_FILE.flag() + " FILE holding the mesh's shared secret "
+          + "(e.g. `openssl rand -hex 32 > /etc/pullmesh/mesh.secret`, the same file on every node)");
+    }
+    String secret;
+    try {
+      secret = Files.readString(Path.of(v.get(Option.MESH_SECRET_FILE)), StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw new ConfigException("cannot read " + Option.MESH_SECRET_FILE.flag() + " " + v.get(Option.MESH_SECRET_FILE) + ": " + e.getMessage());
+    }
+    if (secret.length() < 16) {
+      throw new ConfigException(Option.MESH_SECRET_FILE.flag() + " " + v.get(Option.MESH_SECRET_FILE)
+          + ": the secret is too short (use at least 16 characters, e.g. from `openssl rand -hex 32`)");
+    }
+    String bind = v.containsKey(Option.MESH_BIND) ? v.get(Option.MESH_BIND).strip() : listenHost;
+    if (bind.equals("0.0.0.0") || bind.equals("::")) {
+      throw new ConfigException(Option.MESH_NAME.flag() + ": set " + Option.MESH_BIND.flag() + " to this node's LAN address (the --listen host "
+          + listenHost + " is a wildcard, which other nodes cannot reach)");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(v.get(Option.MESH_PORT).strip());
+      if (port < 1 || port > 65535) {
+        throw new NumberFormatException();
+      }
+    } catch (NumberFormatException e) {
+      throw bad(Option.MESH_PORT, src, v.get(Option.MESH_PORT), "a port from 1 to 65535");
+    }
+    List<String> members = new ArrayList<>();
+    if (v.containsKey(Option.MESH_MEMBERS)) {
+      for (String m : v.get(Option.MESH_MEMBERS).split(",")) {
+        if (!m.isBlank()) {
+          members.add(m.strip());
+        }
+      }
+    }
+    return new MeshSettings(name, secret, bind, port, List.copyOf(members));
   }
 
   private static List<NamedUpstream> upstreams(String value, Map<Option, String> src) {
@@ -651,6 +712,7 @@ public record ProxyConfig(
   /** This configuration with another listen address (tests use port 0). */
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
-        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams);
+        connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
+        mesh);
   }
 }

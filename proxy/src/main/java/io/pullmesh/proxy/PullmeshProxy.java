@@ -23,6 +23,9 @@ import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
 import io.pullmesh.store.SpaceManager;
 import io.pullmesh.store.eviction.DecayedFrequencyPolicy;
+import io.pullmesh.mesh.Mesh;
+import io.pullmesh.mesh.PeerBlobServer;
+import io.pullmesh.mesh.PeerTokens;
 import io.pullmesh.tls.CertificateAuthority;
 import io.pullmesh.tls.TlsSetupException;
 import io.vertx.core.DeploymentOptions;
@@ -74,6 +77,8 @@ public final class PullmeshProxy implements AutoCloseable {
   private final BlobHandler blobs;
   private final BlobOrigins origins;
   private final PullLog pulls;
+  private volatile Mesh mesh;
+  private volatile PeerBlobServer peerServer;
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
@@ -103,7 +108,13 @@ public final class PullmeshProxy implements AutoCloseable {
           config.upstreamTransport());
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
-          (e, reason) -> metrics.eviction(reason.replace(' ', '-'), e.bytes()));
+          (e, reason) -> {
+            metrics.eviction(reason.replace(' ', '-'), e.bytes());
+            Mesh m = mesh;
+            if (m != null) {
+              m.withdraw(e.digest());
+            }
+          });
       UpstreamRouter router = router(config, upstream, fetchConfig, metrics, clock);
       this.downloads = new DownloadManager(vertx, router, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
@@ -256,6 +267,14 @@ public final class PullmeshProxy implements AutoCloseable {
       p.close();
       throw e;
     }
+    if (config.mesh() != null) {
+      try {
+        p.joinMesh(config.mesh(), clock);
+      } catch (RuntimeException e) {
+        p.close();
+        throw e;
+      }
+    }
     int resumed = p.downloads.resumePending();
     if (resumed > 0) {
       LOG.info(() -> "resumed " + resumed + " unfinished download(s) from the previous run");
@@ -318,6 +337,35 @@ public final class PullmeshProxy implements AutoCloseable {
 
   public int port() {
     return port;
+  }
+
+  /**
+   * Joins the LAN mesh: serves committed blobs to peers on /mesh/v1/blobs/, announces every blob the cache holds
+   * and each one committed from now on, withdraws each evicted one. Blocks until joined (up to 60 s).
+   */
+  private void joinMesh(ProxyConfig.MeshSettings s, Clock clock) {
+    String dataUrl = config.publicUrl() != null ? config.publicUrl().toString().replaceAll("/+$", "")
+        : "http://" + (s.bindHost().contains(":") ? "[" + s.bindHost() + "]" : s.bindHost()) + ":" + port;
+    peerServer = new PeerBlobServer(vertx, new PeerTokens(s.secret(), clock, java.time.Duration.ofMinutes(5)),
+        d -> store.lookup(d).map(r -> store.blobPath(d)));
+    try {
+      mesh = Mesh.join(new Mesh.Settings(s.name(), s.secret(), s.bindHost(), s.port(), s.members(), dataUrl))
+          .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (ExecutionException | InterruptedException | java.util.concurrent.TimeoutException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("cannot join the mesh " + s.name() + " on " + s.bindHost() + ":" + s.port() + ": " + cause.getMessage()
+          + " (check --mesh-bind, --mesh-port and --mesh-members)", cause);
+    }
+    Mesh m = mesh;
+    downloads.onCommitted(m::announce);
+    for (io.pullmesh.store.BlobRecord r : store.blobs()) {
+      m.announce(r.digest());
+    }
+  }
+
+  /** This node's mesh membership, or null when it runs alone. */
+  public Mesh mesh() {
+    return mesh;
   }
 
   /** {@code http://<listen host>:<port>}, with 127.0.0.1 for a wildcard host. */
@@ -498,6 +546,14 @@ public final class PullmeshProxy implements AutoCloseable {
         admin.handle(req);
         return;
       }
+      if (PeerBlobServer.handles(path)) {
+        PeerBlobServer peers = peerServer;
+        if (peers == null) {
+          throw new RegistryException(ErrorCode.NOT_FOUND, "this node is not in a mesh (--mesh-name)");
+        }
+        peers.handle(req);
+        return;
+      }
       if (path.equals("/ca.crt") && forward.intercepting()) {
         resp.putHeader("Content-Type", "application/x-pem-file")
             .putHeader("Content-Disposition", "attachment; filename=\"pullmesh-ca.crt\"")
@@ -565,7 +621,7 @@ public final class PullmeshProxy implements AutoCloseable {
       case "/", "/v2" -> "base";
       case "/status" -> "status";
       case "/ca.crt" -> "ca";
-      default -> "other";
+      default -> path.startsWith(PeerBlobServer.PREFIX) ? "peer" : "other";
     };
   }
 
@@ -613,6 +669,10 @@ public final class PullmeshProxy implements AutoCloseable {
       return;
     }
     ready = false;
+    Mesh m = mesh;
+    if (m != null) {
+      m.close();
+    }
     if (downloads != null) {
       downloads.persistAll();
     }

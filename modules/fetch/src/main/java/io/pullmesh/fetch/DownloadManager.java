@@ -61,6 +61,7 @@ public final class DownloadManager {
   private final Map<Digest, BlobDownload> active = new ConcurrentHashMap<>();
   private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
   private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
+  private volatile java.util.function.Consumer<Digest> committedListener = d -> {};
 
   public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, SpaceManager space, Executor io,
       MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
@@ -150,6 +151,7 @@ public final class DownloadManager {
       active.remove(d, download);
       if (ar.succeeded()) {
         corruptStreak.remove(d);
+        committedListener.accept(d);
         return;
       }
       RegistryException e = RegistryException.of(ar.cause());
@@ -247,6 +249,11 @@ public final class DownloadManager {
   }
 
   /** Downloads in progress. */
+  /** Called (on an event loop; keep it short) with each blob a download committed, e.g. to announce it to the mesh. */
+  public void onCommitted(java.util.function.Consumer<Digest> listener) {
+    this.committedListener = listener;
+  }
+
   public int activeCount() {
     return active.size();
   }
