@@ -23,16 +23,14 @@ import io.pullmesh.testkit.tools.ProcessResult;
 import io.pullmesh.testkit.tools.Tools;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
+
 import java.net.InetSocketAddress;
 import java.net.ProxySelector;
-import java.net.Socket;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,8 +40,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -116,11 +113,11 @@ class DashboardsIT {
       scrapes.sync();
       try (OllamaLikeClient viaProxy = new OllamaLikeClient(ClientOptions.forTests()
           .proxySelector(ProxySelector.of(new InetSocketAddress("127.0.0.1", h.proxy.port())))
-          .sslContext(trusting(h.proxy.ca().certificate())).build())) {
+          .sslContext(InterceptionTest.trusting(h.proxy.ca().certificate())).build())) {
         viaProxy.pull("https://registry.ollama.ai", b.reference(), dir.resolve("ollama-b2"));
       }
       MirrorPullTest.assertSameBlobs(b, dir.resolve("ollama-b2"));
-      String refused = rawExchange(h.proxy.port(), "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+      String refused = InterceptionTest.rawExchange(h.proxy.port(), "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
       assertTrue(refused.startsWith("HTTP/1.1 403"), refused);
       scrapes.sync();
       // the alert rules as Prometheus loaded them from alerts.yml
@@ -341,37 +338,6 @@ class DashboardsIT {
       double now = System.currentTimeMillis() / 1000.0;
       prom.awaitVector("timestamp(up{job=\"pullmesh\"})", v -> !v.isEmpty() && PrometheusServer.values(v).get(0) > now,
           WAIT, "a scrape after " + now);
-    }
-  }
-
-  private static SSLContext trusting(X509Certificate ca) throws Exception {
-    KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-    ks.load(null, null);
-    ks.setCertificateEntry("pullmesh", ca);
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    tmf.init(ks);
-    SSLContext ctx = SSLContext.getInstance("TLS");
-    ctx.init(null, tmf.getTrustManagers(), null);
-    return ctx;
-  }
-
-  private static String rawExchange(int port, String request) throws Exception {
-    try (Socket s = new Socket("127.0.0.1", port)) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
-      s.getOutputStream().flush();
-      InputStream in = s.getInputStream();
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      byte[] buf = new byte[8192];
-      int n;
-      try {
-        while ((n = in.read(buf)) > 0) {
-          out.write(buf, 0, n);
-        }
-      } catch (java.net.SocketTimeoutException e) {
-        // the proxy keeps the connection open after its answer
-      }
-      return out.toString(StandardCharsets.UTF_8);
     }
   }
 }

@@ -67,7 +67,8 @@ class InterceptionTest {
         .layer(MediaTypes.PARAMS, 97).create(dir.resolve("model"));
   }
 
-  private static SSLContext trusting(X509Certificate ca) throws Exception {
+  /** A client TLS context that trusts only {@code ca} (pullmesh's CA in these tests). */
+  static SSLContext trusting(X509Certificate ca) throws Exception {
     KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
     ks.load(null, null);
     ks.setCertificateEntry("pullmesh", ca);
@@ -140,7 +141,7 @@ class InterceptionTest {
   }
 
   /** Sends raw bytes to the proxy and reads its answer up to the end of the headers (or the connection). */
-  private static String rawExchange(int port, String request) throws Exception {
+  static String rawExchange(int port, String request) throws Exception {
     try (Socket s = new Socket("127.0.0.1", port)) {
       s.setSoTimeout(10_000);
       s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
