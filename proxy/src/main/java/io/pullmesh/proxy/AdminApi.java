@@ -65,6 +65,8 @@ final class AdminApi {
   private final String token;
   private final Clock clock;
   private final Traffic traffic;
+  /** The default upstream's URL, for stats. */
+  private final String upstream;
   private volatile JsonObject verification = new JsonObject().put("state", "never run");
 
   /** Byte counters the stats report (read from the metrics recorder). */
@@ -80,7 +82,8 @@ final class AdminApi {
   }
 
   AdminApi(Vertx vertx, BlobStore store, SpaceManager space, DownloadManager downloads, ManifestService manifests,
-      Aliases aliases, Prefetcher prefetcher, String token, Clock clock, Traffic traffic) {
+      Aliases aliases, Prefetcher prefetcher, String token, Clock clock, String upstream, Traffic traffic) {
+    this.upstream = upstream;
     this.vertx = vertx;
     this.store = store;
     this.catalog = store.catalog();
@@ -287,7 +290,7 @@ final class AdminApi {
         .put("catalog", new JsonObject().put("manifests", catalog.manifests().size()).put("tags", catalog.tags().size())
             .put("pins", catalog.pins().size()).put("aliases", aliases.all().size()))
         .put("traffic", trafficJson(served, fetched))
-        .put("node", new JsonObject().put("version", ProxyConfig.VERSION).put("upstream", manifests.upstreamBase()));
+        .put("node", new JsonObject().put("version", ProxyConfig.VERSION).put("upstream", upstream));
   }
 
   private JsonObject trafficJson(long served, long fetched) {

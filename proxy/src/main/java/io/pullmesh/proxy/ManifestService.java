@@ -72,11 +72,6 @@ final class ManifestService {
     return ttl;
   }
 
-  /** The default upstream registry's base URL (the one for library/ models). */
-  String upstreamBase() {
-    return upstreams.route(RepositoryName.parse("library/x")).upstream().base().toString();
-  }
-
   /**
    * @return fails with {@link RegistryException}: MANIFEST_UNKNOWN (404), DENIED (403), UPSTREAM_ERROR (502),
    *     UPSTREAM_TIMEOUT (504), TOOMANYREQUESTS (429)

@@ -109,7 +109,7 @@ public final class PullmeshProxy implements AutoCloseable {
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> {
-            metrics.eviction(reason.replace(' ', '-'), e.bytes());
+            metrics.eviction(reason, e.bytes());
             Mesh m = mesh;
             if (m != null) {
               m.withdraw(e.digest());
@@ -131,7 +131,7 @@ public final class PullmeshProxy implements AutoCloseable {
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
       this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, config.adminToken(), clock,
-          new AdminApi.Traffic() {
+          upstream.base().toString(), new AdminApi.Traffic() {
             @Override
             public long servedBytes() {
               return metrics.servedBytesTotal();
@@ -206,7 +206,7 @@ public final class PullmeshProxy implements AutoCloseable {
       return null;
     }
     try {
-      CertificateAuthority ca = CertificateAuthority.loadOrCreate(interception.caDir(), nodeName(), interception.keyAlgorithm(), clock);
+      CertificateAuthority ca = CertificateAuthority.loadOrCreate(interception.caDir(), nodeName(System.getenv()), interception.keyAlgorithm(), clock);
       if (ca.createdNow()) {
         LOG.info(() -> "created pullmesh's CA " + ca.certificateFile() + " (SHA-256 " + ca.fingerprintSha256()
             + "): clients that pull through HTTPS_PROXY must trust it (docs/interception.md)");
@@ -218,9 +218,9 @@ public final class PullmeshProxy implements AutoCloseable {
     }
   }
 
-  /** This machine's name for the CA's subject: $HOSTNAME, else the resolver's, else "pullmesh". */
-  static String nodeName() {
-    String h = System.getenv("HOSTNAME");
+  /** This machine's name for the CA's subject: $HOSTNAME, else the resolver's, else "pullmesh"; at most 40 characters. */
+  public static String nodeName(java.util.Map<String, String> env) {
+    String h = env.get("HOSTNAME");
     if (h == null || h.isBlank()) {
       try {
         h = java.net.InetAddress.getLocalHost().getHostName();
@@ -412,12 +412,13 @@ public final class PullmeshProxy implements AutoCloseable {
     String uri = req.uri();
     if (!uri.startsWith("/") && !uri.equals("*")) {
       // absolute form (GET http://host/path): a client using this node as its HTTP proxy
-      String host = absoluteHost(uri);
+      java.net.URI target = absoluteTarget(uri);
+      String host = target == null ? null : target.getHost();
       if (host != null && forward.intercepts(host)) {
         serveAs(req, host);
         return;
       }
-      if (host == null || !isThisNode(req, uri)) {
+      if (host == null || !isThisNode(req, target)) {
         metrics.proxyConnect("refused");
         ForwardProxy.refuse(req, host == null ? 400 : 403, host == null ? "cannot read the request target " + uri
             : "pullmesh is not an open proxy: it answers for " + config.interception().intercept() + " only");
@@ -427,18 +428,18 @@ public final class PullmeshProxy implements AutoCloseable {
     serveLocal(req);
   }
 
-  private static String absoluteHost(String uri) {
+  /** An absolute-form request target ({@code http(s)://host/...}); null for anything else. */
+  private static java.net.URI absoluteTarget(String uri) {
     try {
       java.net.URI u = new java.net.URI(uri);
-      return ("http".equalsIgnoreCase(u.getScheme()) || "https".equalsIgnoreCase(u.getScheme())) ? u.getHost() : null;
+      return "http".equalsIgnoreCase(u.getScheme()) || "https".equalsIgnoreCase(u.getScheme()) ? u : null;
     } catch (java.net.URISyntaxException e) {
       return null;
     }
   }
 
   /** Whether an absolute-form request names this node itself (its port, on a loopback or the listen address). */
-  private boolean isThisNode(HttpServerRequest req, String uri) {
-    java.net.URI u = java.net.URI.create(uri);
+  private boolean isThisNode(HttpServerRequest req, java.net.URI u) {
     int p = u.getPort() > 0 ? u.getPort() : ("https".equalsIgnoreCase(u.getScheme()) ? 443 : 80);
     if (p != port) {
       return false;

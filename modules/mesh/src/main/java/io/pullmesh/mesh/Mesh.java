@@ -61,9 +61,7 @@ public final class Mesh implements AutoCloseable {
   public record Settings(String name, String secret, String bindHost, int port, List<String> members, String dataUrl) {
     public Settings {
       Objects.requireNonNull(name, "name");
-      if (secret == null || secret.length() < 16) {
-        throw new IllegalArgumentException("the mesh secret must be at least 16 characters (e.g. from `openssl rand -hex 16`)");
-      }
+      PeerTokens.requireSecret(secret);
       members = List.copyOf(members);
     }
   }

@@ -26,12 +26,21 @@ public final class PeerTokens {
   private final Duration validity;
 
   public PeerTokens(String secret, Clock clock, Duration validity) {
+    this.key = requireSecret(secret).getBytes(StandardCharsets.UTF_8);
+    this.clock = clock;
+    this.validity = validity;
+  }
+
+  /**
+   * Returns {@code secret} if it can serve as a mesh secret.
+   *
+   * @throws IllegalArgumentException when it is missing or shorter than 16 characters
+   */
+  static String requireSecret(String secret) {
     if (secret == null || secret.length() < 16) {
       throw new IllegalArgumentException("the mesh secret must be at least 16 characters (e.g. from `openssl rand -hex 16`)");
     }
-    this.key = secret.getBytes(StandardCharsets.UTF_8);
-    this.clock = clock;
-    this.validity = validity;
+    return secret;
   }
 
   /** A header value that lets {@code node} fetch {@code digest} until the validity runs out. */

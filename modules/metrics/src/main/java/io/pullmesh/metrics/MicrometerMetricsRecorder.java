@@ -118,8 +118,8 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
 
   /**
    * The {@code reason} tag of an eviction, one of a fixed few: over-the-limit, room-for-download, disk-full,
-   * operator (other for anything else). The space manager's reason for making room names the download
-   * ("room for 54aa65edee26"), which as a tag would start a new series for every blob.
+   * operator (other for anything else), whatever the caller's spelling: a reason that named a blob ("room for
+   * 54aa65edee26") would start a new series for every blob.
    */
   static String evictionReason(String reason) {
     String r = reason.toLowerCase(java.util.Locale.ROOT).replace(' ', '-');

@@ -36,6 +36,10 @@ public final class SpaceManager {
 
   /** Something to tell about each eviction (metrics, logs). */
   public interface Listener {
+    /**
+     * @param reason one of a fixed few, fit for a metric tag: "over the limit", "room for download", "disk full",
+     *     "operator"
+     */
     void evicted(Eviction e, String reason);
   }
 
@@ -120,7 +124,7 @@ public final class SpaceManager {
     long over = store.committedBytes() + reserved.get() + size - max;
     if (over > 0) {
       // the other blobs of the model being pulled are about to be used: not them
-      evict(over, "room for " + d.shortHex(), siblings(d));
+      evict(over, "room for download", "room for " + d.shortHex(), siblings(d));
       over = store.committedBytes() + reserved.get() + size - max;
       if (over > 0) {
         throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "the cache (limit " + Bytes.human(max) + ") has no room for "
@@ -143,7 +147,7 @@ public final class SpaceManager {
   public synchronized void enforce() {
     long over = used() - limit.getAsLong();
     if (over > 0) {
-      evict(over, "over the limit", Set.of());
+      evict(over, "over the limit", "over the limit", Set.of());
     }
   }
 
@@ -158,7 +162,7 @@ public final class SpaceManager {
     if (usable >= needed) {
       return true;
     }
-    evict(needed - usable, "disk full", Set.of());
+    evict(needed - usable, "disk full", "disk full", Set.of());
     return usableSpace() >= Math.min(needed, minimum);
   }
 
@@ -216,7 +220,11 @@ public final class SpaceManager {
     return out;
   }
 
-  private long evict(long bytes, String reason, Set<Digest> alsoKeep) {
+  /**
+   * @param reason the listener's (bounded) reason
+   * @param detail the log's, which may name the download making room
+   */
+  private long evict(long bytes, String reason, String detail, Set<Digest> alsoKeep) {
     Set<Digest> keep = protectedDigests();
     keep.addAll(alsoKeep);
     List<EvictionCandidate> candidates = new ArrayList<>();
@@ -232,7 +240,7 @@ public final class SpaceManager {
         freed += n;
         evictions.incrementAndGet();
         Eviction e = new Eviction(d, n);
-        LOG.info(() -> "evicted " + d + " (" + Bytes.human(n) + "): " + reason);
+        LOG.info(() -> "evicted " + d + " (" + Bytes.human(n) + "): " + detail);
         listener.evicted(e, reason);
       }
     }

@@ -96,7 +96,7 @@ public final class CaCommand {
     Path dir = caDir != null && !caDir.isBlank() ? Path.of(caDir)
         : (cacheDir != null && !cacheDir.isBlank() ? Path.of(cacheDir) : defaultCacheDir).resolve("ca");
     try {
-      CertificateAuthority ca = CertificateAuthority.loadOrCreate(dir, nodeName(env), algorithm, Clock.systemUTC());
+      CertificateAuthority ca = CertificateAuthority.loadOrCreate(dir, io.pullmesh.proxy.PullmeshProxy.nodeName(env), algorithm, Clock.systemUTC());
       if (command.equals("print")) {
         out.print(ca.certificatePem());
         err.println("pullmesh CA " + ca.certificate().getSubjectX500Principal().getName() + (ca.createdNow() ? " (made now)" : ""));
@@ -120,17 +120,5 @@ public final class CaCommand {
       err.println("pullmesh ca: " + dir.toAbsolutePath() + ": " + e.getMessage());
       return 1;
     }
-  }
-
-  private static String nodeName(Map<String, String> env) {
-    String h = env.get("HOSTNAME");
-    if (h == null || h.isBlank()) {
-      try {
-        h = java.net.InetAddress.getLocalHost().getHostName();
-      } catch (IOException e) {
-        h = "pullmesh";
-      }
-    }
-    return h.length() > 40 ? h.substring(0, 40) : h;
   }
 }
