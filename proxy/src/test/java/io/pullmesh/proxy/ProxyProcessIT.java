@@ -355,8 +355,9 @@ class ProxyProcessIT {
   void adminCommandsTalkToARunningProxyWhoseCacheVerifyLeavesAlone() throws Exception {
     Path cache = dir.resolve("cache");
     ProxyProcess proxy = launchProxy(cache);
-    assertTrue(proxy.stdout().contains("pullmesh admin API at " + proxy.url() + "/admin/v1/ (changes from this machine only"),
-        proxy.describe());
+    // printed just after the "listening on" line launchProxy waits for
+    assertTrue(proxy.awaitStdout(l -> l.contains("pullmesh admin API at " + proxy.url() + "/admin/v1/ (changes from this machine only"),
+        Duration.ofSeconds(10)) != null, proxy.describe());
     pullAndAwaitCommitted(proxy, "ollama");
 
     ProxyProcess stats = runToExit("admin", "stats", "--url", proxy.url());
