@@ -192,6 +192,66 @@ final class BlobHandler {
     return (req.isSSL() ? "https" : "http") + "://" + host + req.path();
   }
 
+  /**
+   * Serves a peer of the mesh (its token already checked) from this node's download of {@code digest} in progress:
+   * the range streams from the partial copy as its bytes arrive, and the response ends as soon as its last byte is
+   * sent, not held back until the whole blob verified: the peer verifies every byte it gets itself before it commits
+   * or serves anything as complete.
+   *
+   * @return false, having sent nothing, when no download of {@code digest} runs here
+   */
+  boolean servePartialToPeer(Exchange ex, Digest digest) {
+    BlobDownload download = downloads.active(digest);
+    if (download == null) {
+      return false;
+    }
+    HttpServerResponse resp = ex.response;
+    String range = ex.request.getHeader("Range");
+    download.ready().onComplete(ar -> {
+      BlobDownload.Reader reader;
+      try {
+        reader = ar.succeeded() ? download.tryOpenReader() : null;
+      } catch (RegistryException e) {
+        reader = null;
+      }
+      if (reader == null) {
+        // failed, or committed in the meantime: the peer asks again and finds the committed file (or goes elsewhere)
+        resp.setStatusCode(503).putHeader("Retry-After", "1").putHeader("Content-Type", "text/plain; charset=utf-8")
+            .end("pullmesh mesh: the download of " + digest + " here just ended; ask again\n");
+        return;
+      }
+      BlobDownload.Reader r = reader;
+      ByteSource source = new ByteSource() {
+        @Override
+        public Future<Chunk> read(long position, int max) {
+          return r.read(position, max);
+        }
+
+        @Override
+        public Future<?> verified() {
+          return Future.succeededFuture();
+        }
+
+        @Override
+        public void close() {
+          r.close();
+        }
+      };
+      if (resp.closed()) {
+        source.close();
+        return;
+      }
+      resp.putHeader("Docker-Content-Digest", digest.toString()).putHeader("Accept-Ranges", "bytes").putHeader("X-Pullmesh-Cache", "partial");
+      if (ex.request.method() == HttpMethod.HEAD) {
+        source.close();
+        resp.putHeader("Content-Length", Long.toString(download.size())).setStatusCode(200).end();
+        return;
+      }
+      serveSource(ex, source, download.size(), range, digest, MetricsRecorder.Source.PEER);
+    });
+    return true;
+  }
+
   private static ByteSource inFlightSource(BlobDownload download, BlobDownload.Reader reader) {
     return new ByteSource() {
       @Override

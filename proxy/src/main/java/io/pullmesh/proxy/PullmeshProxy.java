@@ -24,6 +24,7 @@ import io.pullmesh.store.CacheUnusableException;
 import io.pullmesh.store.SpaceManager;
 import io.pullmesh.store.eviction.DecayedFrequencyPolicy;
 import io.pullmesh.mesh.Mesh;
+import io.pullmesh.mesh.MeshPeers;
 import io.pullmesh.mesh.PeerBlobServer;
 import io.pullmesh.mesh.PeerTokens;
 import io.pullmesh.tls.CertificateAuthority;
@@ -79,6 +80,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final PullLog pulls;
   private volatile Mesh mesh;
   private volatile PeerBlobServer peerServer;
+  private volatile MeshPeers peers;
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
@@ -269,7 +271,7 @@ public final class PullmeshProxy implements AutoCloseable {
     }
     if (config.mesh() != null) {
       try {
-        p.joinMesh(config.mesh(), clock);
+        p.joinMesh(config.mesh(), fetchConfig, clock);
       } catch (RuntimeException e) {
         p.close();
         throw e;
@@ -343,11 +345,11 @@ public final class PullmeshProxy implements AutoCloseable {
    * Joins the LAN mesh: serves committed blobs to peers on /mesh/v1/blobs/, announces every blob the cache holds
    * and each one committed from now on, withdraws each evicted one. Blocks until joined (up to 60 s).
    */
-  private void joinMesh(ProxyConfig.MeshSettings s, Clock clock) {
+  private void joinMesh(ProxyConfig.MeshSettings s, FetchConfig fetchConfig, Clock clock) {
     String dataUrl = config.publicUrl() != null ? config.publicUrl().toString().replaceAll("/+$", "")
         : "http://" + (s.bindHost().contains(":") ? "[" + s.bindHost() + "]" : s.bindHost()) + ":" + port;
-    peerServer = new PeerBlobServer(vertx, new PeerTokens(s.secret(), clock, java.time.Duration.ofMinutes(5)),
-        d -> store.lookup(d).map(r -> store.blobPath(d)));
+    PeerTokens tokens = new PeerTokens(s.secret(), clock, java.time.Duration.ofMinutes(5));
+    peerServer = new PeerBlobServer(vertx, tokens, d -> store.lookup(d).map(r -> store.blobPath(d)), (r, d) -> false, metrics);
     try {
       mesh = Mesh.join(new Mesh.Settings(s.name(), s.secret(), s.bindHost(), s.port(), s.members(), dataUrl))
           .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
@@ -357,9 +359,11 @@ public final class PullmeshProxy implements AutoCloseable {
           + " (check --mesh-bind, --mesh-port and --mesh-members)", cause);
     }
     Mesh m = mesh;
-    downloads.onCommitted(m::announce);
+    peers = new MeshPeers(vertx, m, tokens, clock, fetchConfig.connectTimeout(), fetchConfig.stallTimeout());
+    downloads.usePeers(peers);
+    metrics.meshPeers(() -> Math.max(0, m.members().size() - 1));
     for (io.pullmesh.store.BlobRecord r : store.blobs()) {
-      m.announce(r.digest());
+      m.announce(r.digest(), r.size());
     }
   }
 
@@ -552,7 +556,7 @@ public final class PullmeshProxy implements AutoCloseable {
         if (peers == null) {
           throw new RegistryException(ErrorCode.NOT_FOUND, "this node is not in a mesh (--mesh-name)");
         }
-        peers.handle(req);
+        peers.handle(req, (r, d) -> blobs.servePartialToPeer(ex, d));
         return;
       }
       if (path.equals("/ca.crt") && forward.intercepting()) {
@@ -670,6 +674,11 @@ public final class PullmeshProxy implements AutoCloseable {
       return;
     }
     ready = false;
+    MeshPeers mp = peers;
+    if (mp != null) {
+      downloads.usePeers(null);
+      mp.close();
+    }
     Mesh m = mesh;
     if (m != null) {
       m.close();

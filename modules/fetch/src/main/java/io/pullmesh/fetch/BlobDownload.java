@@ -115,11 +115,39 @@ public final class BlobDownload {
   private long startedAt;
   private long upstreamBytes;
 
+  // ---- the mesh (all null/unused when the node runs alone); guarded by this
+  private final PeerNetwork peers;
+  private PeerNetwork.View view = PeerNetwork.View.EMPTY;
+  /** This node fetches the blob from upstream (it holds the mesh-wide claim, or runs alone). */
+  private boolean fetcher;
+  /** {@link #location} came from upstream (a download that started from peers has only a size until it needs upstream). */
+  private boolean upstreamLocated;
+  private boolean locating;
+  private boolean viewing;
+  private boolean claiming;
+  /** The per-piece SHA-256 list pieces are checked against on arrival, when one exists for this layout. */
+  private PeerNetwork.PieceHashes checkList;
+  /** For each piece, the peer whose bytes are in it (null: upstream; {@link #MIXED}: more than one source). */
+  private String[] sourceOf;
+  private final Map<String, Integer> peerLanes = new HashMap<>();
+  /** Per-piece SHA-256 computed while hashing, published after commit so peers can check pieces. */
+  private byte[][] pieceDigests;
+  private BitSet publishedDone = new BitSet();
+  private long peerTimer = -1;
+  private long peerBytes;
+  private static final String MIXED = "\0mixed";
+  /** Most requests one download keeps open to one peer that holds the bytes already. */
+  private static final int PER_PEER_LANES = 8;
+  /** How often a download refreshes its view of the mesh and tells the mesh its progress. */
+  static final long PEER_TICK_MS = 250;
+
   // touched only by the single running hash task
   private final MessageDigest sha;
 
   BlobDownload(Digest digest, RepositoryName repository, RepositoryName remote, Vertx vertx, UpstreamRegistry upstream, BlobStore store,
-      SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock) {
+      SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock, PeerNetwork peers) {
+    this.peers = peers;
+    this.fetcher = peers == null;
     this.remote = remote;
     this.digest = digest;
     this.repository = repository;
@@ -244,8 +272,58 @@ public final class BlobDownload {
     synchronized (this) {
       startedAt = clock.millis();
     }
-    Future<BlobLocation> located = known != null ? Future.succeededFuture(known) : locateWithRetry(1);
-    located.compose(loc -> vertx.executeBlocking(() -> open(loc), false)).onComplete(ar -> {
+    if (peers == null) {
+      begin(known != null ? Future.succeededFuture(known) : locateWithRetry(1), true, 0);
+      return;
+    }
+    peers.view(digest).otherwise(PeerNetwork.View.EMPTY).onComplete(ar -> decide(ar.result(), known, 0));
+  }
+
+  /** How many times (of {@link #PEER_TICK_MS}) a download waits for a node that claimed a blob to say how big it is. */
+  private static final int MAX_SIZE_WAITS = 40;
+
+  /**
+   * Where to start: from peers when one holds the blob (or fetches it and said how big it is), else from upstream
+   * after claiming the blob mesh-wide, so that only one node of the mesh fetches it from upstream.
+   */
+  private void decide(PeerNetwork.View v, BlobLocation known, int waits) {
+    synchronized (this) {
+      view = v;
+    }
+    if (v.size() >= 0 && !v.holders().isEmpty()) {
+      LOG.fine(() -> "fetching " + digest + " from peers " + v.holders().stream().map(PeerNetwork.Holder::node).toList()
+          + (v.fetcher() != null ? " (" + v.fetcher() + " fetches it from upstream)" : ""));
+      begin(Future.succeededFuture(new BlobLocation(remote, digest, upstream.base(), v.size(), true)), false,
+          v.hashes() != null && v.hashes().size() == v.size() ? v.hashes().pieceSize() : 0);
+      return;
+    }
+    if (v.fetcher() != null && !v.fetcher().equals(peers.self()) && waits < MAX_SIZE_WAITS) {
+      vertx.setTimer(PEER_TICK_MS, id -> peers.view(digest).otherwise(PeerNetwork.View.EMPTY).onComplete(ar -> decide(ar.result(), known, waits + 1)));
+      return;
+    }
+    peers.claim(digest).onComplete(c -> {
+      if (c.succeeded() && !c.result().equals(peers.self()) && waits < MAX_SIZE_WAITS) {
+        peers.view(digest).otherwise(PeerNetwork.View.EMPTY).onComplete(ar -> decide(ar.result(), known, waits + 1));
+        return;
+      }
+      if (c.failed()) {
+        LOG.warning(() -> "could not claim " + digest + " in the mesh (" + c.cause() + "); fetching it from upstream");
+      }
+      synchronized (this) {
+        fetcher = true;
+      }
+      begin(known != null ? Future.succeededFuture(known) : locateWithRetry(1), true, 0);
+    });
+  }
+
+  /**
+   * Opens the partial file once the blob's size is known and starts fetching.
+   *
+   * @param fromUpstream whether {@code located} is a real upstream location (else it carries only the size)
+   * @param pieceSize the piece size to cut a new partial file in (that of a published hash list), or 0 to choose
+   */
+  private void begin(Future<BlobLocation> located, boolean fromUpstream, int pieceSize) {
+    located.compose(loc -> vertx.executeBlocking(() -> open(loc, pieceSize), false)).onComplete(ar -> {
       if (ar.failed()) {
         fail(toRegistryError(ar.cause()));
         return;
@@ -260,14 +338,21 @@ public final class BlobDownload {
           return;
         }
         location = loc;
+        upstreamLocated = fromUpstream;
         channel = o.channel();
         layout = o.resumed() != null ? new PieceLayout(loc.size(), o.resumed().pieceSize())
+            : pieceSize > 0 ? new PieceLayout(loc.size(), pieceSize)
             : PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize());
         int n = layout.count();
         filled = new long[n];
         done = new BitSet(n);
         taken = new BitSet(n);
         attempts = new int[n];
+        sourceOf = new String[n];
+        if (peers != null) {
+          pieceDigests = new byte[n][];
+          adoptCheckList(view.hashes());
+        }
         if (o.resumed() != null) {
           BitSet had = o.resumed().done();
           for (int p = had.nextSetBit(0); p >= 0 && p < n; p = had.nextSetBit(p + 1)) {
@@ -285,9 +370,10 @@ public final class BlobDownload {
       if (resumedPieces > 0) {
         LOG.info(() -> "resuming " + digest + ": " + resumedPieces + " of " + layout.count() + " pieces already on disk");
       }
-      LOG.fine(() -> "fetching " + digest + " (" + loc.size() + " bytes) from " + loc.safeUrl());
+      LOG.fine(() -> "fetching " + digest + " (" + loc.size() + " bytes) from " + (fromUpstream ? loc.safeUrl() : "peers"));
       startWatchdog();
       startPersister();
+      startPeerTick();
       ready.tryComplete(loc.size());
       if (stream) {
         metrics.rangeFallback();
@@ -299,14 +385,22 @@ public final class BlobDownload {
     });
   }
 
+  /** Uses {@code h} to check pieces on arrival if it fits this download's layout. Caller holds the lock. */
+  private void adoptCheckList(PeerNetwork.PieceHashes h) {
+    if (checkList == null && h != null && layout != null && h.size() == layout.size() && h.pieceSize() == layout.pieceSize()) {
+      checkList = h;
+    }
+  }
+
   /** Reopens a resumable partial file of the right size, or creates a new one. Blocking. */
-  private Opened open(BlobLocation loc) throws IOException {
+  private Opened open(BlobLocation loc, int wantedPieceSize) throws IOException {
     space.reserve(digest, loc.size());
     Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size());
     if (had.isPresent() && loc.rangeSupported()) {
       return new Opened(loc, store.reopenPartial(had.get()), had.get());
     }
-    int pieceSize = PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize()).pieceSize();
+    int pieceSize = wantedPieceSize > 0 ? wantedPieceSize
+        : PieceLayout.choose(loc.size(), config.connections(), config.minPieceSize(), config.maxPieceSize()).pieceSize();
     FileChannel ch = store.openPartial(digest, loc.size(), repository, pieceSize);
     return new Opened(loc, ch, null);
   }
@@ -338,39 +432,132 @@ public final class BlobDownload {
     return out;
   }
 
-  /** Starts fetching pieces on free connections, most wanted first. */
+  /** Where a lane fetches its piece from: upstream, or the named peer. */
+  private static final String UPSTREAM = "\0upstream";
+
+  /** Starts fetching pieces on free connections, most wanted first, each from the best source that has it. */
   private void pump() {
-    List<Integer> start = new ArrayList<>();
+    List<int[]> start = new ArrayList<>();
+    List<String> from = new ArrayList<>();
+    boolean locate = false;
     synchronized (this) {
       if (state != State.FETCHING || !rangeMode || relocating) {
         return;
       }
       int[] wanted = null;
+      BitSet blocked = null;
       while (lanes < config.connections()) {
         if (wanted == null) {
           wanted = cursorArray();
+          blocked = (BitSet) taken.clone();
         }
-        int p = PieceScheduler.next(layout.count(), taken, wanted);
+        int p = PieceScheduler.next(layout.count(), blocked, wanted);
         if (p < 0) {
           break;
         }
+        blocked.set(p);
+        String src = sourceFor(p);
+        if (src == null) {
+          locate |= fetcher && !upstreamLocated;
+          continue;
+        }
         taken.set(p);
         lanes++;
-        start.add(p);
+        if (src != UPSTREAM) {
+          peerLanes.merge(src, 1, Integer::sum);
+        }
+        start.add(new int[] {p});
+        from.add(src);
       }
     }
-    for (int p : start) {
-      fetchPiece(p);
+    for (int i = 0; i < start.size(); i++) {
+      fetchPiece(start.get(i)[0], from.get(i));
+    }
+    if (locate) {
+      locateUpstream();
     }
   }
 
-  private void fetchPiece(int piece) {
+  /**
+   * The source for piece {@code p} now, or null when none can serve it yet. Peers that hold its bytes come first (the
+   * least busy one); then the node fetching the blob from upstream, whose partial copy streams the bytes as they
+   * arrive; upstream only when this node is the one fetching from it. Caller holds the lock.
+   */
+  private String sourceFor(int p) {
+    if (peers == null) {
+      return UPSTREAM;
+    }
+    long first = layout.start(p) + filled[p];
+    long last = layout.start(p) + layout.length(p) - 1;
+    String best = null;
+    int bestLanes = Integer.MAX_VALUE;
+    PeerNetwork.Holder streaming = null;
+    for (PeerNetwork.Holder h : view.holders()) {
+      int busy = peerLanes.getOrDefault(h.node(), 0);
+      if (h.has(first, last) && busy < PER_PEER_LANES && busy < bestLanes) {
+        best = h.node();
+        bestLanes = busy;
+      }
+      if (h.node().equals(view.fetcher())) {
+        streaming = h;
+      }
+    }
+    if (best != null) {
+      return best;
+    }
+    if (fetcher) {
+      return upstreamLocated ? UPSTREAM : null;
+    }
+    if (streaming != null && peerLanes.getOrDefault(streaming.node(), 0) < config.connections()) {
+      return streaming.node();
+    }
+    return null;
+  }
+
+  /** Finds the blob upstream when this node became the one to fetch it after starting from peers. */
+  private void locateUpstream() {
+    synchronized (this) {
+      if (locating || upstreamLocated || state != State.FETCHING) {
+        return;
+      }
+      locating = true;
+    }
+    locateWithRetry(1).onComplete(ar -> {
+      RegistryException error = null;
+      boolean stream = false;
+      synchronized (this) {
+        locating = false;
+        if (ar.failed()) {
+          error = toRegistryError(ar.cause());
+        } else if (ar.result().size() != layout.size()) {
+          error = new RegistryException(ErrorCode.UPSTREAM_ERROR, "blob " + digest + ": upstream says "
+              + ar.result().size() + " bytes, peers " + layout.size());
+        } else {
+          location = ar.result();
+          upstreamLocated = true;
+          stream = !location.rangeSupported();
+        }
+      }
+      if (error != null) {
+        fail(error);
+      } else if (stream) {
+        fallBackToStream();
+      } else {
+        pump();
+      }
+    });
+  }
+
+  private void fetchPiece(int piece, String src) {
     BlobLocation loc;
     long from;
     long to;
     synchronized (this) {
       if (state != State.FETCHING || !rangeMode) {
         lanes--;
+        if (src != UPSTREAM) {
+          peerLanes.merge(src, -1, Integer::sum);
+        }
         taken.clear(piece);
         return;
       }
@@ -379,28 +566,87 @@ public final class BlobDownload {
       to = layout.start(piece) + layout.length(piece) - 1;
     }
     if (from > to) {
-      laneFinished(piece, null, false, loc);
+      laneFinished(piece, null, false, loc, src);
       return;
     }
-    upstream.openRange(loc, new ByteRange(from, to)).onComplete(ar -> {
-      if (ar.failed()) {
-        laneFinished(piece, ar.cause(), false, loc);
-      } else {
-        new Writer(piece, from, to, ar.result(), loc).start();
+    if (src == UPSTREAM) {
+      upstream.openRange(loc, new ByteRange(from, to)).onComplete(ar -> {
+        if (ar.failed()) {
+          laneFinished(piece, ar.cause(), false, loc, src);
+        } else {
+          new Writer(piece, from, to, ar.result(), loc, UPSTREAM).start();
+        }
+      });
+    } else {
+      peers.openRange(src, digest, new ByteRange(from, to)).onComplete(ar -> {
+        if (ar.failed()) {
+          laneFinished(piece, ar.cause(), false, loc, src);
+        } else {
+          new Writer(piece, from, to, ar.result(), loc, src).start();
+        }
+      });
+    }
+  }
+
+  /**
+   * A connection to a peer finished with a piece. A peer that failed is asked again after a pause and, after a few
+   * failures in a row, not at all for a while; the piece goes to whichever source has it next. Waiting on the node
+   * that fetches from upstream is not a failure (its bytes come as fast as upstream sends them).
+   */
+  private void peerLaneFinished(int piece, Throwable error, String peer) {
+    boolean penalise = false;
+    synchronized (this) {
+      lanes--;
+      peerLanes.merge(peer, -1, Integer::sum);
+      if (error == null) {
+        peerErrors.remove(peer);
+        if (!done.get(piece) && !checking.get(piece)) {
+          taken.clear(piece);
+        }
+      } else if (state == State.FETCHING) {
+        boolean waiting = peer.equals(view.fetcher()) && error instanceof UpstreamException u && u.kind() == UpstreamException.Kind.TIMEOUT;
+        if (!waiting && peerErrors.merge(peer, 1, Integer::sum) >= MAX_PEER_ERRORS) {
+          peerErrors.remove(peer);
+          penalise = true;
+        }
       }
+    }
+    if (error == null) {
+      pump();
+      return;
+    }
+    LOG.fine(() -> "peer " + peer + " failed piece " + piece + " of " + digest.shortHex() + ": " + error.getMessage());
+    metrics.peerPieceFailure(peer, "error");
+    if (penalise) {
+      peers.penalise(peer, "failed " + MAX_PEER_ERRORS + " requests for " + digest.shortHex() + " in a row");
+    }
+    vertx.setTimer(PEER_TICK_MS, id -> {
+      synchronized (this) {
+        taken.clear(piece);
+      }
+      refreshView();
     });
   }
+
+  private static final int MAX_PEER_ERRORS = 3;
+  // guarded by this
+  private final Map<String, Integer> peerErrors = new HashMap<>();
+  private final BitSet checking = new BitSet();
 
   /**
    * A connection finished with a piece: completed, or failed with {@code error}. Decides what happens next:
    * retry with backoff, re-resolve the CDN URL, fall back to one stream, or fail the download.
    */
-  private void laneFinished(int piece, Throwable error, boolean progressed, BlobLocation used) {
+  private void laneFinished(int piece, Throwable error, boolean progressed, BlobLocation used, String src) {
+    if (src != UPSTREAM) {
+      peerLaneFinished(piece, error, src);
+      return;
+    }
     if (error == null) {
       synchronized (this) {
         lanes--;
         attempts[piece] = 0;
-        if (!done.get(piece)) {
+        if (!done.get(piece) && !checking.get(piece)) {
           taken.clear(piece);
         }
       }
@@ -539,7 +785,7 @@ public final class BlobDownload {
       if (ar.failed()) {
         streamFinished(ar.cause());
       } else {
-        new Writer(-1, 0, loc.size() - 1, ar.result(), loc).start();
+        new Writer(-1, 0, loc.size() - 1, ar.result(), loc, null).start();
       }
     });
   }
@@ -591,8 +837,11 @@ public final class BlobDownload {
     private Context context;
     private volatile long lastData;
     private volatile boolean stalled;
+    /** {@link #UPSTREAM} or the peer sending the bytes (null for the whole-body stream, which is upstream too). */
+    private final String source;
 
-    Writer(int piece, long from, long to, HttpClientResponse response, BlobLocation used) {
+    Writer(int piece, long from, long to, HttpClientResponse response, BlobLocation used, String source) {
+      this.source = source == null ? UPSTREAM : source;
       this.piece = piece;
       this.position = from;
       this.end = to;
@@ -622,8 +871,13 @@ public final class BlobDownload {
 
     private void onData(Buffer b) {
       lastData = System.nanoTime();
-      metrics.upstreamBytes("blob", b.length());
-      upstreamBytesAdd(b.length());
+      if (source == UPSTREAM) {
+        metrics.upstreamBytes("blob", b.length());
+        upstreamBytesAdd(b.length());
+      } else {
+        metrics.peerBytes(b.length());
+        peerBytesAdd(b.length());
+      }
       boolean startWriter = false;
       synchronized (this) {
         if (error != null || reported) {
@@ -713,7 +967,7 @@ public final class BlobDownload {
         }
         position = pos + len;
         written += len;
-        onWritten(pos, len);
+        onWritten(pos, len, source);
       }
       report();
     }
@@ -743,7 +997,7 @@ public final class BlobDownload {
         err = new UpstreamException(UpstreamException.Kind.RETRYABLE, 206,
             "blob " + digest.shortHex() + " piece " + piece + ": upstream body ended " + (end + 1 - position) + " bytes short");
       }
-      laneFinished(piece, err, written > 0, used);
+      laneFinished(piece, err, written > 0, used, source);
     }
   }
 
@@ -780,6 +1034,112 @@ public final class BlobDownload {
     synchronized (this) {
       watchdog = id;
     }
+  }
+
+  /** Every {@link #PEER_TICK_MS}: tell the mesh which pieces this node has, and look again at what peers have. */
+  private void startPeerTick() {
+    if (peers == null) {
+      return;
+    }
+    long id = vertx.setPeriodic(PEER_TICK_MS, t -> {
+      BitSet publish = null;
+      long size;
+      int pieceSize;
+      synchronized (this) {
+        if (state != State.FETCHING) {
+          vertx.cancelTimer(t);
+          return;
+        }
+        if (!done.equals(publishedDone) || (fetcher && publishedDone.isEmpty() && !publishedOnce)) {
+          publish = (BitSet) done.clone();
+          publishedDone = publish;
+          publishedOnce = true;
+        }
+        size = layout.size();
+        pieceSize = layout.pieceSize();
+      }
+      if (publish != null) {
+        peers.publishProgress(digest, size, pieceSize, publish);
+      }
+      refreshView();
+    });
+    synchronized (this) {
+      peerTimer = id;
+    }
+    // a node fetching from upstream says so at once: peers waiting for the blob's size can start streaming from it
+    BitSet now;
+    synchronized (this) {
+      now = (BitSet) done.clone();
+      publishedDone = now;
+      publishedOnce = true;
+    }
+    peers.publishProgress(digest, layout.size(), layout.pieceSize(), now);
+  }
+
+  // guarded by this
+  private boolean publishedOnce;
+
+  /**
+   * Looks at the mesh again (one lookup at a time). When no peer fetches the blob from upstream any more (it left, or
+   * failed) and no peer has what this node still needs, this node claims the blob and fetches the rest upstream.
+   */
+  private void refreshView() {
+    synchronized (this) {
+      if (peers == null || viewing || state != State.FETCHING) {
+        return;
+      }
+      viewing = true;
+    }
+    peers.view(digest).onComplete(ar -> {
+      boolean claim;
+      synchronized (this) {
+        viewing = false;
+        if (ar.succeeded()) {
+          view = ar.result();
+          adoptCheckList(view.hashes());
+        }
+        claim = !fetcher && !claiming && state == State.FETCHING && view.fetcher() == null && !peersCoverTheRest();
+        claiming |= claim;
+      }
+      if (!claim) {
+        pump();
+        return;
+      }
+      peers.claim(digest).onComplete(c -> {
+        boolean won;
+        synchronized (this) {
+          claiming = false;
+          won = c.failed() || c.result().equals(peers.self());
+          fetcher |= won;
+        }
+        if (won) {
+          LOG.info(() -> "no peer fetches " + digest.shortHex() + " any more; fetching the rest from upstream");
+        }
+        pump();
+      });
+    });
+  }
+
+  /** Whether the peers in view hold every piece this node still lacks. Caller holds the lock. */
+  private boolean peersCoverTheRest() {
+    for (int p = done.nextClearBit(0); p < layout.count(); p = done.nextClearBit(p + 1)) {
+      if (checking.get(p)) {
+        continue;
+      }
+      long first = layout.start(p) + filled[p];
+      long last = layout.start(p) + layout.length(p) - 1;
+      boolean covered = false;
+      for (PeerNetwork.Holder h : view.holders()) {
+        if (h.has(first, last)) {
+          covered = true;
+          break;
+        }
+      }
+      if (!covered) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** How often the piece map of a running download is made durable. */
@@ -833,6 +1193,20 @@ public final class BlobDownload {
     upstreamBytes += n;
   }
 
+  private synchronized void peerBytesAdd(long n) {
+    peerBytes += n;
+  }
+
+  /** Bytes of this blob fetched from peers so far. */
+  public synchronized long peerBytes() {
+    return peerBytes;
+  }
+
+  /** Bytes of this blob fetched from upstream so far. */
+  public synchronized long upstreamBytes() {
+    return upstreamBytes;
+  }
+
   /** The least room freed when the disk is full under a download. */
   private static final long ENOSPC_MIN_FREE = 1L << 20;
 
@@ -872,9 +1246,10 @@ public final class BlobDownload {
    * Bytes {@code [pos, pos+len)} are in the file: advance the pieces they extend, wake readers waiting on them,
    * and hash further if a piece completed.
    */
-  private void onWritten(long pos, int len) {
+  private void onWritten(long pos, int len, String source) {
     List<Waiter> wake = new ArrayList<>();
     boolean newlyDone = false;
+    List<Integer> check = null;
     synchronized (this) {
       if (state != State.FETCHING) {
         return;
@@ -884,35 +1259,162 @@ public final class BlobDownload {
         long s = layout.start(p);
         long reach = Math.min(layout.length(p), endPos - s);
         if (pos <= s + filled[p] && reach > filled[p]) {
+          if (filled[p] == 0) {
+            sourceOf[p] = source;
+          } else if (!source.equals(sourceOf[p])) {
+            sourceOf[p] = MIXED;
+          }
           filled[p] = reach;
-          if (reach == layout.length(p) && !done.get(p)) {
-            done.set(p);
+          if (reach == layout.length(p) && !done.get(p) && !checking.get(p)) {
             taken.set(p);
-            newlyDone = true;
-          }
-        }
-        List<Waiter> ws = waiters.get(p);
-        if (ws != null) {
-          long avail = s + filled[p];
-          ws.removeIf(w -> {
-            if (w.position < avail) {
-              wake.add(w);
-              return true;
+            if (checkList != null) {
+              // bytes from a peer (or anyone, once a hash list exists) are readable only after their piece checked
+              checking.set(p);
+              if (check == null) {
+                check = new ArrayList<>();
+              }
+              check.add(p);
+            } else {
+              done.set(p);
+              newlyDone = true;
             }
-            return false;
-          });
-          if (ws.isEmpty()) {
-            waiters.remove(p);
           }
         }
+        collectWaiters(p, wake);
       }
     }
     for (Waiter w : wake) {
       w.wake();
     }
+    if (check != null) {
+      for (int p : check) {
+        io.execute(() -> checkPiece(p));
+      }
+    }
     if (newlyDone) {
       kickHasher();
     }
+  }
+
+  /** Moves the waiters of piece {@code p} that can read now to {@code wake}. Caller holds the lock. */
+  private void collectWaiters(int p, List<Waiter> wake) {
+    List<Waiter> ws = waiters.get(p);
+    if (ws == null) {
+      return;
+    }
+    ws.removeIf(w -> {
+      if (availableAt(w.position) > 0) {
+        wake.add(w);
+        return true;
+      }
+      return false;
+    });
+    if (ws.isEmpty()) {
+      waiters.remove(p);
+    }
+  }
+
+  /**
+   * Checks a piece that just arrived against the published hash list (on the io executor). A piece that matches
+   * becomes readable; one that does not is thrown away and fetched again from another source, and the peer that sent
+   * it is penalised.
+   */
+  private void checkPiece(int p) {
+    FileChannel ch;
+    PeerNetwork.PieceHashes list;
+    long start;
+    int length;
+    synchronized (this) {
+      if (state != State.FETCHING) {
+        return;
+      }
+      ch = channel;
+      list = checkList;
+      start = layout.start(p);
+      length = layout.length(p);
+    }
+    byte[] actual;
+    try {
+      actual = sha256Of(ch, start, length);
+    } catch (IOException e) {
+      fail(new RegistryException(ErrorCode.INTERNAL_ERROR, "reading back piece " + p + " of " + digest.shortHex() + " failed: " + e.getMessage(), e));
+      return;
+    }
+    boolean good = list.matches(p, actual);
+    String source;
+    List<Waiter> wake = new ArrayList<>();
+    boolean retry = false;
+    synchronized (this) {
+      checking.clear(p);
+      source = sourceOf[p];
+      if (state != State.FETCHING) {
+        return;
+      }
+      if (good) {
+        done.set(p);
+        collectWaiters(p, wake);
+      } else {
+        filled[p] = 0;
+        sourceOf[p] = null;
+        attempts[p]++;
+        retry = attempts[p] < config.maxPieceAttempts();
+        taken.clear(p);
+      }
+    }
+    if (good) {
+      for (Waiter w : wake) {
+        w.wake();
+      }
+      kickHasher();
+      return;
+    }
+    boolean fromPeer = source != null && source != UPSTREAM && source != MIXED;
+    metrics.peerPieceFailure(fromPeer ? source : source == MIXED ? "mixed" : "upstream", "digest");
+    LOG.warning(() -> "piece " + p + " of " + digest + " from " + (fromPeer ? "peer " + source : source == MIXED ? "several sources" : "upstream")
+        + " does not match the published piece hash; fetching it again" + (fromPeer ? " elsewhere" : ""));
+    if (fromPeer) {
+      peers.penalise(source, "sent a corrupt piece of " + digest.shortHex());
+      synchronized (this) {
+        List<PeerNetwork.Holder> keep = new ArrayList<>();
+        for (PeerNetwork.Holder h : view.holders()) {
+          if (!h.node().equals(source)) {
+            keep.add(h);
+          }
+        }
+        view = new PeerNetwork.View(view.size(), keep, source.equals(view.fetcher()) ? null : view.fetcher(), view.hashes());
+      }
+    }
+    if (!retry) {
+      fail(new RegistryException(ErrorCode.BLOB_CORRUPT, "blob " + digest + ": piece " + p + " arrived corrupt "
+          + config.maxPieceAttempts() + " times; nothing of it was served or kept"));
+      return;
+    }
+    pump();
+    refreshView();
+  }
+
+  private static byte[] sha256Of(FileChannel ch, long start, int length) throws IOException {
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    ByteBuffer buf = ByteBuffer.allocate(Math.min(HASH_CHUNK, Math.max(1, length)));
+    long pos = start;
+    long end = start + length;
+    while (pos < end) {
+      buf.clear();
+      buf.limit((int) Math.min(buf.capacity(), end - pos));
+      int n = ch.read(buf, pos);
+      if (n < 0) {
+        throw new IOException("partial file shorter than expected at " + pos);
+      }
+      buf.flip();
+      md.update(buf);
+      pos += n;
+    }
+    return md.digest();
   }
 
   // ---------------------------------------------------------------- hashing and commit
@@ -948,22 +1450,36 @@ public final class BlobDownload {
 
   private void hashRange(long from, long to) {
     FileChannel ch;
+    byte[][] perPiece;
     synchronized (this) {
       ch = channel;
+      perPiece = pieceDigests;
     }
     ByteBuffer buf = ByteBuffer.allocate(HASH_CHUNK);
     long pos = from;
     try {
+      // piece by piece (the range starts and ends on piece boundaries), so each piece's own SHA-256 comes for free
+      MessageDigest piece = perPiece == null ? null : MessageDigest.getInstance("SHA-256");
       while (pos < to) {
-        buf.clear();
-        buf.limit((int) Math.min(HASH_CHUNK, to - pos));
-        int n = ch.read(buf, pos);
-        if (n < 0) {
-          throw new IOException("partial file shorter than expected at " + pos);
+        int q = layout.pieceAt(pos);
+        long pieceEnd = Math.min(to, layout.start(q) + layout.length(q));
+        while (pos < pieceEnd) {
+          buf.clear();
+          buf.limit((int) Math.min(HASH_CHUNK, pieceEnd - pos));
+          int n = ch.read(buf, pos);
+          if (n < 0) {
+            throw new IOException("partial file shorter than expected at " + pos);
+          }
+          buf.flip();
+          if (piece != null) {
+            piece.update(buf.duplicate());
+          }
+          sha.update(buf);
+          pos += n;
         }
-        buf.flip();
-        sha.update(buf);
-        pos += n;
+        if (piece != null) {
+          perPiece[q] = piece.digest();
+        }
       }
     } catch (IOException e) {
       synchronized (this) {
@@ -971,6 +1487,8 @@ public final class BlobDownload {
       }
       fail(new RegistryException(ErrorCode.INTERNAL_ERROR, "reading back " + digest.shortHex() + " to hash it failed: " + e.getMessage(), e));
       return;
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
     synchronized (this) {
       hashed = to;
@@ -997,6 +1515,21 @@ public final class BlobDownload {
     }
     // the bytes are right: responses may end now; flushing them to disk is the cache's business
     verified.tryComplete();
+    PeerNetwork.PieceHashes publish = null;
+    synchronized (this) {
+      if (peers != null && checkList == null && pieceDigests != null) {
+        byte[] all = new byte[pieceDigests.length * 32];
+        boolean complete = true;
+        for (int q = 0; q < pieceDigests.length; q++) {
+          if (pieceDigests[q] == null) {
+            complete = false;
+            break;
+          }
+          System.arraycopy(pieceDigests[q], 0, all, q * 32, 32);
+        }
+        publish = complete ? new PeerNetwork.PieceHashes(size, layout.pieceSize(), all) : null;
+      }
+    }
     try {
       record = store.commit(digest, size, ch);
       space.release(digest);
@@ -1019,7 +1552,12 @@ public final class BlobDownload {
       close = readers == 0;
     }
     metrics.downloadFinished("committed", Duration.ofMillis(took));
-    LOG.info(() -> String.format("committed %s (%d bytes) in %d ms, %d bytes from upstream", digest, size, took, fetched));
+    long fromPeers = peerBytes();
+    LOG.info(() -> String.format("committed %s (%d bytes) in %d ms, %d bytes from upstream%s", digest, size, took, fetched,
+        peers == null ? "" : ", " + fromPeers + " from peers"));
+    if (peers != null) {
+      peers.committed(digest, size, publish);
+    }
     completion.tryComplete(record);
     for (Waiter w : wake) {
       w.wake();
@@ -1037,6 +1575,10 @@ public final class BlobDownload {
     if (persister != -1) {
       vertx.cancelTimer(persister);
       persister = -1;
+    }
+    if (peerTimer != -1) {
+      vertx.cancelTimer(peerTimer);
+      peerTimer = -1;
     }
   }
 
@@ -1077,6 +1619,10 @@ public final class BlobDownload {
     verified.tryFail(e);
     for (Waiter w : wake) {
       w.wake();
+    }
+    if (peers != null) {
+      peers.dropProgress(digest);
+      peers.release(digest);
     }
     boolean keep = resumable(e);
     // the download counts as over (and the manager lets a new one start) only once its partial file is either
@@ -1128,7 +1674,7 @@ public final class BlobDownload {
    * Opens a reader unless the download already ended: null when it was committed (read the committed file
    * instead); throws the failure when it failed.
    */
-  synchronized Reader tryOpenReader() {
+  public synchronized Reader tryOpenReader() {
     if (state == State.FAILED) {
       throw failure;
     }
@@ -1241,12 +1787,12 @@ public final class BlobDownload {
     }
     int p = layout.pieceAt(position);
     long off = position - layout.start(p);
-    if (off >= filled[p]) {
+    if (off >= filled[p] || (checkList != null && !done.get(p))) {
       return 0;
     }
     long avail = filled[p] - off;
     if (filled[p] == layout.length(p)) {
-      for (int q = p + 1; q < layout.count() && filled[q] > 0; q++) {
+      for (int q = p + 1; q < layout.count() && filled[q] > 0 && (checkList == null || done.get(q)); q++) {
         avail += filled[q];
         if (filled[q] < layout.length(q)) {
           break;

@@ -62,6 +62,7 @@ public final class DownloadManager {
   private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
   private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
   private volatile java.util.function.Consumer<Digest> committedListener = d -> {};
+  private volatile PeerNetwork peers;
 
   public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, SpaceManager space, Executor io,
       MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
@@ -142,7 +143,7 @@ public final class DownloadManager {
 
   private BlobDownload newDownload(RepositoryName repo, Digest digest) {
     UpstreamRouter.Route route = upstreams.route(repo);
-    return new BlobDownload(digest, repo, route.remote(), vertx, route.upstream(), store, space, io, metrics, config, backoff, clock);
+    return new BlobDownload(digest, repo, route.remote(), vertx, route.upstream(), store, space, io, metrics, config, backoff, clock, peers);
   }
 
   private void begin(BlobDownload download) {
@@ -248,12 +249,25 @@ public final class DownloadManager {
     }
   }
 
-  /** Downloads in progress. */
+  /**
+   * Makes downloads started from now on take pieces from the mesh's peers, and fetch from upstream only what no peer
+   * has (and only on the one node that claimed the blob); null to run alone again.
+   */
+  public void usePeers(PeerNetwork peers) {
+    this.peers = peers;
+  }
+
+  /** The download of {@code digest} running now, if any (what the peer data plane streams partial copies from). */
+  public BlobDownload active(Digest digest) {
+    return active.get(digest);
+  }
+
   /** Called (on an event loop; keep it short) with each blob a download committed, e.g. to announce it to the mesh. */
   public void onCommitted(java.util.function.Consumer<Digest> listener) {
     this.committedListener = listener;
   }
 
+  /** Downloads in progress. */
   public int activeCount() {
     return active.size();
   }

@@ -44,6 +44,10 @@ public final class Mesh implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(Mesh.class.getName());
   static final String BLOBS = "pullmesh.blobs";
   static final String NODES = "pullmesh.nodes";
+  static final String SIZES = "pullmesh.sizes";
+  static final String FETCHING = "pullmesh.fetching";
+  static final String PROGRESS = "pullmesh.progress";
+  static final String PIECES = "pullmesh.pieces";
 
   /** A peer that holds a blob: its node id and the base URL of its data plane. */
   public record Peer(String node, String url) {}
@@ -71,6 +75,14 @@ public final class Mesh implements AutoCloseable {
   private final String node;
   private final MultiMap<String, String> blobs;
   private final IMap<String, String> nodes;
+  /** digest → size in bytes, of blobs some node holds complete. */
+  private final IMap<String, Long> sizes;
+  /** digest → the node fetching it from upstream now (mesh-wide single-flight). */
+  private final IMap<String, String> fetching;
+  /** "digest node" → the pieces that node has of a blob it is fetching ({@link Progress#encode()}). */
+  private final IMap<String, byte[]> progress;
+  /** digest → its per-piece SHA-256 list ({@link io.pullmesh.fetch.PeerNetwork.PieceHashes#encode()}). */
+  private final IMap<String, byte[]> pieces;
 
   private Mesh(Vertx vertx, HazelcastClusterManager manager) {
     this.vertx = vertx;
@@ -78,6 +90,10 @@ public final class Mesh implements AutoCloseable {
     this.node = hz.getCluster().getLocalMember().getUuid().toString();
     this.blobs = hz.getMultiMap(BLOBS);
     this.nodes = hz.getMap(NODES);
+    this.sizes = hz.getMap(SIZES);
+    this.fetching = hz.getMap(FETCHING);
+    this.progress = hz.getMap(PROGRESS);
+    this.pieces = hz.getMap(PIECES);
   }
 
   /** The Hazelcast configuration for these settings: Vert.x's defaults, then this mesh's name, network and join. */
@@ -141,6 +157,14 @@ public final class Mesh implements AutoCloseable {
         for (String d : blobs.keySet()) {
           blobs.remove(d, gone);
         }
+        for (String d : fetching.keySet()) {
+          fetching.remove(d, gone);
+        }
+        for (String k : progress.keySet()) {
+          if (k.endsWith(" " + gone)) {
+            progress.remove(k);
+          }
+        }
       } catch (RuntimeException ex) {
         LOG.fine(() -> "cleaning up after " + gone + ": " + ex);
       }
@@ -165,11 +189,17 @@ public final class Mesh implements AutoCloseable {
   }
 
   /** Tells the mesh this node holds {@code digest} complete and verified. */
-  public Future<Void> announce(Digest digest) {
+  public Future<Void> announce(Digest digest, long size) {
     return vertx.executeBlocking(() -> {
-      blobs.put(digest.toString(), node);
+      announceNow(digest, size);
       return null;
     }, false);
+  }
+
+  /** As {@link #announce}, blocking (on a worker thread). */
+  public void announceNow(Digest digest, long size) {
+    sizes.set(digest.toString(), size);
+    blobs.put(digest.toString(), node);
   }
 
   /** Tells the mesh this node no longer holds {@code digest} (evicted). */
@@ -195,6 +225,108 @@ public final class Mesh implements AutoCloseable {
       }
       return out;
     }, false);
+  }
+
+  // ---------------------------------------------------------------- blocking operations for MeshPeers (worker threads)
+
+  /** What the mesh knows about {@code digest}, leaving out this node and {@code skip}. Blocking. */
+  io.pullmesh.fetch.PeerNetwork.View viewNow(Digest digest, Set<String> skip) {
+    String d = digest.toString();
+    Set<String> live = members();
+    List<io.pullmesh.fetch.PeerNetwork.Holder> holders = new ArrayList<>();
+    Set<String> complete = new HashSet<>();
+    for (String n : blobs.get(d)) {
+      if (!n.equals(node) && live.contains(n) && !skip.contains(n) && complete.add(n)) {
+        holders.add(new io.pullmesh.fetch.PeerNetwork.Holder(n, 0, null));
+      }
+    }
+    Long size = sizes.get(d);
+    long known = size == null ? -1 : size;
+    Set<String> keys = new HashSet<>();
+    for (String n : live) {
+      if (!n.equals(node) && !skip.contains(n) && !complete.contains(n)) {
+        keys.add(d + " " + n);
+      }
+    }
+    if (!keys.isEmpty()) {
+      for (var e : progress.getAll(keys).entrySet()) {
+        Progress pr = Progress.decode(e.getValue());
+        if (known < 0) {
+          known = pr.size();
+        }
+        if (pr.size() == known) {
+          holders.add(new io.pullmesh.fetch.PeerNetwork.Holder(e.getKey().substring(e.getKey().indexOf(' ') + 1), pr.pieceSize(), pr.done()));
+        }
+      }
+    }
+    String f = fetching.get(d);
+    if (f != null && !live.contains(f)) {
+      fetching.remove(d, f);
+      f = null;
+    }
+    byte[] h = pieces.get(d);
+    io.pullmesh.fetch.PeerNetwork.PieceHashes hashes = null;
+    if (h != null) {
+      try {
+        hashes = io.pullmesh.fetch.PeerNetwork.PieceHashes.decode(h);
+      } catch (RuntimeException e) {
+        LOG.warning(() -> "ignoring an unreadable piece-hash list for " + d + ": " + e);
+      }
+    }
+    return new io.pullmesh.fetch.PeerNetwork.View(known, holders, f, hashes);
+  }
+
+  /** Claims the upstream fetch of {@code digest}; returns the node that holds the claim. Blocking. */
+  String claimNow(Digest digest) {
+    String d = digest.toString();
+    while (true) {
+      String had = fetching.putIfAbsent(d, node);
+      if (had == null || had.equals(node)) {
+        return node;
+      }
+      if (members().contains(had)) {
+        return had;
+      }
+      fetching.remove(d, had); // a claim left by a node that is gone
+    }
+  }
+
+  void releaseNow(Digest digest) {
+    fetching.remove(digest.toString(), node);
+  }
+
+  void progressNow(Digest digest, Progress p) {
+    progress.set(digest + " " + node, p.encode());
+  }
+
+  void dropProgressNow(Digest digest) {
+    progress.delete(digest + " " + node);
+  }
+
+  void piecesNow(Digest digest, io.pullmesh.fetch.PeerNetwork.PieceHashes h) {
+    pieces.putIfAbsent(digest.toString(), h.encode());
+  }
+
+  /** The data-plane URL of {@code peer}, or null when it is not (or no longer) in the mesh. Blocking. */
+  String urlOf(String peer) {
+    return nodes.get(peer);
+  }
+
+  /** A node's pieces of a blob it is fetching, as published in the index. */
+  record Progress(long size, int pieceSize, java.util.BitSet done) {
+    byte[] encode() {
+      byte[] bits = done.toByteArray();
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(12 + bits.length);
+      b.putLong(size).putInt(pieceSize).put(bits);
+      return b.array();
+    }
+
+    static Progress decode(byte[] bytes) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+      long size = b.getLong();
+      int pieceSize = b.getInt();
+      return new Progress(size, pieceSize, java.util.BitSet.valueOf(b));
+    }
   }
 
   /** Leaves the mesh: the others drop this node's announcements. */

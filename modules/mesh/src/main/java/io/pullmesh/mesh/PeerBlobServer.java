@@ -28,14 +28,37 @@ public final class PeerBlobServer {
   private final Vertx vertx;
   private final PeerTokens tokens;
   private final Function<Digest, Optional<Path>> committed;
+  private final Partials partials;
+  private final io.pullmesh.metrics.MetricsRecorder metrics;
+
+  /** Serves a range of a blob this node is fetching now, from its partial copy. */
+  @FunctionalInterface
+  public interface Partials {
+    /**
+     * Answers {@code req} (a GET or HEAD whose token was checked) from the download of {@code digest} in progress.
+     *
+     * @return false, having sent nothing, when no download of it runs here
+     */
+    boolean serve(HttpServerRequest req, Digest digest);
+  }
 
   /**
    * @param committed the file of a committed blob, if this node has one (called on a worker thread)
    */
   public PeerBlobServer(Vertx vertx, PeerTokens tokens, Function<Digest, Optional<Path>> committed) {
+    this(vertx, tokens, committed, (req, d) -> false, io.pullmesh.metrics.MetricsRecorder.noop());
+  }
+
+  /**
+   * @param partials serves blobs still arriving (on the event loop)
+   */
+  public PeerBlobServer(Vertx vertx, PeerTokens tokens, Function<Digest, Optional<Path>> committed, Partials partials,
+      io.pullmesh.metrics.MetricsRecorder metrics) {
     this.vertx = vertx;
     this.tokens = tokens;
     this.committed = committed;
+    this.partials = partials;
+    this.metrics = metrics;
   }
 
   /** Whether this server answers {@code path}. */
@@ -44,6 +67,11 @@ public final class PeerBlobServer {
   }
 
   public void handle(HttpServerRequest req) {
+    handle(req, partials);
+  }
+
+  /** As {@link #handle(HttpServerRequest)}, with blobs still arriving served by {@code partials}. */
+  public void handle(HttpServerRequest req, Partials partials) {
     HttpServerResponse resp = req.response();
     if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
       text(resp, 405, "peers only GET or HEAD blobs");
@@ -76,7 +104,9 @@ public final class PeerBlobServer {
       return p.isPresent() ? new Found(p.get(), Files.size(p.get())) : null;
     }, false).onComplete(ar -> {
       if (ar.failed() || ar.result() == null) {
-        text(resp, 404, "this node does not hold " + digest);
+        if (!partials.serve(req, digest)) {
+          text(resp, 404, "this node does not hold " + digest);
+        }
         return;
       }
       Found f = ar.result();
@@ -102,7 +132,7 @@ public final class PeerBlobServer {
         return;
       }
       LOG.fine(() -> "serving " + digest.shortHex() + " " + send + " to peer " + peer);
-      resp.sendFile(f.path().toString(), send.first(), length);
+      resp.sendFile(f.path().toString(), send.first(), length).onSuccess(v -> metrics.peerServedBytes(length));
     });
   }
 

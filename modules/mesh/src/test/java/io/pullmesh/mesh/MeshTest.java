@@ -71,11 +71,11 @@ class MeshTest {
     eventually(() -> a.members().size() == 3 && c.members().size() == 3, "three members");
 
     assertTrue(await(b.holders(X)).isEmpty());
-    await(a.announce(X));
+    await(a.announce(X, 1));
     assertEquals(List.of(new Mesh.Peer(a.node(), "http://127.0.0.1:1001")), await(b.holders(X)));
     assertEquals(List.of(new Mesh.Peer(a.node(), "http://127.0.0.1:1001")), await(c.holders(X)));
     assertTrue(await(a.holders(X)).isEmpty(), "a node is not its own peer");
-    await(c.announce(X));
+    await(c.announce(X, 1));
     assertEquals(2, await(b.holders(X)).size());
 
     await(c.withdraw(X));
@@ -101,8 +101,8 @@ class MeshTest {
     List<String> members = List.of("127.0.0.1:" + p1, "127.0.0.1:" + p2);
     Mesh good = join(SECRET, p1, members, "http://127.0.0.1:1001");
     Mesh stranger = join("not-the-office-secret-000", p2, members, "http://127.0.0.1:6666");
-    await(good.announce(X));
-    await(stranger.announce(X));
+    await(good.announce(X, 1));
+    await(stranger.announce(X, 1));
     Thread.sleep(1000); // time for a join that must not happen
     assertEquals(1, good.members().size());
     assertEquals(1, stranger.members().size());

@@ -31,6 +31,10 @@ public final class MeterNames {
   public static final String RELOCATIONS = "pullmesh.upstream.relocations";
   /** Counter: downloads whose bytes did not hash to their digest (discarded, never committed). */
   public static final String DIGEST_MISMATCHES = "pullmesh.digest.mismatches";
+  public static final String PEER_BYTES = "pullmesh.peer.bytes";
+  public static final String PEER_SERVED_BYTES = "pullmesh.peer.served.bytes";
+  public static final String PEER_PIECE_FAILURES = "pullmesh.peer.piece.failures";
+  public static final String MESH_PEERS = "pullmesh.mesh.peers";
   /** Counter: downloads that fell back to one whole-body stream because the upstream ignored Range. */
   public static final String RANGE_FALLBACKS = "pullmesh.upstream.range.fallbacks";
   /** Gauge: bytes of committed blobs in the cache. */

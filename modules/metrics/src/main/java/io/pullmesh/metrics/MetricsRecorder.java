@@ -11,7 +11,9 @@ public interface MetricsRecorder {
 
   /** Where bytes served to a client came from. */
   enum Source {
-    CACHE, INFLIGHT;
+    CACHE, INFLIGHT,
+    /** To a peer of the mesh, from a partial copy (counted as {@link #peerServedBytes}, not as served to clients). */
+    PEER;
 
     String tag() {
       return name().toLowerCase(java.util.Locale.ROOT);
@@ -47,6 +49,18 @@ public interface MetricsRecorder {
 
   /** A CONNECT to the forward proxy and what became of it: intercepted, tunnelled, refused, unreachable, bad. */
   default void proxyConnect(String outcome) {}
+
+  /** Blob bytes received from a peer of the mesh. */
+  default void peerBytes(long bytes) {}
+
+  /** Blob bytes this node served to a peer of the mesh. */
+  default void peerServedBytes(long bytes) {}
+
+  /** A piece from {@code peer} failed: {@code reason} is "digest" (bytes did not match its hash) or "error". */
+  default void peerPieceFailure(String peer, String reason) {}
+
+  /** Registers the gauge of peers in the mesh (other nodes); the supplier must be non-blocking. */
+  default void meshPeers(LongSupplier peers) {}
 
   /** Registers the cache limit gauge. */
   void cacheLimit(LongSupplier limitBytes);

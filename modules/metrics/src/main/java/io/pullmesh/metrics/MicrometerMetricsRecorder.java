@@ -44,6 +44,10 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
 
   @Override
   public void servedBytes(Source source, long bytes) {
+    if (source == Source.PEER) {
+      peerServedBytes(bytes);
+      return;
+    }
     counter(MeterNames.SERVED_BYTES, "Blob bytes written to clients", "source", source.tag()).increment(bytes);
   }
 
@@ -93,6 +97,28 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   @Override
   public void digestMismatch() {
     counter(MeterNames.DIGEST_MISMATCHES, "Downloads whose bytes did not match their digest").increment();
+  }
+
+  @Override
+  public void peerBytes(long bytes) {
+    counter(MeterNames.PEER_BYTES, "Blob bytes received from peers of the mesh").increment(bytes);
+  }
+
+  @Override
+  public void peerServedBytes(long bytes) {
+    counter(MeterNames.PEER_SERVED_BYTES, "Blob bytes served to peers of the mesh").increment(bytes);
+  }
+
+  @Override
+  public void peerPieceFailure(String peer, String reason) {
+    counter(MeterNames.PEER_PIECE_FAILURES, "Pieces from a peer that failed (reason=digest: bytes did not match the piece hash)",
+        "peer", peer, "reason", reason).increment();
+  }
+
+  @Override
+  public void meshPeers(LongSupplier peers) {
+    io.micrometer.core.instrument.Gauge.builder(MeterNames.MESH_PEERS, () -> (double) peers.getAsLong())
+        .description("Other nodes in the mesh now").register(registry);
   }
 
   @Override

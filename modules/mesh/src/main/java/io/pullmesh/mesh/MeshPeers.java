@@ -1,0 +1,188 @@
+package io.pullmesh.mesh;
+
+import io.pullmesh.core.ByteRange;
+import io.pullmesh.core.Digest;
+import io.pullmesh.fetch.PeerNetwork;
+import io.pullmesh.fetch.UpstreamException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.BitSet;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The mesh as a source of pieces ({@link PeerNetwork}), on a node's own Vert.x: index lookups go to {@link Mesh} on
+ * worker threads, and ranged reads go to peers' data planes over HTTP with a {@link PeerTokens} token each.
+ *
+ * <p>A peer that failed or lied is banned on this node for {@link #BAN}; {@link #view} leaves banned peers out.
+ */
+public final class MeshPeers implements PeerNetwork {
+  private static final Logger LOG = Logger.getLogger(MeshPeers.class.getName());
+  private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
+  /** How long a penalised peer is left alone. */
+  static final Duration BAN = Duration.ofMinutes(5);
+
+  private final Vertx vertx;
+  private final Mesh mesh;
+  private final PeerTokens tokens;
+  private final Clock clock;
+  private final HttpClient client;
+  private final Duration waitForHeaders;
+  private final Map<String, Long> bannedUntil = new ConcurrentHashMap<>();
+  private final Map<String, String> urls = new ConcurrentHashMap<>();
+  private final java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "pullmesh-mesh-index");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /**
+   * @param vertx the node's Vert.x (where downloads run), not the mesh's clustered one
+   * @param waitForHeaders how long a peer may take to start answering (a peer still fetching the range from upstream
+   *     answers once it has the first byte)
+   */
+  public MeshPeers(Vertx vertx, Mesh mesh, PeerTokens tokens, Clock clock, Duration connectTimeout, Duration waitForHeaders) {
+    this.vertx = vertx;
+    this.mesh = mesh;
+    this.tokens = tokens;
+    this.clock = clock;
+    this.waitForHeaders = waitForHeaders;
+    this.client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout((int) connectTimeout.toMillis())
+        .setKeepAlive(true).setTcpNoDelay(true),
+        new PoolOptions().setHttp1MaxSize(64));
+  }
+
+  @Override
+  public String self() {
+    return mesh.node();
+  }
+
+  private Set<String> banned() {
+    long now = clock.millis();
+    Set<String> out = new HashSet<>();
+    bannedUntil.entrySet().removeIf(e -> e.getValue() <= now);
+    out.addAll(bannedUntil.keySet());
+    return out;
+  }
+
+  @Override
+  public Future<View> view(Digest digest) {
+    Set<String> skip = banned();
+    return vertx.executeBlocking(() -> mesh.viewNow(digest, skip), false);
+  }
+
+  @Override
+  public Future<String> claim(Digest digest) {
+    return vertx.executeBlocking(() -> mesh.claimNow(digest), false);
+  }
+
+  @Override
+  public void release(Digest digest) {
+    background(() -> mesh.releaseNow(digest), "releasing the claim on " + digest.shortHex());
+  }
+
+  @Override
+  public void publishProgress(Digest digest, long size, int pieceSize, BitSet done) {
+    Mesh.Progress p = new Mesh.Progress(size, pieceSize, (BitSet) done.clone());
+    background(() -> mesh.progressNow(digest, p), "publishing progress on " + digest.shortHex());
+  }
+
+  @Override
+  public void dropProgress(Digest digest) {
+    background(() -> mesh.dropProgressNow(digest), "dropping progress on " + digest.shortHex());
+  }
+
+  @Override
+  public void committed(Digest digest, long size, PieceHashes hashes) {
+    background(() -> {
+      mesh.announceNow(digest, size);
+      if (hashes != null) {
+        mesh.piecesNow(digest, hashes);
+      }
+      mesh.releaseNow(digest);
+      mesh.dropProgressNow(digest);
+    }, "announcing " + digest.shortHex());
+  }
+
+  @Override
+  public void penalise(String node, String reason) {
+    bannedUntil.put(node, clock.millis() + BAN.toMillis());
+    LOG.warning(() -> "peer " + node + " (" + urls.getOrDefault(node, "?") + ") " + reason + "; not asking it for "
+        + BAN.toMinutes() + " minutes");
+  }
+
+  /** Whether {@code node} is banned now (tests, status). */
+  public boolean isBanned(String node) {
+    Long until = bannedUntil.get(node);
+    return until != null && until > clock.millis();
+  }
+
+  @Override
+  public Future<HttpClientResponse> openRange(String node, Digest digest, ByteRange range) {
+    String known = urls.get(node);
+    Future<String> url = known != null ? Future.succeededFuture(known) : vertx.executeBlocking(() -> {
+      String u = mesh.urlOf(node);
+      if (u == null) {
+        throw new UpstreamException(UpstreamException.Kind.RETRYABLE, 0, "peer " + node + " has left the mesh");
+      }
+      urls.put(node, u);
+      return u;
+    }, false);
+    String what = "peer " + node + " blob " + digest.shortHex() + " bytes " + range;
+    return url.compose(base -> {
+      RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(base + PeerBlobServer.PREFIX + digest)
+          .putHeader("Range", range.rangeHeader()).putHeader("Authorization", tokens.issue(mesh.node(), digest))
+          .setIdleTimeout(waitForHeaders.toMillis());
+      return client.request(o).compose(req -> req.send()).compose(resp -> {
+        resp.pause();
+        if (resp.statusCode() == 206) {
+          Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
+          if (m.matches() && Long.parseLong(m.group(1)) == range.first() && Long.parseLong(m.group(2)) == range.last()) {
+            return Future.succeededFuture(resp);
+          }
+        }
+        resp.request().reset();
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.RETRYABLE, resp.statusCode(),
+            what + ": peer answered " + resp.statusCode() + " " + resp.getHeader("Content-Range")));
+      });
+    }).recover(t -> Future.failedFuture(t instanceof UpstreamException ? t : UpstreamException.classify(t, what)));
+  }
+
+  /** Index writes, one at a time in the order they were made (a drop never overtakes the publish before it). */
+  private void background(Runnable r, String what) {
+    try {
+      writer.execute(() -> {
+        try {
+          r.run();
+        } catch (RuntimeException e) {
+          LOG.fine(() -> what + " in the mesh failed: " + e);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      LOG.fine(() -> what + ": the node is shutting down");
+    }
+  }
+
+  public void close() {
+    writer.shutdown();
+    try {
+      writer.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    client.close();
+  }
+}

@@ -1,0 +1,175 @@
+package io.pullmesh.proxy;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pullmesh.core.Digest;
+import io.pullmesh.metrics.MeterNames;
+import io.pullmesh.testkit.client.ClientOptions;
+import io.pullmesh.testkit.client.OllamaLikeClient;
+import io.pullmesh.testkit.model.FakeBlob;
+import io.pullmesh.testkit.model.FakeModel;
+import io.pullmesh.testkit.model.ModelFixture;
+import io.pullmesh.testkit.registry.FakeRegistry;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Pulls through a mesh of real proxies in one JVM: real Hazelcast members on 127.0.0.1 (TCP member list), real HTTP
+ * between the nodes' data planes, a fake registry.ollama.ai upstream whose CDN is throttled so that pulls overlap.
+ */
+class MeshPullTest {
+  static final String SECRET = "office-secret-0123456789";
+  @TempDir Path dir;
+  private final List<AutoCloseable> open = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() {
+    for (int i = open.size() - 1; i >= 0; i--) {
+      try {
+        open.get(i).close();
+      } catch (Exception e) {
+        // best effort
+      }
+    }
+  }
+
+  static int freePort() throws Exception {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Starts {@code n} proxies in one mesh in front of {@code upstream}. */
+  List<PullmeshProxy> mesh(FakeRegistry upstream, int n, int connections) throws Exception {
+    Path secret = dir.resolve("mesh.secret");
+    Files.writeString(secret, SECRET + "\n");
+    int[] ports = new int[n];
+    StringBuilder members = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      ports[i] = freePort();
+      members.append(i == 0 ? "" : ",").append("127.0.0.1:").append(ports[i]);
+    }
+    List<PullmeshProxy> nodes = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      PullmeshProxy p = PullmeshProxy.start(Harness.config(upstream.registryUrl(), dir.resolve("node" + i), "--mesh-name", "office",
+          "--mesh-secret-file", secret.toString(), "--mesh-port", Integer.toString(ports[i]), "--mesh-members", members.toString()),
+          Harness.testFetchConfig(connections), Clock.systemUTC());
+      open.add(p);
+      nodes.add(p);
+    }
+    Harness.awaitTrue(() -> nodes.stream().allMatch(p -> p.mesh().members().size() == n), n + " nodes in the mesh");
+    return nodes;
+  }
+
+  static double counter(PullmeshProxy p, String name) {
+    return p.meterRegistry().find(name).counters().stream().mapToDouble(c -> c.count()).sum();
+  }
+
+  static void assertSameBlobs(FakeModel model, Path pulled) throws Exception {
+    for (FakeBlob b : model.blobs()) {
+      Path got = pulled.resolve("blobs").resolve("sha256-" + b.digest().hex());
+      assertArrayEquals(Files.readAllBytes(b.file()), Files.readAllBytes(got), "blob " + b.digest().shortHex() + " in " + pulled);
+    }
+  }
+
+  @Test
+  void threeNodesPullingTheSameModelAtOnceCarryItFromUpstreamOnce() throws Exception {
+    FakeModel model = ModelFixture.of("library/shared", "7b").layer("application/vnd.ollama.image.model", 24L << 20)
+        .layer("application/vnd.ollama.image.template", 4096).seed(5).create(dir.resolve("model"));
+    FakeRegistry upstream = FakeRegistry.start(model);
+    open.add(upstream);
+    upstream.setCdnBytesPerSecond(3L << 20); // per connection: 4 connections make a pull of a few seconds
+    List<PullmeshProxy> nodes = mesh(upstream, 3, 4);
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
+    open.add(client);
+    ExecutorService pool = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<?>> pulls = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        PullmeshProxy node = nodes.get(i);
+        Path dest = dir.resolve("ollama" + i);
+        pulls.add(pool.submit(() -> {
+          client.pull(node.url(), model.reference(), dest);
+          return null;
+        }));
+      }
+      for (Future<?> f : pulls) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    for (int i = 0; i < 3; i++) {
+      assertSameBlobs(model, dir.resolve("ollama" + i));
+    }
+    long modelBytes = model.blobs().stream().mapToLong(FakeBlob::size).sum();
+    long wan = upstream.stats().blobBytes();
+    assertTrue(wan <= modelBytes * 1.05, "upstream carried " + wan + " bytes for a model of " + modelBytes);
+    double fromPeers = 0;
+    for (PullmeshProxy p : nodes) {
+      fromPeers += counter(p, MeterNames.PEER_BYTES);
+    }
+    assertTrue(fromPeers >= 2 * (24L << 20) * 0.9, "the two other nodes took the big layer from a peer: " + fromPeers + " bytes");
+    for (PullmeshProxy p : nodes) {
+      for (FakeBlob b : model.blobs()) {
+        Harness.awaitTrue(() -> p.store().lookup(b.digest()).isPresent(), "every node committed " + b.digest().shortHex());
+      }
+    }
+  }
+
+  @Test
+  void aNodeThatLeavesMidTransferCostsOnlyTime() throws Exception {
+    FakeModel model = ModelFixture.of("library/leaver", "1b").layer("application/vnd.ollama.image.model", 16L << 20)
+        .seed(7).create(dir.resolve("model"));
+    FakeRegistry upstream = FakeRegistry.start(model);
+    open.add(upstream);
+    upstream.setCdnBytesPerSecond(1L << 20);
+    List<PullmeshProxy> nodes = mesh(upstream, 2, 4);
+    PullmeshProxy a = nodes.get(0);
+    PullmeshProxy b = nodes.get(1);
+    Digest layer = model.largestLayer().digest();
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
+    open.add(client);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<?> onA = pool.submit(() -> {
+        try {
+          client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
+        } catch (Exception e) {
+          // a is stopped under its client: expected
+        }
+        return null;
+      });
+      Harness.awaitTrue(() -> a.downloads().active(layer) != null && a.downloads().active(layer).bytesDone() > (2L << 20),
+          "a is fetching the layer from upstream");
+      Future<?> onB = pool.submit(() -> {
+        client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
+        return null;
+      });
+      Harness.awaitTrue(() -> b.downloads().active(layer) != null && b.downloads().active(layer).peerBytes() > 0,
+          "b streams the layer from a's partial copy");
+      a.close();
+      onB.get(120, TimeUnit.SECONDS);
+      onA.get(30, TimeUnit.SECONDS);
+    } finally {
+      pool.shutdownNow();
+    }
+    assertSameBlobs(model, dir.resolve("ollama-b"));
+    assertTrue(counter(b, MeterNames.PEER_BYTES) > 0, "b had bytes from a before a left");
+    assertTrue(counter(b, MeterNames.UPSTREAM_BYTES) > 0, "b fetched the rest from upstream after a left");
+  }
+}
