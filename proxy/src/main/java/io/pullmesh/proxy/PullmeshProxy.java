@@ -367,6 +367,11 @@ public final class PullmeshProxy implements AutoCloseable {
     }
   }
 
+  /** This node's view of its peers as piece sources, or null when it runs alone. */
+  public MeshPeers peers() {
+    return peers;
+  }
+
   /** This node's mesh membership, or null when it runs alone. */
   public Mesh mesh() {
     return mesh;

@@ -35,6 +35,8 @@ class MeshPullTest {
   static final String SECRET = "office-secret-0123456789";
   @TempDir Path dir;
   private final List<AutoCloseable> open = new ArrayList<>();
+  /** The member list of the last {@link #mesh} started. */
+  private String memberList;
 
   @AfterEach
   void closeAll() {
@@ -55,6 +57,11 @@ class MeshPullTest {
 
   /** Starts {@code n} proxies in one mesh in front of {@code upstream}. */
   List<PullmeshProxy> mesh(FakeRegistry upstream, int n, int connections) throws Exception {
+    return mesh(upstream, n, connections, new int[0]);
+  }
+
+  /** As above, with {@code extra} cluster ports in the member list (for other members the test starts itself). */
+  List<PullmeshProxy> mesh(FakeRegistry upstream, int n, int connections, int[] extra) throws Exception {
     Path secret = dir.resolve("mesh.secret");
     Files.writeString(secret, SECRET + "\n");
     int[] ports = new int[n];
@@ -63,6 +70,10 @@ class MeshPullTest {
       ports[i] = freePort();
       members.append(i == 0 ? "" : ",").append("127.0.0.1:").append(ports[i]);
     }
+    for (int port : extra) {
+      members.append(",127.0.0.1:").append(port);
+    }
+    memberList = members.toString();
     List<PullmeshProxy> nodes = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       PullmeshProxy p = PullmeshProxy.start(Harness.config(upstream.registryUrl(), dir.resolve("node" + i), "--mesh-name", "office",
@@ -71,8 +82,94 @@ class MeshPullTest {
       open.add(p);
       nodes.add(p);
     }
-    Harness.awaitTrue(() -> nodes.stream().allMatch(p -> p.mesh().members().size() == n), n + " nodes in the mesh");
+    Harness.awaitTrue(() -> nodes.stream().allMatch(p -> p.mesh().members().size() >= n), n + " nodes in the mesh");
     return nodes;
+  }
+
+  static <T> T await(io.vertx.core.Future<T> f) throws Exception {
+    return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Test double for a broken or malicious node: it joined the mesh with the right secret (a real Hazelcast member)
+   * and claims to hold blobs, but its data plane answers every range with the right length and one byte flipped.
+   * It checks no token.
+   */
+  static final class LyingPeer implements AutoCloseable {
+    final io.pullmesh.mesh.Mesh mesh;
+    final io.vertx.core.http.HttpServer server;
+    final java.util.concurrent.atomic.AtomicLong ranges = new java.util.concurrent.atomic.AtomicLong();
+
+    LyingPeer(int clusterPort, String members, java.util.Map<Digest, Path> files) throws Exception {
+      io.vertx.core.Vertx v = io.vertx.core.Vertx.vertx();
+      server = await(v.createHttpServer().requestHandler(req -> {
+        Digest d = Digest.parse(req.path().substring(io.pullmesh.mesh.PeerBlobServer.PREFIX.length()));
+        try {
+          byte[] all = Files.readAllBytes(files.get(d));
+          io.pullmesh.core.ByteRange r = ((io.pullmesh.core.RangeHeader.Partial) io.pullmesh.core.RangeHeader.evaluate(req.getHeader("Range"), all.length))
+              .ranges().get(0);
+          byte[] body = java.util.Arrays.copyOfRange(all, (int) r.first(), (int) r.last() + 1);
+          body[body.length / 2] ^= 0x5a;
+          ranges.incrementAndGet();
+          req.response().setStatusCode(206).putHeader("Content-Range", r.contentRange(all.length)).end(io.vertx.core.buffer.Buffer.buffer(body));
+        } catch (Exception e) {
+          req.response().setStatusCode(500).end();
+        }
+      }).listen(0, "127.0.0.1"));
+      mesh = await(io.pullmesh.mesh.Mesh.join(new io.pullmesh.mesh.Mesh.Settings("office", SECRET, "127.0.0.1", clusterPort,
+          List.of(members.split(",")), "http://127.0.0.1:" + server.actualPort())));
+      for (var e : files.entrySet()) {
+        await(mesh.announce(e.getKey(), Files.size(e.getValue())));
+      }
+      vertx = v;
+    }
+
+    private final io.vertx.core.Vertx vertx;
+
+    @Override
+    public void close() {
+      mesh.close();
+      vertx.close();
+    }
+  }
+
+  @Test
+  void aPeerServingCorruptPiecesIsCaughtPenalisedAndNeverCorruptsACommit() throws Exception {
+    FakeModel model = ModelFixture.of("library/honest", "3b").layer("application/vnd.ollama.image.model", 12L << 20)
+        .seed(11).create(dir.resolve("model"));
+    FakeBlob layer = model.largestLayer();
+    FakeRegistry upstream = FakeRegistry.start(model);
+    open.add(upstream);
+    int liarPort = freePort();
+    List<PullmeshProxy> nodes = mesh(upstream, 2, 4, new int[] {liarPort});
+    PullmeshProxy a = nodes.get(0);
+    PullmeshProxy b = nodes.get(1);
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
+    open.add(client);
+    client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
+    Harness.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
+
+    LyingPeer liar = new LyingPeer(liarPort, memberList, java.util.Map.of(layer.digest(), layer.file()));
+    open.add(liar);
+    Harness.awaitTrue(() -> b.mesh().members().size() == 3, "the liar joined");
+    long upstreamBefore = upstream.stats().blobBytes();
+
+    client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
+
+    assertSameBlobs(model, dir.resolve("ollama-b"));
+    assertArrayEquals(Files.readAllBytes(layer.file()), Files.readAllBytes(b.store().blobPath(layer.digest())), "b committed the true bytes");
+    assertTrue(liar.ranges.get() > 0, "b asked the liar for pieces");
+    double caught = b.meterRegistry().find(MeterNames.PEER_PIECE_FAILURES).tag("peer", liar.mesh.node()).tag("reason", "digest")
+        .counters().stream().mapToDouble(c -> c.count()).sum();
+    assertTrue(caught >= 1, "b caught the liar's corrupt pieces by their hashes: " + caught);
+    assertEquals(0, upstream.stats().blobBytes() - upstreamBefore, "b's layer came from a, the honest peer");
+    assertTrue(b.peers().isBanned(liar.mesh.node()), "the liar is banned on b");
+
+    // and a host with another secret gets nothing from a node's data plane
+    io.pullmesh.mesh.PeerTokens wrong = new io.pullmesh.mesh.PeerTokens("another-secret-0123456789", Clock.systemUTC(), java.time.Duration.ofMinutes(1));
+    var refused = io.pullmesh.testkit.http.RawHttp.get(a.url() + io.pullmesh.mesh.PeerBlobServer.PREFIX + layer.digest(),
+        java.util.Map.of("Authorization", wrong.issue("stranger", layer.digest()), "Range", "bytes=0-99"));
+    assertEquals(403, refused.status(), refused.toString());
   }
 
   static double counter(PullmeshProxy p, String name) {
