@@ -79,6 +79,11 @@ final class AdminApi {
     default long blobRequests(String result) {
       return 0;
     }
+
+    /** The mesh as this node sees it (count of other nodes, mesh name, bytes to and from peers), or null when alone. */
+    default JsonObject peers() {
+      return null;
+    }
   }
 
   AdminApi(Vertx vertx, BlobStore store, SpaceManager space, DownloadManager downloads, ManifestService manifests,
@@ -290,6 +295,7 @@ final class AdminApi {
         .put("catalog", new JsonObject().put("manifests", catalog.manifests().size()).put("tags", catalog.tags().size())
             .put("pins", catalog.pins().size()).put("aliases", aliases.all().size()))
         .put("traffic", trafficJson(served, fetched))
+        .put("peers", traffic.peers())
         .put("node", new JsonObject().put("version", ProxyConfig.VERSION).put("upstream", upstream));
   }
 

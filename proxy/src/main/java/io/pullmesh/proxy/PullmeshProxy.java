@@ -149,6 +149,21 @@ public final class PullmeshProxy implements AutoCloseable {
               var c = registry.find(MeterNames.BLOB_REQUESTS).tag("result", result).counter();
               return c == null ? 0 : (long) c.count();
             }
+
+            @Override
+            public io.vertx.core.json.JsonObject peers() {
+              Mesh m = mesh;
+              if (m == null || config.mesh() == null) {
+                return null;
+              }
+              long in = (long) registry.find(MeterNames.PEER_BYTES).counters().stream().mapToDouble(c -> c.count()).sum();
+              long out = (long) registry.find(MeterNames.PEER_SERVED_BYTES).counters().stream().mapToDouble(c -> c.count()).sum();
+              int count = Math.max(0, m.members().size() - 1);
+              return new io.vertx.core.json.JsonObject().put("count", count).put("mesh", config.mesh().name()).put("node", m.node())
+                  .put("bytesFromPeers", in).put("bytesToPeers", out)
+                  .put("detail", "mesh " + config.mesh().name() + " · " + String.format(java.util.Locale.ROOT, "%.1f MiB", in / 1048576.0) + " from peers · "
+                      + String.format(java.util.Locale.ROOT, "%.1f MiB", out / 1048576.0) + " to peers");
+            }
           });
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);

@@ -43,6 +43,10 @@ class MetricsDocTest {
     m.eviction("operator", 1);
     m.cacheLimit(() -> 100);
     m.gauges(() -> 0, () -> 0, () -> 0);
+    m.peerBytes(1);
+    m.servedBytes(MetricsRecorder.Source.PEER, 1);
+    m.peerPieceFailure("node-1", "digest");
+    m.meshPeers(() -> 2);
 
     // every meter name is registered by the calls above (a new meter needs a line here, and one in the doc)
     List<String> unregistered = new ArrayList<>();
