@@ -87,6 +87,8 @@ class DashboardsIT {
     FakeModel c = ModelFixture.of("library/faulty", "latest").seed(13).layer(MediaTypes.MODEL, 3 * MIB)
         .layer(MediaTypes.LICENSE, 512 << 10).layer(MediaTypes.TEMPLATE, 200).create(dir.resolve("model-c"));
     FakeModel d = ModelFixture.of("library/slow", "latest").seed(14).layer(MediaTypes.MODEL, 2 * MIB).create(dir.resolve("model-d"));
+    FakeModel e = ModelFixture.of("library/shared", "latest").seed(15).layer(MediaTypes.MODEL, 2 * MIB).create(dir.resolve("model-e"));
+    FakeModel f = ModelFixture.of("library/seeded", "latest").seed(16).layer(MediaTypes.MODEL, 2 * MIB).create(dir.resolve("model-f"));
     // a 64 MiB cache (the smallest allowed): alpha and bravo fill it past 90%, the next model evicts
     long limit = 64 * MIB;
     assertTrue(a.totalBytes() + b.totalBytes() > 0.9 * limit && a.totalBytes() + b.totalBytes() < limit);
@@ -94,8 +96,19 @@ class DashboardsIT {
     // 4 connections and pieces up to 16 MiB: 16 pieces per blob of 1 MiB or more. (The tests' usual 64 KiB to 1 MiB
     // pieces would make hundreds of pieces of these models, and dilute the stall ratio DownloadsStalled computes.)
     FetchConfig fetch = Harness.testFetchConfig(4).withPieceSizes(64 << 10, 16 << 20);
-    Harness h = Harness.start(dir, fetch, upstream, "--cache-max-bytes", Long.toString(limit));
-    boolean proxyStopped = false;
+    // the proxy is a node of a mesh, with a second node and (later) a lying peer, for the mesh panels
+    Path secret = dir.resolve("mesh.secret");
+    Files.writeString(secret, MeshPullTest.SECRET);
+    int meshH = MeshPullTest.freePort();
+    int meshPeer = MeshPullTest.freePort();
+    int meshLiar = MeshPullTest.freePort();
+    String members = "127.0.0.1:" + meshH + ",127.0.0.1:" + meshPeer + ",127.0.0.1:" + meshLiar;
+    Harness h = Harness.start(dir, fetch, upstream, "--cache-max-bytes", Long.toString(limit), "--mesh-name", "office",
+        "--mesh-secret-file", secret.toString(), "--mesh-port", Integer.toString(meshH), "--mesh-members", members);
+    PullmeshProxy peer = PullmeshProxy.start(Harness.config(upstream.registryUrl(), dir.resolve("peer-cache"), "--mesh-name", "office",
+        "--mesh-secret-file", secret.toString(), "--mesh-port", Integer.toString(meshPeer), "--mesh-members", members), fetch,
+        java.time.Clock.systemUTC());
+    MeshPullTest.LyingPeer liar = null;
     try (PrometheusServer prom = PrometheusServer.start(dir.resolve("prometheus"), prometheusConfig(h.proxy.port()));
         OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       String instance = "127.0.0.1:" + h.proxy.port();
@@ -177,6 +190,24 @@ class DashboardsIT {
       scrapes.sync();
       seen.add(awaitAlert(prom, rules.get("UpstreamFailing"), instance));
 
+      // ---- the mesh: h fetches e and serves it to its peer; the peer fetches f, and h takes f from the peer and
+      // from a lying peer, whose corrupt pieces h catches by their piece hashes
+      Harness.awaitTrue(() -> h.proxy.mesh().members().size() == 2, "h and its peer form a mesh");
+      upstream.addModel(e);
+      upstream.addModel(f);
+      client.pull(h.url(), e.reference(), dir.resolve("ollama-e1"));
+      h.awaitIdle();
+      client.pull(peer.url(), e.reference(), dir.resolve("ollama-e2"));
+      client.pull(peer.url(), f.reference(), dir.resolve("ollama-f1"));
+      Harness.awaitTrue(() -> peer.store().lookup(f.largestLayer().digest()).isPresent(), "the peer committed f");
+      liar = new MeshPullTest.LyingPeer(meshLiar, members, Map.of(f.largestLayer().digest(), f.largestLayer().file()));
+      Harness.awaitTrue(() -> h.proxy.mesh().members().size() == 3, "the liar joined");
+      client.pull(h.url(), f.reference(), dir.resolve("ollama-f2"));
+      MirrorPullTest.assertSameBlobs(f, dir.resolve("ollama-f2"));
+      h.awaitIdle();
+      scrapes.sync();
+      prom.awaitVector("pullmesh_peer_piece_failures_total{reason=\"digest\"}", v -> !v.isEmpty(), WAIT, "h caught the liar");
+
       // ---- every panel's queries: valid, and with data
       System.gc(); // a GC pause after the meters were bound, for the GC panels: the test JVM may not have had one yet
       scrapes.sync();
@@ -213,7 +244,6 @@ class DashboardsIT {
 
       // ---- the proxy goes away: up == 0, PullmeshDown
       h.proxy.close();
-      proxyStopped = true;
       prom.awaitVector("up{job=\"pullmesh\"} == 0", v -> v.size() == 1, WAIT, "Prometheus sees the proxy down");
       seen.add(awaitAlert(prom, rules.get("PullmeshDown"), instance));
       Files.write(Path.of("target", "dashboards-it-alerts.txt"), seen);
@@ -224,12 +254,11 @@ class DashboardsIT {
         assertFalse(runbook.isBlank() || runbook.contains("\n"), r.getString("name") + " has a one-line runbook: " + runbook);
       }
     } finally {
-      // PullmeshProxy.close is not idempotent: the proxy may already be closed
-      if (proxyStopped) {
-        h.upstream.close();
-      } else {
-        h.close();
+      if (liar != null) {
+        liar.close();
       }
+      peer.close();
+      h.close(); // PullmeshProxy.close is idempotent
     }
   }
 

@@ -1369,7 +1369,11 @@ public final class BlobDownload {
       return;
     }
     boolean fromPeer = source != null && source != UPSTREAM && source != MIXED;
-    metrics.peerPieceFailure(fromPeer ? source : source == MIXED ? "mixed" : "upstream", "digest");
+    if (fromPeer) {
+      metrics.peerPieceFailure(source, "digest");
+    } else {
+      metrics.digestMismatch(); // upstream sent it (or several sources did): caught a piece early, before any client saw it
+    }
     LOG.warning(() -> "piece " + p + " of " + digest + " from " + (fromPeer ? "peer " + source : source == MIXED ? "several sources" : "upstream")
         + " does not match the published piece hash; fetching it again" + (fromPeer ? " elsewhere" : ""));
     if (fromPeer) {
