@@ -102,6 +102,9 @@ public final class Mesh implements AutoCloseable {
     c.setClusterName(s.name() + "-" + secretTag(s.secret()));
     c.setProperty("hazelcast.wait.seconds.before.join", "0");
     c.setProperty("hazelcast.phone.home.enabled", "false");
+    // a LAN: notice a node that died without leaving within seconds, not Hazelcast's default minute
+    c.setProperty("hazelcast.heartbeat.interval.seconds", "1");
+    c.setProperty("hazelcast.max.no.heartbeat.seconds", "15");
     c.setProperty("hazelcast.logging.type", "jdk");
     c.setProperty("hazelcast.socket.bind.any", "false");
     NetworkConfig n = c.getNetworkConfig();
@@ -264,6 +267,9 @@ public final class Mesh implements AutoCloseable {
       fetching.remove(d, f);
       f = null;
     }
+    if (f != null && skip.contains(f)) {
+      f = null; // a fetcher this node gave up on (dead but not yet noticed by the cluster, or failing): as good as none
+    }
     byte[] h = pieces.get(d);
     io.pullmesh.fetch.PeerNetwork.PieceHashes hashes = null;
     if (h != null) {
@@ -276,19 +282,27 @@ public final class Mesh implements AutoCloseable {
     return new io.pullmesh.fetch.PeerNetwork.View(known, holders, f, hashes);
   }
 
-  /** Claims the upstream fetch of {@code digest}; returns the node that holds the claim. Blocking. */
-  String claimNow(Digest digest) {
+  /**
+   * Claims the upstream fetch of {@code digest}; returns the node that holds the claim. A claim held by a node that
+   * left, or by one in {@code skip} (this node gave up on it: a process killed outright stays a member until the
+   * cluster misses its heartbeats), is taken over. Blocking.
+   */
+  String claimNow(Digest digest, Set<String> skip) {
     String d = digest.toString();
-    while (true) {
+    for (int i = 0; i < 8; i++) {
       String had = fetching.putIfAbsent(d, node);
       if (had == null || had.equals(node)) {
         return node;
       }
-      if (members().contains(had)) {
+      if (members().contains(had) && !skip.contains(had)) {
         return had;
       }
-      fetching.remove(d, had); // a claim left by a node that is gone
+      if (fetching.replace(d, had, node)) {
+        LOG.info(() -> "took over the upstream fetch of " + d + " from " + had);
+        return node;
+      }
     }
+    return fetching.getOrDefault(d, node);
   }
 
   void releaseNow(Digest digest) {

@@ -86,7 +86,8 @@ public final class MeshPeers implements PeerNetwork {
 
   @Override
   public Future<String> claim(Digest digest) {
-    return vertx.executeBlocking(() -> mesh.claimNow(digest), false);
+    Set<String> skip = banned();
+    return vertx.executeBlocking(() -> mesh.claimNow(digest, skip), false);
   }
 
   @Override
