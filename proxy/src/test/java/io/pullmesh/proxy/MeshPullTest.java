@@ -269,4 +269,39 @@ class MeshPullTest {
     assertTrue(counter(b, MeterNames.PEER_BYTES) > 0, "b had bytes from a before a left");
     assertTrue(counter(b, MeterNames.UPSTREAM_BYTES) > 0, "b fetched the rest from upstream after a left");
   }
+
+  /**
+   * The counterpart of {@code FaultInjectionTest.aCorruptByteCostsAnOllamaClientOneFailedPullAndNothingElse}: once a
+   * node of the mesh committed a blob and published its piece hashes, a corrupt byte from upstream on another node's
+   * fetch is caught in its piece, before any client read it, and the piece is fetched again. The Ollama-like client's
+   * first pull succeeds.
+   */
+  @Test
+  void withPublishedPieceHashesACorruptUpstreamByteCostsTheClientNothing() throws Exception {
+    FakeModel model = ModelFixture.of("library/guarded", "1b").layer("application/vnd.ollama.image.model", 8L << 20)
+        .seed(13).create(dir.resolve("model"));
+    FakeBlob layer = model.largestLayer();
+    FakeRegistry upstream = FakeRegistry.start(model);
+    open.add(upstream);
+    List<PullmeshProxy> nodes = mesh(upstream, 2, 4);
+    PullmeshProxy a = nodes.get(0);
+    PullmeshProxy b = nodes.get(1);
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
+    open.add(client);
+    client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
+    Harness.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
+    // a leaves: b must fetch from upstream, with the piece hashes a published
+    a.close();
+    Harness.awaitTrue(() -> b.mesh().members().size() == 1, "a left");
+    upstream.cdnFaults().add(io.pullmesh.testkit.fault.FaultRule.once(io.pullmesh.testkit.fault.Fault.corrupt(3_000_000)).forDigest(layer.digest()));
+    long before = upstream.stats().blobBytes();
+
+    client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
+
+    assertSameBlobs(model, dir.resolve("ollama-b"));
+    Harness.awaitTrue(() -> counter(b, MeterNames.DIGEST_MISMATCHES) == 1, "b caught the corrupt piece");
+    assertArrayEquals(Files.readAllBytes(layer.file()), Files.readAllBytes(b.store().blobPath(layer.digest())));
+    long fetched = upstream.stats().blobBytes() - before;
+    assertTrue(fetched < model.totalBytes() + (2L << 20), "b fetched one piece again, not the whole blob: " + fetched);
+  }
 }
