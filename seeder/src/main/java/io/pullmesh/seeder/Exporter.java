@@ -110,6 +110,8 @@ final class Exporter {
     Map<Digest, String> failed = new LinkedHashMap<>();
     long done = 0;
     int written = 0;
+    long writtenBytes = 0;
+    long started = System.nanoTime();
     for (int i = 0; i < toWrite.size(); i++) {
       ManifestJson.Descriptor d = toWrite.get(i);
       String label = "export " + (i + 1) + "/" + toWrite.size() + " blobs";
@@ -118,14 +120,14 @@ final class Exporter {
       String problem = writeBlob(d, OllamaDir.blob(dir, d.digest()), n -> display.update(label, base + n, t, 0));
       if (problem != null) {
         failed.put(d.digest(), problem);
-        display.println("pullmesh-seeder export: " + d.digest() + " not written: " + problem);
       } else {
         written++;
+        writtenBytes += d.size();
       }
       done += d.size();
     }
     if (!toWrite.isEmpty()) {
-      display.done("export " + toWrite.size() + "/" + toWrite.size() + " blobs", total, total, 0);
+      display.done("export " + toWrite.size() + "/" + toWrite.size() + " blobs", total, total, Importer.rate(total, started));
     }
     List<String> exported = new ArrayList<>();
     List<String> failures = new ArrayList<>();
@@ -145,7 +147,7 @@ final class Exporter {
       writeAtomically(target, r.manifest().bytes());
       exported.add(r.name().toString());
     }
-    return new Report(exported, written, total, present, failures);
+    return new Report(exported, written, writtenBytes, present, failures);
   }
 
   /** Copies one cached blob to {@code target} through a temporary file; null when done, else why not. */

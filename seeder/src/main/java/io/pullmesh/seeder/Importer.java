@@ -128,6 +128,7 @@ final class Importer {
 
     int imported = 0;
     long importedBytes = 0;
+    long started = System.nanoTime();
     long doneBefore = 0;
     for (int i = 0; i < toCopy.size(); i++) {
       ManifestJson.Descriptor d = toCopy.get(i);
@@ -138,7 +139,6 @@ final class Importer {
       Refused r = importBlob(d, file, repoOf.get(d.digest()), done -> display.update(label, base + done, total, 0));
       if (r != null) {
         refused.put(d.digest(), r);
-        display.println("pullmesh-seeder import: refused " + d.digest() + " (" + file + "): " + r.reason());
       } else {
         imported++;
         importedBytes += d.size();
@@ -146,7 +146,7 @@ final class Importer {
       doneBefore += d.size();
     }
     if (!toCopy.isEmpty()) {
-      display.done("import " + toCopy.size() + "/" + toCopy.size() + " blobs", totalBytes, totalBytes, 0);
+      display.done("import " + toCopy.size() + "/" + toCopy.size() + " blobs", totalBytes, totalBytes, rate(totalBytes, started));
     }
 
     List<String> models = new ArrayList<>();
@@ -213,6 +213,12 @@ final class Importer {
     }
     catalog.putManifest(new ManifestRecord(p.digest(), ManifestJson.contentType(p.bytes()), p.bytes(), now, refs));
     catalog.putTag(new TagRecord(p.file().name().repository(), p.file().name().tag(), p.digest(), now));
+  }
+
+  /** Bytes per second since {@code startedNanos}; 0 when too short to tell. */
+  static long rate(long bytes, long startedNanos) {
+    long nanos = System.nanoTime() - startedNanos;
+    return nanos < 1_000_000 ? 0 : (long) (bytes * 1e9 / nanos);
   }
 
   private void checkFreeSpace(long bytes) throws IOException {

@@ -31,18 +31,21 @@ final class LoopbackPuller implements AutoCloseable {
   private final java.io.PrintStream err;
   private final boolean terminal;
   private final LongSupplier nanos;
+  private final String prefix;
 
   /**
    * @param base the node's URL, e.g. {@code http://127.0.0.1:9200}
    * @param terminal whether stderr is a terminal: a progress bar per model; otherwise one line per model
+   * @param prefix what each line starts with, e.g. {@code pullmesh-seeder prefetch: }
    */
-  LoopbackPuller(String base, java.io.PrintStream err, boolean terminal) {
+  LoopbackPuller(String base, java.io.PrintStream err, boolean terminal, String prefix) {
     this.base = base.replaceAll("/+$", "");
     this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
         .followRedirects(HttpClient.Redirect.NORMAL).build();
     this.err = err;
     this.terminal = terminal;
     this.nanos = System::nanoTime;
+    this.prefix = prefix;
   }
 
   /** One model's outcome: {@code error} null when it is in the cache. */
@@ -67,7 +70,7 @@ final class LoopbackPuller implements AutoCloseable {
     try {
       name = ModelName.parse(text);
     } catch (IllegalArgumentException e) {
-      err.println("pullmesh-seeder prefetch: " + e.getMessage());
+      err.println(prefix + e.getMessage());
       return new Outcome(text, 0, 0, 0, e.getMessage());
     }
     ProgressDisplay display = new ProgressDisplay(err, true, nanos, Long.MAX_VALUE);
@@ -105,14 +108,14 @@ final class LoopbackPuller implements AutoCloseable {
       if (terminal) {
         display.done(label, done[0], total, 0);
       } else {
-        err.println("pullmesh-seeder prefetch: " + name + " is in the cache: " + Bytes.human(total) + " in " + blobs + " blobs ("
+        err.println(prefix + name + " is in the cache: " + Bytes.human(total) + " in " + blobs + " blobs ("
             + seconds(took) + ")");
       }
       return new Outcome(name.toString(), blobs, total, took, null);
     } catch (PullFailure | IOException e) {
       display.clear();
       String msg = e instanceof PullFailure ? e.getMessage() : "cannot reach the node at " + base + ": " + e;
-      err.println("pullmesh-seeder prefetch: " + name + " failed: " + msg);
+      err.println(prefix + name + " failed: " + msg);
       return new Outcome(name.toString(), blobs, done[0], nanos.getAsLong() - started, msg);
     }
   }

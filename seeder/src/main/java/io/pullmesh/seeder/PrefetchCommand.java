@@ -84,12 +84,12 @@ final class PrefetchCommand {
     }
     Rewarmer rewarmer = null;
     try {
-      String what = list == null ? fixed.size() + " model(s)" : (fixed.isEmpty() ? "" : fixed.size() + " model(s) and ") + "the list " + list;
+      String what = (fixed.isEmpty() ? "" : String.join(", ", fixed) + (list == null ? "" : " and ")) + (list == null ? "" : "the list " + list);
       out.println("pullmesh-seeder " + ProxyConfig.VERSION + " serving " + NodeStarter.reachableUrl(config, node) + " (cache "
           + NodeStarter.cacheSummary(node) + (node.mesh() != null ? ", mesh " + config.mesh().name() : "") + ", upstream " + config.upstream()
           + "); warming " + what + " now, then " + schedule.describe());
       out.flush();
-      rewarmer = new Rewarmer(() -> names(fixed, list), what, new LoopbackPuller(node.url(), err, terminal), schedule, clock, out, err);
+      rewarmer = new Rewarmer(() -> names(fixed, list), what, new LoopbackPuller(node.url(), err, terminal, "pullmesh-seeder prefetch: "), schedule, clock, out, err);
       rewarmer.start();
       life.started(node);
       life.awaitStop();
@@ -110,7 +110,7 @@ final class PrefetchCommand {
     List<LoopbackPuller.Outcome> outcomes;
     String cache;
     try {
-      outcomes = new LoopbackPuller(node.url(), err, terminal).pullAll(names);
+      outcomes = new LoopbackPuller(node.url(), err, terminal, "pullmesh-seeder prefetch: ").pullAll(names);
       cache = NodeStarter.cacheSummary(node);
     } finally {
       node.close();

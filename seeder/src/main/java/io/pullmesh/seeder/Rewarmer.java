@@ -80,7 +80,7 @@ final class Rewarmer implements AutoCloseable {
       err.println("pullmesh-seeder: cannot warm " + what + ": " + e.getMessage() + " (trying again at the next run)");
       return;
     }
-    out.println("pullmesh-seeder: warming " + list.size() + " model(s) from " + what);
+    out.println("pullmesh-seeder: warming " + what + " (" + list.size() + " model(s))");
     out.flush();
     List<LoopbackPuller.Outcome> outcomes = puller.pullAll(list);
     if (closed) {
@@ -97,7 +97,7 @@ final class Rewarmer implements AutoCloseable {
         failed.add(o.name() + " (" + o.error() + ")");
       }
     }
-    out.println("pullmesh-seeder: " + ok + " of " + outcomes.size() + " model(s) of " + what + " in the cache (" + Bytes.human(bytes) + ")"
+    out.println("pullmesh-seeder: " + what + ": " + ok + " of " + outcomes.size() + " model(s) in the cache (" + Bytes.human(bytes) + ")"
         + (failed.isEmpty() ? "" : "; failed: " + String.join(", ", failed)));
     out.flush();
   }

@@ -112,7 +112,7 @@ public sealed interface Schedule {
 
   private static String human(Duration d) {
     long s = d.getSeconds();
-    if (s % 86400 == 0) {
+    if (s % 86400 == 0 && s >= 7 * 86400) {
       return s / 86400 + "d";
     }
     if (s % 3600 == 0) {

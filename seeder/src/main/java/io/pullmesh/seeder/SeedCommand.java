@@ -84,7 +84,7 @@ final class SeedCommand {
       out.flush();
       if (listFile != null) {
         Path file = Path.of(listFile);
-        rewarmer = new Rewarmer(() -> names(file), "the list " + file, new LoopbackPuller(node.url(), err, terminal), schedule, clock, out, err);
+        rewarmer = new Rewarmer(() -> names(file), "the list " + file, new LoopbackPuller(node.url(), err, terminal, "pullmesh-seeder: "), schedule, clock, out, err);
         out.println("pullmesh-seeder: warming the list " + file + " now" + (schedule == null ? "" : ", then " + schedule.describe()));
         out.flush();
         rewarmer.start();
