@@ -59,6 +59,10 @@ final class LoopbackPuller implements AutoCloseable {
   List<Outcome> pullAll(List<String> names) throws InterruptedException {
     List<Outcome> out = new ArrayList<>();
     for (String n : names) {
+      // an interrupted body read surfaces as an IOException (a failed model): stop here rather than go on
+      if (Thread.currentThread().isInterrupted()) {
+        throw new InterruptedException("stopped before " + n);
+      }
       out.add(pull(n));
     }
     return out;

@@ -28,15 +28,20 @@ final class Cli {
     }
   }
 
-  /** Runs a command that ends by itself (not a daemon). */
+  /** Runs a command that ends by itself (not a daemon), with stderr not a terminal. */
   static Result run(String... args) {
+    return run(false, args);
+  }
+
+  /** Runs a command that ends by itself (not a daemon). */
+  static Result run(boolean terminal, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     Lifecycle never = () -> {
       throw new AssertionError("this command should not run as a daemon");
     };
     int code = Main.run(args, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-        false, never, Clock.systemDefaultZone());
+        terminal, never, Clock.systemDefaultZone());
     return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 

@@ -38,8 +38,11 @@ class PrefetchTest {
       assertTrue(Files.notExists(cache.resolve("ca")), "a one-off prefetch makes no CA");
 
       upstream.resetCounters();
-      Cli.Result again = Cli.run("prefetch", "tiny", "someone/other:q4", "--upstream", upstream.registryUrl(), "--cache-dir", cache.toString());
+      Cli.Result again = Cli.run(true, "prefetch", "tiny", "someone/other:q4", "--upstream", upstream.registryUrl(), "--cache-dir",
+          cache.toString());
       assertEquals(0, again.code(), again.toString());
+      assertTrue(again.err().contains("\rtiny:latest  [========================]  100%") && again.err().contains("\rsomeone/other:q4  ["),
+          "on a terminal, a progress bar per model:\n" + again);
       assertEquals(0, upstream.stats().blobBytes(), "the second prefetch is served from the cache");
     }
   }
