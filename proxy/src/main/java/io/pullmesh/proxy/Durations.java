@@ -5,10 +5,10 @@ import java.time.format.DateTimeParseException;
 import java.util.Locale;
 
 /** Parses durations people write: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 2d}, or ISO-8601 {@code PT30S}. */
-final class Durations {
+public final class Durations {
   private Durations() {}
 
-  static Duration parse(String text) {
+  public static Duration parse(String text) {
     String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
     try {
       if (s.startsWith("p")) {

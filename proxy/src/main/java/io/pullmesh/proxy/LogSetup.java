@@ -12,7 +12,7 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 /** One line per log record on stderr: time, level, logger, message. Libraries stay at WARNING unless debugging. */
-final class LogSetup {
+public final class LogSetup {
   private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
   /** JUL holds loggers weakly: a configured logger nobody references can be collected and lose its settings. */
@@ -26,7 +26,7 @@ final class LogSetup {
     return l;
   }
 
-  static void configure(Level level) {
+  public static void configure(Level level) {
     Logger root = Logger.getLogger("");
     for (Handler h : root.getHandlers()) {
       root.removeHandler(h);
@@ -94,7 +94,7 @@ final class LogSetup {
     }
   }
 
-  static void print(PrintStream out, String line) {
+  public static void print(PrintStream out, String line) {
     out.println(line);
     out.flush();
   }

@@ -619,7 +619,7 @@ public record ProxyConfig(
   }
 
   /** {@code $XDG_CACHE_HOME/pullmesh}, else the platform's user cache directory plus {@code pullmesh}. */
-  static Path defaultCacheDir(Map<String, String> env) {
+  public static Path defaultCacheDir(Map<String, String> env) {
     String xdg = env.get("XDG_CACHE_HOME");
     if (xdg != null && !xdg.isBlank()) {
       return Path.of(xdg, "pullmesh");

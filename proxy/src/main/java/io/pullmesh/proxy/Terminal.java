@@ -4,10 +4,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Whether stderr is a terminal, so progress can be redrawn in place rather than printed as lines. */
-final class Terminal {
+public final class Terminal {
   private Terminal() {}
 
-  static boolean stderrIsTerminal() {
+  public static boolean stderrIsTerminal() {
     try {
       // Linux: what file descriptor 2 is open on
       Path fd2 = Path.of("/proc/self/fd/2");

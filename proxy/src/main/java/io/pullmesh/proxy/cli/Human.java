@@ -3,19 +3,19 @@ package io.pullmesh.proxy.cli;
 import io.pullmesh.core.Bytes;
 
 /** Sizes, rates, durations and times the way people read them. */
-final class Human {
+public final class Human {
   private Human() {}
 
-  static String size(long bytes) {
+  public static String size(long bytes) {
     return Bytes.human(bytes);
   }
 
-  static String rate(long bytesPerSecond) {
+  public static String rate(long bytesPerSecond) {
     return Bytes.human(bytesPerSecond) + "/s";
   }
 
   /** {@code 42s}, {@code 3m05s}, {@code 2h07m}. */
-  static String duration(long seconds) {
+  public static String duration(long seconds) {
     long s = Math.max(0, seconds);
     if (s < 60) {
       return s + "s";
@@ -27,7 +27,7 @@ final class Human {
   }
 
   /** How long before {@code now} the epoch millisecond {@code at} was: {@code 3 min ago}; {@code never} for 0. */
-  static String ago(long at, long now) {
+  public static String ago(long at, long now) {
     if (at <= 0) {
       return "never";
     }
@@ -48,7 +48,7 @@ final class Human {
   }
 
   /** {@code sha256:0123456789ab}: enough of a digest to tell blobs apart in a table. */
-  static String shortDigest(String digest) {
+  public static String shortDigest(String digest) {
     if (digest == null) {
       return "-";
     }
@@ -57,11 +57,11 @@ final class Human {
   }
 
   /** {@code 1 blob}, {@code 3 blobs}. */
-  static String count(long n, String singular) {
+  public static String count(long n, String singular) {
     return count(n, singular, singular + "s");
   }
 
-  static String count(long n, String singular, String plural) {
+  public static String count(long n, String singular, String plural) {
     return n + " " + (n == 1 ? singular : plural);
   }
 }

@@ -8,7 +8,7 @@ import java.util.function.LongSupplier;
  * in place ({@code \r}); otherwise (a log file, a CI job) a plain line is printed every few seconds, so the output
  * stays readable. Lines that should stay ({@link #println}) are printed above the bar.
  */
-final class ProgressDisplay {
+public final class ProgressDisplay {
   private static final int BAR = 24;
 
   private final PrintStream err;
@@ -25,7 +25,7 @@ final class ProgressDisplay {
    * @param terminal whether stderr is a terminal (redraw in place) or not (periodic lines)
    * @param plainEveryNanos how often a plain line is printed when not on a terminal
    */
-  ProgressDisplay(PrintStream err, boolean terminal, LongSupplier nanos, long plainEveryNanos) {
+  public ProgressDisplay(PrintStream err, boolean terminal, LongSupplier nanos, long plainEveryNanos) {
     this.err = err;
     this.terminal = terminal;
     this.nanos = nanos;
@@ -38,7 +38,7 @@ final class ProgressDisplay {
    * @param total 0 when not known yet
    * @param serverRate the rate the server measured, 0 when it has none (then the average seen here is shown)
    */
-  void update(String label, long done, long total, long serverRate) {
+  public void update(String label, long done, long total, long serverRate) {
     long now = nanos.getAsLong();
     if (firstNanos < 0) {
       firstNanos = now;
@@ -63,7 +63,7 @@ final class ProgressDisplay {
   }
 
   /** Shows the final state: on a terminal the bar stays, with a line break after it; otherwise one last line. */
-  void done(String label, long done, long total, long serverRate) {
+  public void done(String label, long done, long total, long serverRate) {
     if (terminal) {
       update(label, done, total, serverRate);
       err.println();
@@ -76,14 +76,14 @@ final class ProgressDisplay {
   }
 
   /** Prints a line that stays, above the bar. */
-  void println(String text) {
+  public void println(String text) {
     clear();
     err.println(text);
     err.flush();
   }
 
   /** Erases the bar (on a terminal), leaving the cursor at the start of an empty line. */
-  void clear() {
+  public void clear() {
     if (terminal && drawn > 0) {
       err.print("\r" + " ".repeat(drawn) + "\r");
       err.flush();
