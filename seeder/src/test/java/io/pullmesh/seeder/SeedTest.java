@@ -102,6 +102,63 @@ class SeedTest {
     }
   }
 
+  /**
+   * The issue's proof: an Ollama models directory imported into a seeder, then pulled through another node of the
+   * mesh. Every blob the client gets is byte-identical to the directory's, and it came from the seeder over the peer
+   * data plane: upstream (which has the model, for the manifest) sends no blob byte.
+   */
+  @Test
+  void anImportedModelPulledThroughAnotherNodeComesFromTheSeederByteIdentical() throws Exception {
+    Path ollama = dir.resolve("ollama");
+    FakeModel model = ModelFixture.of("library/office", "7b").layer(io.pullmesh.testkit.model.MediaTypes.MODEL, 12L << 20)
+        .layer(io.pullmesh.testkit.model.MediaTypes.TEMPLATE, 733).seed(78).create(ollama);
+    Cli.writeManifests(ollama, model);
+    Path cache = dir.resolve("seed-cache");
+    Cli.Result imported = Cli.run("import", ollama.toString(), "--cache-dir", cache.toString());
+    assertEquals(0, imported.code(), imported.toString());
+
+    Path secret = dir.resolve("mesh.secret");
+    Files.writeString(secret, SECRET + "\n");
+    int seedMeshPort = Cli.freePort();
+    int otherMeshPort = Cli.freePort();
+    String members = "127.0.0.1:" + seedMeshPort + ",127.0.0.1:" + otherMeshPort;
+    String[] mesh = {"--mesh-name", "office", "--mesh-secret-file", secret.toString(), "--mesh-members", members};
+    try (io.pullmesh.testkit.registry.FakeRegistry upstream = io.pullmesh.testkit.registry.FakeRegistry.start(model);
+        Cli.Daemon seeder = new Cli.Daemon(concat(new String[] {"seed", "--listen", "127.0.0.1:" + Cli.freePort(), "--cache-dir",
+            cache.toString(), "--upstream", upstream.registryUrl(), "--intercept-hosts", "none", "--mesh-port",
+            Integer.toString(seedMeshPort)}, mesh))) {
+      PullmeshProxy seed = seeder.node();
+      ProxyConfig otherConfig = ((ProxyConfig.Run) ProxyConfig.parse(concat(new String[] {"--listen", "127.0.0.1:0", "--cache-dir",
+          dir.resolve("other-cache").toString(), "--upstream", upstream.registryUrl(), "--intercept-hosts", "none", "--mesh-port",
+          Integer.toString(otherMeshPort)}, mesh), Map.of())).config();
+      try (PullmeshProxy other = PullmeshProxy.start(otherConfig);
+          OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        Cli.awaitTrue(() -> seed.mesh().members().size() == 2 && other.mesh().members().size() == 2, "both nodes in the mesh");
+        for (FakeBlob b : model.blobs()) {
+          Cli.awaitTrue(() -> {
+            try {
+              return !other.mesh().holders(b.digest()).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).isEmpty();
+            } catch (Exception e) {
+              return false;
+            }
+          }, "the other node finds the seeder holding " + b.digest());
+        }
+        client.pull(other.url(), model.reference(), dir.resolve("client"));
+        for (FakeBlob b : model.blobs()) {
+          byte[] original = Files.readAllBytes(b.file());
+          assertArrayEquals(original, Files.readAllBytes(dir.resolve("client/blobs/sha256-" + b.digest().hex())), "client copy of " + b.digest());
+          Cli.awaitTrue(() -> other.store().lookup(b.digest()).isPresent(), "the other node committed " + b.digest());
+          assertArrayEquals(original, Files.readAllBytes(other.store().blobPath(b.digest())), "other node's copy of " + b.digest());
+        }
+        assertEquals(0, upstream.stats().blobBytes(), "no blob byte came from upstream");
+        double fromPeers = other.meterRegistry().find(io.pullmesh.metrics.MeterNames.PEER_BYTES).counters().stream()
+            .mapToDouble(c -> c.count()).sum();
+        assertEquals((double) model.blobs().stream().mapToLong(FakeBlob::size).sum(), fromPeers, "every blob byte came from the seeder");
+      }
+      assertEquals(0, seeder.stop());
+    }
+  }
+
   private static String[] concat(String[] a, String[] b) {
     String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, out, a.length, b.length);
