@@ -569,23 +569,14 @@ public final class BlobDownload {
       laneFinished(piece, null, false, loc, src);
       return;
     }
-    if (src == UPSTREAM) {
-      upstream.openRange(loc, new ByteRange(from, to)).onComplete(ar -> {
-        if (ar.failed()) {
-          laneFinished(piece, ar.cause(), false, loc, src);
-        } else {
-          new Writer(piece, from, to, ar.result(), loc, UPSTREAM).start();
-        }
-      });
-    } else {
-      peers.openRange(src, digest, new ByteRange(from, to)).onComplete(ar -> {
-        if (ar.failed()) {
-          laneFinished(piece, ar.cause(), false, loc, src);
-        } else {
-          new Writer(piece, from, to, ar.result(), loc, src).start();
-        }
-      });
-    }
+    ByteRange range = new ByteRange(from, to);
+    (src == UPSTREAM ? upstream.openRange(loc, range) : peers.openRange(src, digest, range)).onComplete(ar -> {
+      if (ar.failed()) {
+        laneFinished(piece, ar.cause(), false, loc, src);
+      } else {
+        new Writer(piece, from, to, ar.result(), loc, src).start();
+      }
+    });
   }
 
   /**
