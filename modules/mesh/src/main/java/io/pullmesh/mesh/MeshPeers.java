@@ -120,7 +120,11 @@ public final class MeshPeers implements PeerNetwork {
 
   @Override
   public void penalise(String node, String reason) {
-    bannedUntil.put(node, clock.millis() + BAN.toMillis());
+    long now = clock.millis();
+    Long before = bannedUntil.put(node, now + BAN.toMillis());
+    if (before != null && before > now) {
+      return; // already banned (connections that fail together each report it)
+    }
     LOG.warning(() -> "peer " + node + " (" + urls.getOrDefault(node, "?") + ") " + reason + "; not asking it for "
         + BAN.toMinutes() + " minutes");
   }
