@@ -56,6 +56,40 @@ final class ManifestService {
   private final Duration ttl;
   private final MetricsRecorder metrics;
   private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
+  private volatile PeerSource peers;
+
+  /** Other nodes of the mesh, asked for a manifest in their cache when upstream cannot be reached. */
+  interface PeerSource {
+    /** A manifest some peer holds, its bytes checked against its digest; fails when none has it. */
+    Future<FetchedManifest> manifest(RepositoryName repo, String reference);
+  }
+
+  /** Makes manifests this node cannot get from upstream come from peers' caches (null: never). */
+  void usePeers(PeerSource peers) {
+    this.peers = peers;
+  }
+
+  /**
+   * When upstream failed (not with "no such manifest"), asks the mesh: an office cut off from the WAN still pulls what
+   * any node of it has. The tag is recorded as never checked, so the next request asks upstream first again.
+   */
+  private Future<Result> fromPeers(RepositoryName repo, Reference ref, String tag, RegistryException upstreamError, Digest before) {
+    PeerSource p = peers;
+    if (p == null || upstreamError.code() == ErrorCode.MANIFEST_UNKNOWN || upstreamError.code() == ErrorCode.DENIED) {
+      return Future.failedFuture(upstreamError);
+    }
+    String reference = ref.isDigest() ? ref.digest().orElseThrow().toString() : ref.tag().orElseThrow();
+    return p.manifest(repo, reference)
+        .compose(m -> {
+          if (ref.isDigest() && !m.digest().equals(ref.digest().orElseThrow())) {
+            return Future.failedFuture(upstreamError);
+          }
+          LOG.warning(() -> "upstream failed for " + repo + ":" + reference + " (" + upstreamError.getMessage() + "); served "
+              + m.digest().shortHex() + " from a peer's cache");
+          return save(repo, tag, m, 0).map(rec -> new Result(rec, "peer", upstreamError.getMessage(), before));
+        })
+        .recover(t -> Future.failedFuture(upstreamError));
+  }
 
   ManifestService(Vertx vertx, UpstreamRouter upstreams, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
       MetricsRecorder metrics) {
@@ -109,7 +143,8 @@ final class ManifestService {
         return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
       return shared("digest " + digest, () -> fetch(repo, Reference.of(digest))
-          .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null))));
+          .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null)))
+          .recover(t -> fromPeers(repo, Reference.of(digest), null, RegistryException.of(t), null)));
     });
   }
 
@@ -137,7 +172,7 @@ final class ManifestService {
                   + ") without revalidation: " + e.getMessage());
               return Future.succeededFuture(new Result(cached.get().manifest(), "stale", e.getMessage(), before));
             }
-            return Future.failedFuture(e);
+            return force ? Future.failedFuture(e) : fromPeers(repo, Reference.parse(tag), tag, e, before);
           }));
     });
   }
@@ -156,6 +191,11 @@ final class ManifestService {
   }
 
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m) {
+    return save(repo, tag, m, clock.millis());
+  }
+
+  /** @param checkedAt when the tag was last confirmed upstream (0: never) */
+  private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m, long checkedAt) {
     long now = clock.millis();
     return vertx.executeBlocking(() -> {
       List<Descriptor> blobs = descriptors(m.bytes());
@@ -167,7 +207,7 @@ final class ManifestService {
       ManifestRecord rec = new ManifestRecord(m.digest(), m.contentType(), m.bytes(), now, refs);
       catalog.putManifest(rec);
       if (tag != null) {
-        catalog.putTag(new TagRecord(repo, tag, m.digest(), now));
+        catalog.putTag(new TagRecord(repo, tag, m.digest(), checkedAt));
       }
       return rec;
     }, false);

@@ -15,12 +15,14 @@ import io.pullmesh.core.RegistryRoute;
 import io.pullmesh.core.RepositoryName;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.fetch.FetchedManifest;
 import io.pullmesh.fetch.UpstreamRegistry;
 import io.pullmesh.fetch.UpstreamRouter;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheUnusableException;
+import io.pullmesh.store.ManifestRecord;
 import io.pullmesh.store.SpaceManager;
 import io.pullmesh.store.eviction.DecayedFrequencyPolicy;
 import io.pullmesh.mesh.Mesh;
@@ -81,6 +83,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private volatile Mesh mesh;
   private volatile PeerBlobServer peerServer;
   private volatile MeshPeers peers;
+  private volatile PeerTokens peerTokens;
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
@@ -364,6 +367,7 @@ public final class PullmeshProxy implements AutoCloseable {
     String dataUrl = config.publicUrl() != null ? config.publicUrl().toString().replaceAll("/+$", "")
         : "http://" + (s.bindHost().contains(":") ? "[" + s.bindHost() + "]" : s.bindHost()) + ":" + port;
     PeerTokens tokens = new PeerTokens(s.secret(), clock, java.time.Duration.ofMinutes(5));
+    peerTokens = tokens;
     peerServer = new PeerBlobServer(vertx, tokens, d -> store.lookup(d).map(r -> store.blobPath(d)), (r, d) -> false, metrics);
     try {
       mesh = Mesh.join(new Mesh.Settings(s.name(), s.secret(), s.bindHost(), s.port(), s.members(), dataUrl))
@@ -376,10 +380,48 @@ public final class PullmeshProxy implements AutoCloseable {
     Mesh m = mesh;
     peers = new MeshPeers(vertx, m, tokens, clock, fetchConfig.connectTimeout(), fetchConfig.stallTimeout());
     downloads.usePeers(peers);
+    MeshPeers mp = peers;
+    manifests.usePeers((repo, reference) -> mp.manifest(repo.toString(), reference)
+        .map(pm -> new FetchedManifest(pm.bytes(), pm.contentType(), pm.digest())));
     metrics.meshPeers(() -> Math.max(0, m.members().size() - 1));
     for (io.pullmesh.store.BlobRecord r : store.blobs()) {
       m.announce(r.digest(), r.size());
     }
+  }
+
+  /**
+   * {@code GET /mesh/v1/manifests/<repository>/<tag|digest>}: a manifest from this node's cache, for a peer that cannot
+   * reach upstream. Never goes upstream itself; a peer token for that very name is required.
+   */
+  private void servePeerManifest(HttpServerRequest req, String rest) {
+    HttpServerResponse resp = req.response();
+    PeerTokens tokens = peerTokens;
+    int slash = rest.lastIndexOf('/');
+    if (tokens == null || slash <= 0) {
+      throw new RegistryException(ErrorCode.NOT_FOUND, tokens == null ? "this node is not in a mesh (--mesh-name)" : "expected /mesh/v1/manifests/<repository>/<tag or digest>");
+    }
+    String repo = rest.substring(0, slash);
+    String reference = rest.substring(slash + 1);
+    try {
+      tokens.verify(String.valueOf(req.getHeader("Authorization")), MeshPeers.manifestKey(repo, reference));
+    } catch (SecurityException e) {
+      LOG.warning(() -> "refused a peer manifest request from " + req.remoteAddress() + ": " + e.getMessage());
+      throw new RegistryException(ErrorCode.DENIED, e.getMessage());
+    }
+    vertx.executeBlocking(() -> {
+      if (Digest.isValid(reference)) {
+        return store.catalog().manifest(Digest.parse(reference));
+      }
+      return store.catalog().tag(RepositoryName.parse(repo), reference).flatMap(t -> store.catalog().manifest(t.digest()));
+    }, false).onComplete(ar -> {
+      if (ar.failed() || ar.result().isEmpty()) {
+        Responses.error(resp, new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "this node has no " + repo + ":" + reference + " in its cache"), false);
+        return;
+      }
+      ManifestRecord m = ar.result().get();
+      resp.putHeader("Content-Type", m.contentType()).putHeader("Docker-Content-Digest", m.digest().toString())
+          .end(Buffer.buffer(m.bytes()));
+    });
   }
 
   /** This node's view of its peers as piece sources, or null when it runs alone. */
@@ -569,6 +611,10 @@ public final class PullmeshProxy implements AutoCloseable {
       }
       if (path.startsWith(AdminApi.PREFIX)) {
         admin.handle(req);
+        return;
+      }
+      if (path.startsWith(MeshPeers.MANIFESTS)) {
+        servePeerManifest(req, path.substring(MeshPeers.MANIFESTS.length()));
         return;
       }
       if (PeerBlobServer.handles(path)) {

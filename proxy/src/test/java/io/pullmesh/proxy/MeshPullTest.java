@@ -304,4 +304,36 @@ class MeshPullTest {
     long fetched = upstream.stats().blobBytes() - before;
     assertTrue(fetched < model.totalBytes() + (2L << 20), "b fetched one piece again, not the whole blob: " + fetched);
   }
+
+  /**
+   * An office cut off from the WAN: upstream is down, and a node that never saw a model pulls it anyway, the manifest
+   * from a peer's cache and the blobs from that peer. A model no node has still fails, with upstream's error.
+   */
+  @Test
+  void anOfficeCutOffFromUpstreamStillPullsWhatAPeerHas() throws Exception {
+    FakeModel model = ModelFixture.of("library/islanded", "2b").layer("application/vnd.ollama.image.model", 4L << 20)
+        .seed(17).create(dir.resolve("model"));
+    FakeModel other = ModelFixture.of("library/elsewhere", "1b").layer("application/vnd.ollama.image.model", 1L << 20)
+        .seed(18).create(dir.resolve("other"));
+    FakeRegistry upstream = FakeRegistry.start(model, other);
+    open.add(upstream);
+    List<PullmeshProxy> nodes = mesh(upstream, 2, 4);
+    PullmeshProxy a = nodes.get(0);
+    PullmeshProxy b = nodes.get(1);
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().maxTries(2).build());
+    open.add(client);
+    client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
+    Harness.awaitTrue(() -> a.store().lookup(model.largestLayer().digest()).isPresent(), "a committed the layer");
+    upstream.stop();
+
+    client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
+
+    assertSameBlobs(model, dir.resolve("ollama-b"));
+    double fromPeer = b.meterRegistry().find(MeterNames.MANIFEST_REQUESTS).tag("result", "peer").counters().stream()
+        .mapToDouble(c -> c.count()).sum();
+    assertEquals(1.0, fromPeer, "the manifest came from a's cache");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(io.pullmesh.testkit.client.PullException.class,
+        () -> client.pull(b.url(), other.reference(), dir.resolve("ollama-other")));
+    assertTrue(e.getMessage().contains("UPSTREAM"), "a model no node has fails with upstream's error: " + e.getMessage());
+  }
 }

@@ -321,6 +321,20 @@ public final class Mesh implements AutoCloseable {
     pieces.putIfAbsent(digest.toString(), h.encode());
   }
 
+  /** The other live nodes and their data-plane URLs. Blocking. */
+  List<Peer> peersNow() {
+    List<Peer> out = new ArrayList<>();
+    for (String n : members()) {
+      if (!n.equals(node)) {
+        String url = nodes.get(n);
+        if (url != null) {
+          out.add(new Peer(n, url));
+        }
+      }
+    }
+    return out;
+  }
+
   /** The data-plane URL of {@code peer}, or null when it is not (or no longer) in the mesh. Blocking. */
   String urlOf(String peer) {
     return nodes.get(peer);

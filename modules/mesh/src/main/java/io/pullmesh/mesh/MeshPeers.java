@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -167,6 +168,77 @@ public final class MeshPeers implements PeerNetwork {
   }
 
   /** Index writes, one at a time in the order they were made (a drop never overtakes the publish before it). */
+  /** The path prefix peers answer manifests on, from their own cache only. */
+  public static final String MANIFESTS = "/mesh/v1/manifests/";
+
+  /**
+   * The name a peer token for a manifest request is bound to (tokens bind to a digest): the SHA-256 of the
+   * repository and reference, so a token opens that one manifest only.
+   */
+  public static Digest manifestKey(String repository, String reference) {
+    try {
+      return Digest.ofBytes(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(("pullmesh manifest\0" + repository + ":" + reference).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A manifest a peer had in its cache. */
+  public record PeerManifest(String node, byte[] bytes, String contentType, Digest digest) {}
+
+  /**
+   * Asks the other nodes, one after another, for a manifest they hold in their cache: for when upstream cannot be
+   * reached. The bytes are checked against the digest the peer names (and against {@code reference} when it is one).
+   *
+   * @return the first peer's answer; fails when no peer has it
+   */
+  public Future<PeerManifest> manifest(String repository, String reference) {
+    Set<String> skip = banned();
+    return vertx.executeBlocking(mesh::peersNow, false).compose(list -> {
+      List<Mesh.Peer> asked = new java.util.ArrayList<>();
+      for (Mesh.Peer p : list) {
+        if (!skip.contains(p.node())) {
+          asked.add(p);
+        }
+      }
+      return askInTurn(asked, 0, repository, reference);
+    });
+  }
+
+  private Future<PeerManifest> askInTurn(List<Mesh.Peer> peers, int i, String repository, String reference) {
+    if (i >= peers.size()) {
+      return Future.failedFuture(new java.util.NoSuchElementException("no peer has " + repository + ":" + reference));
+    }
+    Mesh.Peer p = peers.get(i);
+    RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(p.url() + MANIFESTS + repository + "/" + reference)
+        .putHeader("Authorization", tokens.issue(mesh.node(), manifestKey(repository, reference))).setIdleTimeout(waitForHeaders.toMillis());
+    return client.request(o).compose(req -> req.send()).compose(resp -> resp.body().map(body -> {
+      if (resp.statusCode() != 200) {
+        throw new IllegalStateException(p.node() + " answered " + resp.statusCode());
+      }
+      byte[] bytes = body.getBytes();
+      Digest named = Digest.parse(String.valueOf(resp.getHeader("Docker-Content-Digest")));
+      Digest actual = Digest.ofBytes(sha256(bytes));
+      if (!actual.equals(named) || (Digest.isValid(reference) && !actual.equals(Digest.parse(reference)))) {
+        penalise(p.node(), "sent a manifest whose bytes do not match its digest");
+        throw new IllegalStateException(p.node() + " sent a manifest that does not match its digest");
+      }
+      return new PeerManifest(p.node(), bytes, resp.getHeader("Content-Type"), actual);
+    })).recover(t -> {
+      LOG.fine(() -> "peer " + p.node() + " has no " + repository + ":" + reference + ": " + t.getMessage());
+      return askInTurn(peers, i + 1, repository, reference);
+    });
+  }
+
+  private static byte[] sha256(byte[] b) {
+    try {
+      return java.security.MessageDigest.getInstance("SHA-256").digest(b);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   private void background(Runnable r, String what) {
     try {
       writer.execute(() -> {
