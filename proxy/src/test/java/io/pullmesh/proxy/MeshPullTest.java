@@ -226,6 +226,13 @@ class MeshPullTest {
         Harness.awaitTrue(() -> p.store().lookup(b.digest()).isPresent(), "every node committed " + b.digest().shortHex());
       }
     }
+    // what the status page shows: each node sees two peers, and the bytes it took from them
+    for (PullmeshProxy p : nodes) {
+      io.vertx.core.json.JsonObject peers = new AdminHttp(p.url()).get("stats").object().getJsonObject("peers");
+      assertEquals(2, peers.getInteger("count"), peers.encode());
+      assertEquals("office", peers.getString("mesh"));
+      assertEquals((long) counter(p, MeterNames.PEER_BYTES), peers.getLong("bytesFromPeers"), peers.encode());
+    }
   }
 
   @Test
