@@ -83,6 +83,21 @@ class DiskFullTest {
     h.awaitIdle();
   }
 
+  /** The upstream's blob byte count once it stopped moving (two reads 300 ms apart agree; at most 10 s). */
+  static long settledBlobBytes(FakeRegistry upstream) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    long last = upstream.stats().blobBytes();
+    while (System.nanoTime() < deadline) {
+      Thread.sleep(300);
+      long now = upstream.stats().blobBytes();
+      if (now == last) {
+        return now;
+      }
+      last = now;
+    }
+    return last;
+  }
+
   private static void pin(Harness h, FakeModel m) {
     h.proxy.store().catalog().pin(new Pin(RepositoryName.parse(m.repository()), m.tag(), 1));
   }
@@ -116,8 +131,9 @@ class DiskFullTest {
       PartialRecord kept = h.proxy.store().partial(fifth.digest()).orElseThrow(() -> new AssertionError("what was fetched is kept"));
       assertTrue(kept.done().cardinality() > 0, "some pieces are on disk");
       long before = h.upstream.stats().cdnBlobBytes(fifth.digest());
-      // cached models are still served
-      long up = h.upstream.stats().blobBytes();
+      // cached models are still served. (The failed download's last piece may still be on its way out of the fake
+      // upstream, which counts bytes as it writes them, after the download ended: wait for the count to settle.)
+      long up = settledBlobBytes(h.upstream);
       pull(h, models.get(1));
       assertEquals(up, h.upstream.stats().blobBytes(), "a cached model is served from the cache");
 
