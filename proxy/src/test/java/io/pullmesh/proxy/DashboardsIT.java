@@ -202,6 +202,7 @@ class DashboardsIT {
       Harness.awaitTrue(() -> peer.store().lookup(f.largestLayer().digest()).isPresent(), "the peer committed f");
       liar = new MeshPullTest.LyingPeer(meshLiar, members, Map.of(f.largestLayer().digest(), f.largestLayer().file()));
       Harness.awaitTrue(() -> h.proxy.mesh().members().size() == 3, "the liar joined");
+      MeshPullTest.awaitPieceHashes(h.proxy, f.largestLayer().digest());
       client.pull(h.url(), f.reference(), dir.resolve("ollama-f2"));
       MirrorPullTest.assertSameBlobs(f, dir.resolve("ollama-f2"));
       h.awaitIdle();

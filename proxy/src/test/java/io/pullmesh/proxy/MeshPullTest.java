@@ -86,6 +86,17 @@ class MeshPullTest {
     return nodes;
   }
 
+  /** Waits until {@code node} sees the piece-hash list of {@code d} in the mesh (published just after a commit). */
+  static void awaitPieceHashes(PullmeshProxy node, Digest d) throws InterruptedException {
+    Harness.awaitTrue(() -> {
+      try {
+        return await(node.peers().view(d)).hashes() != null;
+      } catch (Exception e) {
+        return false;
+      }
+    }, "the piece hashes of " + d.shortHex() + " are published");
+  }
+
   static <T> T await(io.vertx.core.Future<T> f) throws Exception {
     return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
@@ -152,6 +163,7 @@ class MeshPullTest {
     LyingPeer liar = new LyingPeer(liarPort, memberList, java.util.Map.of(layer.digest(), layer.file()));
     open.add(liar);
     Harness.awaitTrue(() -> b.mesh().members().size() == 3, "the liar joined");
+    awaitPieceHashes(b, layer.digest());
     long upstreamBefore = upstream.stats().blobBytes();
 
     client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
@@ -297,6 +309,7 @@ class MeshPullTest {
     open.add(client);
     client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
     Harness.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
+    awaitPieceHashes(b, layer.digest());
     // a leaves: b must fetch from upstream, with the piece hashes a published
     a.close();
     Harness.awaitTrue(() -> b.mesh().members().size() == 1, "a left");

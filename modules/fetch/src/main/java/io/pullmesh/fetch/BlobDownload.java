@@ -130,8 +130,8 @@ public final class BlobDownload {
   /** For each piece, the peer whose bytes are in it (null: upstream; {@link #MIXED}: more than one source). */
   private String[] sourceOf;
   private final Map<String, Integer> peerLanes = new HashMap<>();
-  /** Per-piece SHA-256 computed while hashing, published after commit so peers can check pieces. */
-  private byte[][] pieceDigests;
+  /** Some bytes came from the peer that fetches the blob from upstream (it publishes the piece hashes, not this node). */
+  private boolean streamedFromFetcher;
   private BitSet publishedDone = new BitSet();
   private long peerTimer = -1;
   private long peerBytes;
@@ -350,7 +350,6 @@ public final class BlobDownload {
         attempts = new int[n];
         sourceOf = new String[n];
         if (peers != null) {
-          pieceDigests = new byte[n][];
           adoptCheckList(view.hashes());
         }
         if (o.resumed() != null) {
@@ -465,6 +464,7 @@ public final class BlobDownload {
         lanes++;
         if (src != UPSTREAM) {
           peerLanes.merge(src, 1, Integer::sum);
+          streamedFromFetcher |= src.equals(view.fetcher());
         }
         start.add(new int[] {p});
         from.add(src);
@@ -1445,36 +1445,22 @@ public final class BlobDownload {
 
   private void hashRange(long from, long to) {
     FileChannel ch;
-    byte[][] perPiece;
     synchronized (this) {
       ch = channel;
-      perPiece = pieceDigests;
     }
     ByteBuffer buf = ByteBuffer.allocate(HASH_CHUNK);
     long pos = from;
     try {
-      // piece by piece (the range starts and ends on piece boundaries), so each piece's own SHA-256 comes for free
-      MessageDigest piece = perPiece == null ? null : MessageDigest.getInstance("SHA-256");
       while (pos < to) {
-        int q = layout.pieceAt(pos);
-        long pieceEnd = Math.min(to, layout.start(q) + layout.length(q));
-        while (pos < pieceEnd) {
-          buf.clear();
-          buf.limit((int) Math.min(HASH_CHUNK, pieceEnd - pos));
-          int n = ch.read(buf, pos);
-          if (n < 0) {
-            throw new IOException("partial file shorter than expected at " + pos);
-          }
-          buf.flip();
-          if (piece != null) {
-            piece.update(buf.duplicate());
-          }
-          sha.update(buf);
-          pos += n;
+        buf.clear();
+        buf.limit((int) Math.min(HASH_CHUNK, to - pos));
+        int n = ch.read(buf, pos);
+        if (n < 0) {
+          throw new IOException("partial file shorter than expected at " + pos);
         }
-        if (piece != null) {
-          perPiece[q] = piece.digest();
-        }
+        buf.flip();
+        sha.update(buf);
+        pos += n;
       }
     } catch (IOException e) {
       synchronized (this) {
@@ -1482,8 +1468,6 @@ public final class BlobDownload {
       }
       fail(new RegistryException(ErrorCode.INTERNAL_ERROR, "reading back " + digest.shortHex() + " to hash it failed: " + e.getMessage(), e));
       return;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
     }
     synchronized (this) {
       hashed = to;
@@ -1510,20 +1494,10 @@ public final class BlobDownload {
     }
     // the bytes are right: responses may end now; flushing them to disk is the cache's business
     verified.tryComplete();
-    PeerNetwork.PieceHashes publish = null;
+    boolean publish;
     synchronized (this) {
-      if (peers != null && checkList == null && pieceDigests != null) {
-        byte[] all = new byte[pieceDigests.length * 32];
-        boolean complete = true;
-        for (int q = 0; q < pieceDigests.length; q++) {
-          if (pieceDigests[q] == null) {
-            complete = false;
-            break;
-          }
-          System.arraycopy(pieceDigests[q], 0, all, q * 32, 32);
-        }
-        publish = complete ? new PeerNetwork.PieceHashes(size, layout.pieceSize(), all) : null;
-      }
+      // the node that fetched from upstream publishes the piece list; one that streamed from such a node leaves it to it
+      publish = peers != null && checkList == null && !streamedFromFetcher;
     }
     try {
       record = store.commit(digest, size, ch);
@@ -1551,7 +1525,11 @@ public final class BlobDownload {
     LOG.info(() -> String.format("committed %s (%d bytes) in %d ms, %d bytes from upstream%s", digest, size, took, fetched,
         peers == null ? "" : ", " + fromPeers + " from peers"));
     if (peers != null) {
-      peers.committed(digest, size, publish);
+      peers.committed(digest, size);
+      if (publish) {
+        int pieceSize = layout.pieceSize();
+        io.execute(() -> publishPieceHashes(size, pieceSize));
+      }
     }
     completion.tryComplete(record);
     for (Waiter w : wake) {
@@ -1560,6 +1538,24 @@ public final class BlobDownload {
     if (close) {
       closeQuietly(ch);
     }
+  }
+
+  /**
+   * Hashes each piece of the committed blob and publishes the list, after the commit and off the path of any
+   * response (the whole-blob hash already ran; these are a second pass, from the page cache). On the io executor.
+   */
+  private void publishPieceHashes(long size, int pieceSize) {
+    PieceLayout l = new PieceLayout(size, pieceSize);
+    byte[] all = new byte[l.count() * 32];
+    try (FileChannel f = FileChannel.open(store.blobPath(digest), java.nio.file.StandardOpenOption.READ)) {
+      for (int q = 0; q < l.count(); q++) {
+        System.arraycopy(sha256Of(f, l.start(q), l.length(q)), 0, all, q * 32, 32);
+      }
+    } catch (IOException e) {
+      LOG.fine(() -> "no piece hashes for " + digest.shortHex() + ": " + e); // evicted already, most likely
+      return;
+    }
+    peers.publishPieceHashes(digest, new PeerNetwork.PieceHashes(size, pieceSize, all));
   }
 
   private void cancelWatchdog() {

@@ -42,11 +42,14 @@ public interface PeerNetwork {
   void dropProgress(Digest digest);
 
   /**
-   * This node committed {@code digest}: announces it complete (with its size), publishes its per-piece SHA-256 list
-   * when {@code hashes} is not null, then gives up the upstream claim and drops the progress record, in that order,
-   * so that peers always see either a fetcher or a holder (fire-and-forget).
+   * This node committed {@code digest}: announces it complete (with its size), then gives up the upstream claim and
+   * drops the progress record, in that order, so that peers always see either a fetcher or a holder
+   * (fire-and-forget).
    */
-  void committed(Digest digest, long size, PieceHashes hashes);
+  void committed(Digest digest, long size);
+
+  /** Publishes the per-piece SHA-256 list of a blob this node verified whole (fire-and-forget; the first list stays). */
+  void publishPieceHashes(Digest digest, PieceHashes hashes);
 
   /**
    * Opens {@code range} of {@code digest} on {@code node}. A peer that is still fetching the blob answers from its

@@ -108,15 +108,17 @@ public final class MeshPeers implements PeerNetwork {
   }
 
   @Override
-  public void committed(Digest digest, long size, PieceHashes hashes) {
+  public void committed(Digest digest, long size) {
     background(() -> {
       mesh.announceNow(digest, size);
-      if (hashes != null) {
-        mesh.piecesNow(digest, hashes);
-      }
       mesh.releaseNow(digest);
       mesh.dropProgressNow(digest);
     }, "announcing " + digest.shortHex());
+  }
+
+  @Override
+  public void publishPieceHashes(Digest digest, PieceHashes hashes) {
+    background(() -> mesh.piecesNow(digest, hashes), "publishing the piece hashes of " + digest.shortHex());
   }
 
   @Override
