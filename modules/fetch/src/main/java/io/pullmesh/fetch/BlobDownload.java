@@ -1496,8 +1496,9 @@ public final class BlobDownload {
     verified.tryComplete();
     boolean publish;
     synchronized (this) {
-      // the node that fetched from upstream publishes the piece list; one that streamed from such a node leaves it to it
-      publish = peers != null && checkList == null && !streamedFromFetcher;
+      // a node that fetched from upstream (or took the blob from complete holders only) publishes the piece list; one
+      // that only streamed from the node fetching it leaves that to it
+      publish = peers != null && checkList == null && (upstreamBytes > 0 || !streamedFromFetcher);
     }
     try {
       record = store.commit(digest, size, ch);
