@@ -135,6 +135,12 @@ public final class BlobDownload {
   private BitSet publishedDone = new BitSet();
   private long peerTimer = -1;
   private long peerBytes;
+  private boolean publishedOnce;
+  /** Failed requests in a row, per peer; a peer that reaches {@link #MAX_PEER_ERRORS} is penalised. */
+  private final Map<String, Integer> peerErrors = new HashMap<>();
+  /** Pieces written in full and being checked against the piece-hash list. */
+  private final BitSet checking = new BitSet();
+  private static final int MAX_PEER_ERRORS = 3;
   private static final String MIXED = "\0mixed";
   /** Most requests one download keeps open to one peer that holds the bytes already. */
   private static final int PER_PEER_LANES = 8;
@@ -619,11 +625,6 @@ public final class BlobDownload {
     });
   }
 
-  private static final int MAX_PEER_ERRORS = 3;
-  // guarded by this
-  private final Map<String, Integer> peerErrors = new HashMap<>();
-  private final BitSet checking = new BitSet();
-
   /**
    * A connection finished with a piece: completed, or failed with {@code error}. Decides what happens next:
    * retry with backoff, re-resolve the CDN URL, fall back to one stream, or fail the download.
@@ -1066,9 +1067,6 @@ public final class BlobDownload {
     }
     peers.publishProgress(digest, layout.size(), layout.pieceSize(), now);
   }
-
-  // guarded by this
-  private boolean publishedOnce;
 
   /**
    * Looks at the mesh again (one lookup at a time). When no peer fetches the blob from upstream any more (it left, or
