@@ -41,6 +41,15 @@ public final class Digest implements Comparable<Digest> {
     return new Digest(hex);
   }
 
+  /** The SHA-256 digest of {@code content}. */
+  public static Digest of(byte[] content) {
+    try {
+      return ofBytes(java.security.MessageDigest.getInstance("SHA-256").digest(content));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** The digest of a finished SHA-256 computation. */
   public static Digest ofBytes(byte[] sha256) {
     if (sha256.length != 32) {

@@ -1393,22 +1393,27 @@ public final class BlobDownload {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
-    ByteBuffer buf = ByteBuffer.allocate(Math.min(HASH_CHUNK, Math.max(1, length)));
-    long pos = start;
-    long end = start + length;
-    while (pos < end) {
+    digestRange(ch, start, start + length, md);
+    return md.digest();
+  }
+
+  /** Feeds bytes {@code [from, to)} of {@code ch} to {@code md}, a chunk at a time. */
+  private static void digestRange(FileChannel ch, long from, long to, MessageDigest md) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(HASH_CHUNK, to - from)));
+    long pos = from;
+    while (pos < to) {
       buf.clear();
-      buf.limit((int) Math.min(buf.capacity(), end - pos));
+      buf.limit((int) Math.min(buf.capacity(), to - pos));
       int n = ch.read(buf, pos);
       if (n < 0) {
-        throw new IOException("partial file shorter than expected at " + pos);
+        throw new IOException("file shorter than expected at " + pos);
       }
       buf.flip();
       md.update(buf);
       pos += n;
     }
-    return md.digest();
   }
+
 
   // ---------------------------------------------------------------- hashing and commit
 
@@ -1446,20 +1451,8 @@ public final class BlobDownload {
     synchronized (this) {
       ch = channel;
     }
-    ByteBuffer buf = ByteBuffer.allocate(HASH_CHUNK);
-    long pos = from;
     try {
-      while (pos < to) {
-        buf.clear();
-        buf.limit((int) Math.min(HASH_CHUNK, to - pos));
-        int n = ch.read(buf, pos);
-        if (n < 0) {
-          throw new IOException("partial file shorter than expected at " + pos);
-        }
-        buf.flip();
-        sha.update(buf);
-        pos += n;
-      }
+      digestRange(ch, from, to, sha);
     } catch (IOException e) {
       synchronized (this) {
         hashing = false;

@@ -21,8 +21,6 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.Locale;
 import java.util.Map;
@@ -239,7 +237,7 @@ public final class UpstreamRegistry implements AutoCloseable {
 
   private FetchedManifest toManifest(Buffer body, String contentType, Reference ref, String what) {
     byte[] bytes = body.getBytes();
-    Digest digest = sha256(bytes);
+    Digest digest = Digest.of(bytes);
     if (ref.isDigest() && !ref.digest().orElseThrow().equals(digest)) {
       throw new RegistryException(ErrorCode.UPSTREAM_ERROR,
           what + ": upstream sent a manifest whose sha256 is " + digest + ", not the digest asked for");
@@ -270,14 +268,6 @@ public final class UpstreamRegistry implements AutoCloseable {
       }
     }
     return DEFAULT_MANIFEST_TYPE;
-  }
-
-  static Digest sha256(byte[] bytes) {
-    try {
-      return Digest.ofBytes(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private Future<Buffer> readLimited(HttpClientResponse resp, int limit, String what) {

@@ -178,12 +178,7 @@ public final class MeshPeers implements PeerNetwork {
    * repository and reference, so a token opens that one manifest only.
    */
   public static Digest manifestKey(String repository, String reference) {
-    try {
-      return Digest.ofBytes(java.security.MessageDigest.getInstance("SHA-256")
-          .digest(("pullmesh manifest\0" + repository + ":" + reference).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return Digest.of(("pullmesh manifest\0" + repository + ":" + reference).getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /** A manifest a peer had in its cache. */
@@ -221,7 +216,7 @@ public final class MeshPeers implements PeerNetwork {
       }
       byte[] bytes = body.getBytes();
       Digest named = Digest.parse(String.valueOf(resp.getHeader("Docker-Content-Digest")));
-      Digest actual = Digest.ofBytes(sha256(bytes));
+      Digest actual = Digest.of(bytes);
       if (!actual.equals(named) || (Digest.isValid(reference) && !actual.equals(Digest.parse(reference)))) {
         penalise(p.node(), "sent a manifest whose bytes do not match its digest");
         throw new IllegalStateException(p.node() + " sent a manifest that does not match its digest");
@@ -231,14 +226,6 @@ public final class MeshPeers implements PeerNetwork {
       LOG.fine(() -> "peer " + p.node() + " has no " + repository + ":" + reference + ": " + t.getMessage());
       return askInTurn(peers, i + 1, repository, reference);
     });
-  }
-
-  private static byte[] sha256(byte[] b) {
-    try {
-      return java.security.MessageDigest.getInstance("SHA-256").digest(b);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private void background(Runnable r, String what) {
