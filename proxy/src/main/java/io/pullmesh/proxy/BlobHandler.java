@@ -61,9 +61,12 @@ final class BlobHandler {
   private final AccessLog accesses;
   private final PullLog pulls;
   private final Clock clock;
+  private final java.util.function.IntSupplier transferPort;
 
+  /** @param transferPort the port x/transfer clients are redirected to for blob bodies, or a negative number for none */
   BlobHandler(Vertx vertx, DownloadManager downloads, BlobStore store, SpaceManager space, Executor io, MetricsRecorder metrics,
-      URI publicUrl, Aliases aliases, PullLog pulls, Clock clock) {
+      URI publicUrl, Aliases aliases, PullLog pulls, Clock clock, java.util.function.IntSupplier transferPort) {
+    this.transferPort = transferPort;
     this.pulls = pulls;
     this.vertx = vertx;
     this.downloads = downloads;
@@ -100,7 +103,7 @@ final class BlobHandler {
       return;
     }
     if (head) {
-      upstreamName(route.name(), digest).compose(name -> downloads.size(name, digest)).onComplete(ar -> {
+      upstreamName(route.name(), digest).compose(name -> downloads.size(name, digest, ex.upstreamAgent())).onComplete(ar -> {
         if (ar.failed()) {
           Responses.error(resp, ar.cause(), true);
           return;
@@ -120,8 +123,16 @@ final class BlobHandler {
       resp.putHeader("Location", publicUrl(req)).putHeader("Content-Length", "0").setStatusCode(307).end();
       return;
     }
+    if (range == null && ex.isXTransfer() && !ex.transferPort && !ex.intercepted && transferPort.getAsInt() > 0 && req.authority() != null) {
+      // x/transfer resolves a blob URL with a GET whose body it reads to the end and throws away, then GETs the URL it
+      // resolved to (x/transfer/download.go:397-440): a 200 here would cost it the blob twice. A redirect to another
+      // host:port ends its resolution unrequested (it compares url.Host, host and port), so the one body it reads is the
+      // GET on the transfer port. server/download.go, curl and the rest never see this redirect.
+      resp.putHeader("Location", transferUrl(req)).putHeader("Content-Length", "0").setStatusCode(307).end();
+      return;
+    }
     String rangeHeader = range;
-    upstreamName(route.name(), digest).compose(name -> downloads.open(name, digest)).onComplete(ar -> {
+    upstreamName(route.name(), digest).compose(name -> downloads.open(name, digest, ex.upstreamAgent())).onComplete(ar -> {
       if (ar.failed()) {
         Responses.error(resp, ar.cause(), false);
         return;
@@ -174,6 +185,12 @@ final class BlobHandler {
 
   private static boolean sameHost(HostAndPort authority, URI url) {
     return authority != null && authority.host() != null && authority.host().equalsIgnoreCase(url.getHost());
+  }
+
+  /** This blob's URL on the transfer port, under the host name the client used. */
+  private String transferUrl(HttpServerRequest req) {
+    String host = req.authority().host();
+    return (req.isSSL() ? "https" : "http") + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + transferPort.getAsInt() + req.path();
   }
 
   private String publicUrl(HttpServerRequest req) {

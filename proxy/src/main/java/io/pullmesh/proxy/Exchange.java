@@ -22,19 +22,50 @@ final class Exchange {
   final boolean intercepted;
   /** The client's address: the connection's peer, or for an intercepted request the peer of its CONNECT. */
   final String client;
+  /** Whether it arrived on the transfer port, where x/transfer clients are sent for blob bodies (never redirected again). */
+  final boolean transferPort;
   private boolean over;
 
   Exchange(HttpServerRequest request) {
-    this(request, false, peer(request));
+    this(request, false, peer(request), false);
   }
 
   Exchange(HttpServerRequest request, boolean intercepted, String client) {
+    this(request, intercepted, client, false);
+  }
+
+  static Exchange onTransferPort(HttpServerRequest request) {
+    return new Exchange(request, false, peer(request), true);
+  }
+
+  private Exchange(HttpServerRequest request, boolean intercepted, String client, boolean transferPort) {
     this.request = request;
     this.intercepted = intercepted;
     this.client = client;
+    this.transferPort = transferPort;
     this.response = request.response();
     response.endHandler(v -> finish());
     response.closeHandler(v -> finish());
+  }
+
+  /**
+   * The User-Agent to send upstream for this client: its own when it is Ollama's ({@code ollama/<version> ...}: the
+   * registry decides from that version whether this client may pull a model, ollama #11457), else null, meaning the
+   * configured {@code --user-agent}. curl, skopeo or a Go client carry no Ollama version: asking under their name would
+   * get them refused every version-gated model, which is not what a user of a mirror asked for.
+   */
+  String upstreamAgent() {
+    String ua = request.getHeader("User-Agent");
+    return io.pullmesh.core.OllamaVersion.fromUserAgent(ua).isPresent() ? ua : null;
+  }
+
+  /**
+   * Whether the client is Ollama's x/transfer downloader (tensor models): its User-Agent is {@code ollama-transfer/<v>}
+   * (x/transfer/transfer.go:108, used because server/images.go passes none), on the URL-resolution GET and the blob GET.
+   */
+  boolean isXTransfer() {
+    String ua = request.getHeader("User-Agent");
+    return ua != null && ua.regionMatches(true, 0, "ollama-transfer/", 0, "ollama-transfer/".length());
   }
 
   static String peer(HttpServerRequest req) {

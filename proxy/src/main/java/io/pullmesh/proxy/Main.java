@@ -90,7 +90,8 @@ public final class Main {
     LogSetup.print(out, "pullmesh proxy " + ProxyConfig.VERSION + " listening on http://" + hostForUrl(config.listenHost()) + ":" + proxy.port()
         + " (upstream " + config.upstream() + ", cache " + proxy.store().root() + " holding "
         + Bytes.human(proxy.store().committedBytes()) + " in " + proxy.store().committedBlobs() + " blobs, "
-        + config.upstreamConnections() + " connections per blob)");
+        + config.upstreamConnections() + " connections per blob"
+        + (proxy.transferPort() > 0 ? ", blob port " + proxy.transferPort() + " for Ollama's x/transfer downloader" : "") + ")");
     LogSetup.print(out, "pullmesh admin API at " + proxy.url() + AdminApi.PREFIX + " (changes "
         + (config.adminToken() != null ? "need the --admin-token" : "from this machine only: no --admin-token set")
         + "); e.g. java -jar pullmesh-proxy.jar admin stats --url " + proxy.url());

@@ -2,6 +2,8 @@ package io.pullmesh.proxy;
 
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.OllamaVersion;
+import io.pullmesh.core.VersionGate;
 import io.pullmesh.core.Reference;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RepositoryName;
@@ -35,6 +37,12 @@ import java.util.logging.Logger;
  * Concurrent requests for the same tag or digest share one upstream request. Each fetched manifest's blob sizes
  * are remembered so a HEAD on its blobs can be answered before they are fetched, and its blob list is kept so
  * pinning it can protect them.
+ *
+ * <p>Version-gated tags (registry.ollama.ai answers 412 to an Ollama older than the model needs, ollama #11457): a
+ * manifest is fetched under the client's User-Agent ({@link Exchange#upstreamAgent()}), or the configured one for work
+ * with no client. What upstream said is kept per tag as a {@link VersionGate}: a client no newer than one refused gets
+ * the 412 and the registry's words from the cache (offline too), a client the registry accepted (or newer) is served
+ * from the cache like any other, and one in between is asked about upstream. A 412 is never stored as the tag's content.
  */
 final class ManifestService {
   private static final Logger LOG = Logger.getLogger(ManifestService.class.getName());
@@ -55,6 +63,7 @@ final class ManifestService {
   private final Clock clock;
   private final Duration ttl;
   private final MetricsRecorder metrics;
+  private final String defaultAgent;
   private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
   private volatile PeerSource peers;
 
@@ -75,7 +84,8 @@ final class ManifestService {
    */
   private Future<Result> fromPeers(RepositoryName repo, Reference ref, String tag, RegistryException upstreamError, Digest before) {
     PeerSource p = peers;
-    if (p == null || upstreamError.code() == ErrorCode.MANIFEST_UNKNOWN || upstreamError.code() == ErrorCode.DENIED) {
+    if (p == null || upstreamError.code() == ErrorCode.MANIFEST_UNKNOWN || upstreamError.code() == ErrorCode.DENIED
+        || upstreamError.code() == ErrorCode.PRECONDITION_FAILED) {
       return Future.failedFuture(upstreamError);
     }
     String reference = ref.isDigest() ? ref.digest().orElseThrow().toString() : ref.tag().orElseThrow();
@@ -91,8 +101,10 @@ final class ManifestService {
         .recover(t -> Future.failedFuture(upstreamError));
   }
 
+  /** @param defaultAgent the User-Agent sent upstream for work with no Ollama client attached ({@code --user-agent}) */
   ManifestService(Vertx vertx, UpstreamRouter upstreams, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
-      MetricsRecorder metrics) {
+      MetricsRecorder metrics, String defaultAgent) {
+    this.defaultAgent = defaultAgent;
     this.vertx = vertx;
     this.upstreams = upstreams;
     this.catalog = catalog;
@@ -106,75 +118,114 @@ final class ManifestService {
     return ttl;
   }
 
-  /**
-   * @return fails with {@link RegistryException}: MANIFEST_UNKNOWN (404), DENIED (403), UPSTREAM_ERROR (502),
-   *     UPSTREAM_TIMEOUT (504), TOOMANYREQUESTS (429)
-   */
+  /** As {@link #get(RepositoryName, Reference, String)} with no client attached (prefetch): the configured User-Agent. */
   Future<Result> get(RepositoryName repo, Reference ref) {
+    return get(repo, ref, null);
+  }
+
+  /**
+   * @param userAgent the client's User-Agent to ask upstream with, or null for the configured one
+   * @return fails with {@link RegistryException}: MANIFEST_UNKNOWN (404), DENIED (403), PRECONDITION_FAILED (412, the
+   *     registry's words), UPSTREAM_ERROR (502), UPSTREAM_TIMEOUT (504), TOOMANYREQUESTS (429)
+   */
+  Future<Result> get(RepositoryName repo, Reference ref, String userAgent) {
+    String agent = userAgent == null ? defaultAgent : userAgent;
     Optional<Alias> alias = ref.isDigest() ? Optional.empty() : aliases.get(repo, ref.tag().orElseThrow());
     Future<Result> f;
     if (alias.isPresent()) {
       Alias a = alias.get();
-      f = a.targetDigest() != null ? byDigest(a.targetRepository(), a.targetDigest()) : byTag(a.targetRepository(), a.targetTag(), false);
+      f = a.targetDigest() != null ? byDigest(a.targetRepository(), a.targetDigest(), agent) : byTag(a.targetRepository(), a.targetTag(), false, agent);
     } else {
-      f = ref.isDigest() ? byDigest(repo, ref.digest().orElseThrow()) : byTag(repo, ref.tag().orElseThrow(), false);
+      f = ref.isDigest() ? byDigest(repo, ref.digest().orElseThrow(), agent) : byTag(repo, ref.tag().orElseThrow(), false, agent);
     }
-    return Futures.onCallerContext(vertx, f).onSuccess(r -> metrics.manifestRequest(r.cache())).onFailure(t -> metrics.manifestRequest("error"));
+    return Futures.onCallerContext(vertx, f).onSuccess(r -> metrics.manifestRequest(r.cache()))
+        .onFailure(t -> metrics.manifestRequest(RegistryException.of(t).code() == ErrorCode.PRECONDITION_FAILED ? "refused" : "error"));
   }
 
   /**
-   * Revalidates a tag upstream now, whatever its age.
+   * Revalidates a tag upstream now, whatever its age, under the configured User-Agent.
    *
    * @return the manifest it points to; fails like {@link #get}, never with a stale answer
    */
   Future<Result> refresh(RepositoryName repo, String tag) {
-    return Futures.onCallerContext(vertx, byTag(repo, tag, true));
+    return Futures.onCallerContext(vertx, byTag(repo, tag, true, defaultAgent));
   }
 
   /** Fetches a manifest from the repository's upstream, under its name there. */
-  private Future<FetchedManifest> fetch(RepositoryName repo, Reference ref) {
+  private Future<FetchedManifest> fetch(RepositoryName repo, Reference ref, String agent) {
     UpstreamRouter.Route route = upstreams.route(repo);
-    return route.upstream().manifest(route.remote(), ref);
+    return route.upstream().manifest(route.remote(), ref, agent);
   }
 
-  private Future<Result> byDigest(RepositoryName repo, Digest digest) {
+  private Future<Result> byDigest(RepositoryName repo, Digest digest, String agent) {
     return vertx.executeBlocking(() -> catalog.manifest(digest), false).compose(cached -> {
       if (cached.isPresent()) {
         return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
-      return shared("digest " + digest, () -> fetch(repo, Reference.of(digest))
+      return shared("digest " + digest, () -> fetch(repo, Reference.of(digest), agent)
           .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null)))
           .recover(t -> fromPeers(repo, Reference.of(digest), null, RegistryException.of(t), null)));
     });
   }
 
-  private record Cached(TagRecord tag, ManifestRecord manifest) {}
+  private record Cached(Optional<TagRecord> tag, Optional<ManifestRecord> manifest, VersionGate gate) {
+    boolean present() {
+      return manifest.isPresent();
+    }
+  }
 
-  private Future<Result> byTag(RepositoryName repo, String tag, boolean force) {
+  private Future<Result> byTag(RepositoryName repo, String tag, boolean force, String agent) {
+    Optional<OllamaVersion> version = OllamaVersion.fromUserAgent(agent);
     return vertx.executeBlocking(() -> {
       Optional<TagRecord> t = catalog.tag(repo, tag);
-      if (t.isEmpty()) {
-        return Optional.<Cached>empty();
-      }
-      return catalog.manifest(t.get().digest()).map(m -> new Cached(t.get(), m));
+      return new Cached(t, t.flatMap(r -> catalog.manifest(r.digest())), catalog.gate(repo, tag));
     }, false).compose(cached -> {
-      if (!force && cached.isPresent() && clock.millis() - cached.get().tag().checkedAt() < ttl.toMillis()) {
-        return Future.succeededFuture(new Result(cached.get().manifest(), "hit", null, null));
+      VersionGate.Verdict verdict = cached.gate().verdict(version);
+      if (verdict == VersionGate.Verdict.REFUSED) {
+        return Future.<Result>failedFuture(refusal(repo, tag, cached.gate()));
       }
-      Digest before = cached.map(c -> c.manifest().digest()).orElse(null);
-      return shared((force ? "refresh " : "") + repo + ":" + tag, () -> fetch(repo, Reference.parse(tag))
-          .compose(m -> save(repo, tag, m).map(rec -> new Result(rec,
-              before == null ? "miss" : before.equals(rec.digest()) ? "revalidated" : "updated", null, before)))
-          .recover(t -> {
-            RegistryException e = RegistryException.of(t);
-            if (!force && cached.isPresent() && e.code() != ErrorCode.MANIFEST_UNKNOWN) {
-              LOG.warning(() -> "serving cached " + repo + ":" + tag + " (" + cached.get().manifest().digest().shortHex()
-                  + ") without revalidation: " + e.getMessage());
-              return Future.succeededFuture(new Result(cached.get().manifest(), "stale", e.getMessage(), before));
-            }
-            return force ? Future.failedFuture(e) : fromPeers(repo, Reference.parse(tag), tag, e, before);
-          }));
+      boolean fresh = cached.present() && clock.millis() - cached.tag().orElseThrow().checkedAt() < ttl.toMillis();
+      if (!force && fresh && verdict == VersionGate.Verdict.ACCEPTED) {
+        return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "hit", null, null));
+      }
+      String key = (force ? "refresh " : "") + repo + ":" + tag + version.map(v -> " as " + v).orElse("");
+      return shared(key, () -> revalidate(repo, tag, force, agent, version, cached));
     });
+  }
+
+  /** Asks upstream for a tag under {@code agent}, and records what its version gate said. */
+  private Future<Result> revalidate(RepositoryName repo, String tag, boolean force, String agent, Optional<OllamaVersion> version,
+      Cached cached) {
+    Digest before = cached.manifest().map(ManifestRecord::digest).orElse(null);
+    VersionGate accepted = version.map(cached.gate()::accepted).filter(g -> !g.equals(cached.gate())).orElse(null);
+    Future<Result> fetched = fetch(repo, Reference.parse(tag), agent)
+        .compose(m -> save(repo, tag, m, clock.millis(), accepted))
+        .map(rec -> new Result(rec, before == null ? "miss" : before.equals(rec.digest()) ? "revalidated" : "updated", null, before));
+    return fetched.recover(t -> {
+      RegistryException e = RegistryException.of(t);
+      if (e.code() == ErrorCode.PRECONDITION_FAILED) {
+        if (version.isEmpty()) {
+          return Future.failedFuture(e);
+        }
+        Future<Void> remembered = vertx.executeBlocking(() -> {
+          catalog.putGate(repo, tag, cached.gate().refused(version.get(), e.getMessage()));
+          return null;
+        }, false);
+        return remembered.transform(ar -> Future.failedFuture(e));
+      }
+      if (!force && cached.present() && e.code() != ErrorCode.MANIFEST_UNKNOWN) {
+        LOG.warning(() -> "serving cached " + repo + ":" + tag + " (" + before.shortHex() + ") without revalidation: " + e.getMessage());
+        return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "stale", e.getMessage(), before));
+      }
+      return force ? Future.failedFuture(e) : fromPeers(repo, Reference.parse(tag), tag, e, before);
+    });
+  }
+
+  /** The 412 a client gets from the cache for a tag upstream refused to a version no older than its own. */
+  private static RegistryException refusal(RepositoryName repo, String tag, VersionGate gate) {
+    String words = gate.refusal() != null ? gate.refusal()
+        : "upstream refused " + repo + ":" + tag + " to Ollama " + gate.newestRefused() + " and older: a newer Ollama is needed";
+    return new RegistryException(ErrorCode.PRECONDITION_FAILED, words);
   }
 
   private Future<Result> shared(String key, Supplier<Future<Result>> fetch) {
@@ -191,11 +242,18 @@ final class ManifestService {
   }
 
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m) {
-    return save(repo, tag, m, clock.millis());
+    return save(repo, tag, m, clock.millis(), null);
   }
 
-  /** @param checkedAt when the tag was last confirmed upstream (0: never) */
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m, long checkedAt) {
+    return save(repo, tag, m, checkedAt, null);
+  }
+
+  /**
+   * @param checkedAt when the tag was last confirmed upstream (0: never)
+   * @param gate what upstream's version gate now says of the tag, or null to leave it
+   */
+  private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m, long checkedAt, VersionGate gate) {
     long now = clock.millis();
     return vertx.executeBlocking(() -> {
       List<Descriptor> blobs = descriptors(m.bytes());
@@ -208,6 +266,9 @@ final class ManifestService {
       catalog.putManifest(rec);
       if (tag != null) {
         catalog.putTag(new TagRecord(repo, tag, m.digest(), checkedAt));
+        if (gate != null) {
+          catalog.putGate(repo, tag, gate);
+        }
       }
       return rec;
     }, false);

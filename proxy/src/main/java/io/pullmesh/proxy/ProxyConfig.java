@@ -45,7 +45,12 @@ public record ProxyConfig(
     UpstreamTransport upstreamTransport,
     Interception interception,
     List<NamedUpstream> upstreams,
-    MeshSettings mesh) {
+    MeshSettings mesh,
+    String userAgent,
+    int transferPort) {
+
+  /** {@link #transferPort()} when x/transfer clients are not redirected. */
+  public static final int NO_TRANSFER_PORT = -1;
 
   /**
    * This node's place in a LAN mesh, or null when it runs alone.
@@ -55,14 +60,71 @@ public record ProxyConfig(
   public record MeshSettings(String name, String secret, String bindHost, int port, List<String> members) {}
 
   /**
-   * Another upstream registry, for the repositories of one namespace: {@code corp=https://registry.corp.example/team}
-   * serves {@code corp/llama} from {@code team/llama} on that registry ({@code corp/llama} itself when the URL has no
-   * path), with its own credentials.
+   * Another upstream registry, for the repositories of one namespace or of one registry host.
    *
-   * @param remoteNamespace the namespace on that registry, or null to keep {@code namespace}
+   * <p>A namespace ({@code corp=https://registry.corp.example/team}) serves {@code corp/llama} from {@code team/llama}
+   * on that registry ({@code corp/llama} itself when the URL has no path), with its own credentials.
+   *
+   * <p>A key with a dot is a registry host, the host Ollama names in a model name ({@code ollama pull
+   * hf.co/<user>/<repo>:<quant>}): {@code hf.co=https://hf.co} serves names qualified by that host
+   * ({@code /v2/hf.co/<user>/<repo>/...} by name, and whatever is asked of {@code hf.co} through {@code HTTPS_PROXY})
+   * from that registry, under the name without the host. Built-in defaults point hf.co, huggingface.co and
+   * modelscope.cn at their real registries ({@link #BUILT_IN_HOSTS}).
+   *
+   * @param namespace the namespace, or the registry host (a key with a dot)
+   * @param remoteNamespace the namespace on that registry, or null to keep {@code namespace}; always null for a host
    * @param credentials null for anonymous
+   * @param bearerToken from {@code token-file=F}: sent as {@code Authorization: Bearer} to the registry's own hosts
+   *     (never to a CDN host), e.g. a Hugging Face token that lifts the anonymous 429 (ollama #13297); or null
+   * @param ownHosts from {@code own-hosts=a|b}: other host names of the same registry that may get its Authorization
    */
-  public record NamedUpstream(String namespace, URI url, String remoteNamespace, UpstreamCredentials credentials) {}
+  public record NamedUpstream(String namespace, URI url, String remoteNamespace, UpstreamCredentials credentials, String bearerToken,
+      java.util.Set<String> ownHosts) {
+    public NamedUpstream {
+      ownHosts = java.util.Set.copyOf(ownHosts);
+    }
+
+    /** Whether this is a registry host's entry ({@code hf.co=...}) rather than a namespace's. */
+    public boolean isHost() {
+      return namespace.contains(".");
+    }
+
+    @Override
+    public String toString() {
+      return "NamedUpstream[" + namespace + "=" + url + (remoteNamespace == null ? "" : "/" + remoteNamespace)
+          + (credentials == null ? "" : ", " + credentials) + (bearerToken == null ? "" : ", token=***") + "]";
+    }
+  }
+
+  /**
+   * The registries Ollama pulls from by host name, besides registry.ollama.ai, as their operators publish them
+   * (../docs/ollama-pull-protocol.md, "Other registries"): {@code ollama pull hf.co/<user>/<repo>:<quant>} (and
+   * {@code huggingface.co/...}) from Hugging Face, whose blob GETs redirect to {@code huggingface.co} with a signed URL;
+   * {@code ollama pull modelscope.cn/<user>/<model>} from ModelScope. A {@code --upstreams} entry for the same host
+   * replaces its default.
+   */
+  public static final List<NamedUpstream> BUILT_IN_HOSTS = List.of(
+      new NamedUpstream("hf.co", URI.create("https://hf.co"), null, null, null, java.util.Set.of("huggingface.co")),
+      new NamedUpstream("huggingface.co", URI.create("https://huggingface.co"), null, null, null, java.util.Set.of("hf.co")),
+      new NamedUpstream("modelscope.cn", URI.create("https://modelscope.cn"), null, null, null, java.util.Set.of("ollama.modelscope.cn")));
+
+  /** The registry hosts this node routes: the {@code --upstreams} host entries, then the built-in ones not overridden. */
+  public List<NamedUpstream> registryHosts() {
+    List<NamedUpstream> out = new ArrayList<>();
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    for (NamedUpstream u : upstreams) {
+      if (u.isHost()) {
+        out.add(u);
+        keys.add(u.namespace());
+      }
+    }
+    for (NamedUpstream u : BUILT_IN_HOSTS) {
+      if (!keys.contains(u.namespace())) {
+        out.add(u);
+      }
+    }
+    return List.copyOf(out);
+  }
 
   /**
    * The forward-proxy side ({@code HTTPS_PROXY} pointed at pullmesh): which hosts a CONNECT is intercepted for
@@ -91,9 +153,17 @@ public record ProxyConfig(
     }
   }
 
+  /**
+   * What {@code HTTPS_PROXY} clients are answered for from the cache by default: registry.ollama.ai and its blob CDN
+   * (Cloudflare R2), Hugging Face (hf.co, huggingface.co and its CDNs under hf.co: cas-bridge.xethub.hf.co,
+   * cdn-lfs*.hf.co) and ModelScope (modelscope.cn and ollama.modelscope.cn, where its blobs redirect).
+   */
+  static final String DEFAULT_INTERCEPT = "registry.ollama.ai,*.r2.cloudflarestorage.com,hf.co,huggingface.co,*.hf.co,modelscope.cn,*.modelscope.cn";
+
   /** The options, their spellings, defaults and help text. */
   enum Option {
     LISTEN("listen", "HOST:PORT", "address to serve on", "0.0.0.0:9200"),
+    TRANSFER_PORT("transfer-port", "PORT|none", "second port, on the --listen host, that Ollama's x/transfer downloader (tensor models) is redirected to for blob bodies, so it receives each blob once; 0 picks a free port [default: the --listen port + 1, 9201]", null),
     UPSTREAM("upstream", "URL", "registry to mirror", "https://registry.ollama.ai"),
     CACHE_DIR("cache-dir", "DIR", "where blobs and the index are kept", null),
     UPSTREAM_CONNECTIONS("upstream-connections", "N", "parallel ranged requests per blob, 1 to 256", Integer.toString(FetchConfig.DEFAULT_CONNECTIONS)),
@@ -102,15 +172,16 @@ public record ProxyConfig(
     STALL_TIMEOUT("stall-timeout", "DURATION", "close an upstream connection that sends nothing for this long, and retry", "30s"),
     CONNECT_TIMEOUT("connect-timeout", "DURATION", "upstream connect timeout", "10s"),
     PIECE_SIZE("piece-size", "SIZE", "fixed piece size, 64k to 64m (default: chosen per blob, 1 to 16 MiB)", null),
+    USER_AGENT("user-agent", "UA", "User-Agent sent upstream for work no Ollama client asked for (prefetch, seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) to old versions", FetchConfig.DEFAULT_USER_AGENT),
     UPSTREAM_USERNAME("upstream-username", "NAME", "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD or --upstream-password-file)", null),
     UPSTREAM_PASSWORD_FILE("upstream-password-file", "FILE", "file holding the upstream password", null),
     CACHE_MAX_BYTES("cache-max-bytes", "SIZE|PCT%", "largest the cache may grow: a size (500g) or a share of its disk (80%)", "80%"),
     ADMIN_TOKEN("admin-token", "TOKEN", "bearer token the admin API wants for changes; without one, changes are allowed from loopback only", null),
     ALIASES("aliases", "NAME=TARGET,...", "names that serve another model, e.g. team/default:latest=library/qwen2.5:7b (also settable at runtime)", null),
-    UPSTREAMS("upstreams", "NS=URL[;username=U;password-file=F],...", "more upstream registries, by namespace: corp=https://registry.corp.example/team serves corp/<model> from team/<model> there", null),
+    UPSTREAMS("upstreams", "KEY=URL[;username=U;password-file=F;token-file=F;own-hosts=H|H],...", "more upstream registries, by namespace (corp=https://registry.corp.example/team serves corp/<model> from team/<model> there) or by registry host (hf.co=https://hf.co;token-file=/etc/pullmesh/hf.token: hf.co, huggingface.co and modelscope.cn are built in)", null),
     UPSTREAM_CA("upstream-ca", "FILE", "extra CA certificates (PEM bundle) trusted for the upstream, besides the system's", null),
     UPSTREAM_PROXY("upstream-proxy", "URL", "reach the upstream through this HTTP proxy: http://[user:password@]host:port", null),
-    INTERCEPT_HOSTS("intercept-hosts", "HOSTS", "hosts whose CONNECT pullmesh answers itself with its own CA (comma-separated, *.domain allowed; none to turn off)", "registry.ollama.ai,*.r2.cloudflarestorage.com"),
+    INTERCEPT_HOSTS("intercept-hosts", "HOSTS", "hosts whose CONNECT pullmesh answers itself with its own CA (comma-separated, *.domain allowed; none to turn off)", DEFAULT_INTERCEPT),
     TUNNEL_HOSTS("tunnel-hosts", "HOSTS", "hosts a CONNECT may tunnel to unchanged (* for any); all others are refused", "none"),
     CA_DIR("ca-dir", "DIR", "where pullmesh's CA (ca.crt, ca.key) is kept [default <cache-dir>/ca]", null),
     CA_KEY_TYPE("ca-key-type", "TYPE", "key of a CA made now: ecdsa-p256 or rsa-3072", "ecdsa-p256"),
@@ -396,8 +467,32 @@ public record ProxyConfig(
     Interception interception = interception(v, src, cacheDir);
     List<NamedUpstream> more = v.containsKey(Option.UPSTREAMS) ? upstreams(v.get(Option.UPSTREAMS), src) : List.of();
     MeshSettings mesh = mesh(v, src, host);
+    String userAgent = v.get(Option.USER_AGENT).strip();
+    if (userAgent.isEmpty() || userAgent.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      throw bad(Option.USER_AGENT, src, userAgent, "a User-Agent on one line, e.g. " + FetchConfig.DEFAULT_USER_AGENT);
+    }
+    int transferPort = transferPort(v, src, port);
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
-        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh);
+        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort);
+  }
+
+  private static int transferPort(Map<Option, String> v, Map<Option, String> src, int listenPort) {
+    String t = v.get(Option.TRANSFER_PORT);
+    if (t == null) {
+      return listenPort == 0 ? 0 : listenPort + 1 <= 65535 ? listenPort + 1 : 0;
+    }
+    if (t.strip().equalsIgnoreCase("none")) {
+      return NO_TRANSFER_PORT;
+    }
+    try {
+      int p = Integer.parseInt(t.strip());
+      if (p < 0 || p > 65535 || (p != 0 && p == listenPort)) {
+        throw new NumberFormatException();
+      }
+      return p;
+    } catch (NumberFormatException e) {
+      throw bad(Option.TRANSFER_PORT, src, t, "a port from 0 to 65535 other than the --listen port, or none");
+    }
   }
 
   private static MeshSettings mesh(Map<Option, String> v, Map<Option, String> src, String listenHost) {
@@ -449,7 +544,8 @@ public record ProxyConfig(
 
   private static List<NamedUpstream> upstreams(String value, Map<Option, String> src) {
     String where = src.getOrDefault(Option.UPSTREAMS, Option.UPSTREAMS.flag());
-    String example = " (expected NS=URL[;username=U;password-file=F] separated by commas, e.g. corp=https://registry.corp.example/team)";
+    String example = " (expected NS=URL or HOST=URL, each [;username=U;password-file=F;token-file=F;own-hosts=H|H], separated by commas, "
+        + "e.g. corp=https://registry.corp.example/team or hf.co=https://hf.co;token-file=/etc/pullmesh/hf.token)";
     List<NamedUpstream> out = new ArrayList<>();
     java.util.Set<String> seen = new java.util.HashSet<>();
     for (String entry : value.split(",")) {
@@ -462,12 +558,15 @@ public record ProxyConfig(
         throw new ConfigException(where + ": '" + entry.strip() + "' has no NS=URL" + example);
       }
       String ns = parts[0].substring(0, eq).strip();
-      if (!ns.matches("[a-z0-9]+([._-][a-z0-9]+)*") || ns.equals("library")) {
-        throw new ConfigException(where + ": '" + ns + "' is not a namespace pullmesh can route (lower-case letters, digits and . _ -; "
-            + "library is registry.ollama.ai's, set --upstream to replace it)");
+      boolean host = ns.contains(".");
+      if (host ? !ns.matches("[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+") : !ns.matches("[a-z0-9]+([_-][a-z0-9]+)*")
+          || ns.equals("library")) {
+        throw new ConfigException(where + ": '" + ns + "' is not a namespace or registry host pullmesh can route (a namespace: lower-case "
+            + "letters, digits, _ and -; a host: lower-case DNS labels joined by dots, e.g. hf.co; library is registry.ollama.ai's, set "
+            + "--upstream to replace it)");
       }
       if (!seen.add(ns)) {
-        throw new ConfigException(where + ": namespace " + ns + " given twice");
+        throw new ConfigException(where + ": " + (host ? "registry host " : "namespace ") + ns + " given twice");
       }
       URI url;
       try {
@@ -481,6 +580,10 @@ public record ProxyConfig(
       }
       String path = url.getRawPath() == null ? "" : url.getRawPath().replaceAll("^/+|/+$", "");
       String remoteNs = path.isEmpty() ? null : path;
+      if (remoteNs != null && host) {
+        throw new ConfigException(where + ": the registry of host " + ns + " is a URL without a path (names keep their own "
+            + "namespaces there), not " + url);
+      }
       if (remoteNs != null) {
         try {
           io.pullmesh.core.RepositoryName.parse(remoteNs + "/x");
@@ -488,35 +591,56 @@ public record ProxyConfig(
           throw new ConfigException(where + ": the path of " + url + " is not a namespace: " + e.getMessage());
         }
       }
-      String user = null;
-      String passwordFile = null;
+      Map<String, String> settings = new LinkedHashMap<>();
       for (int i = 1; i < parts.length; i++) {
         String kv = parts[i].strip();
-        if (kv.startsWith("username=")) {
-          user = kv.substring("username=".length());
-        } else if (kv.startsWith("password-file=")) {
-          passwordFile = kv.substring("password-file=".length());
-        } else if (!kv.isEmpty()) {
-          throw new ConfigException(where + ": unknown setting '" + kv + "' for " + ns + " (username=..., password-file=...)");
+        int e = kv.indexOf('=');
+        String key = e < 0 ? kv : kv.substring(0, e);
+        if (kv.isEmpty()) {
+          continue;
         }
+        if (e < 0 || !List.of("username", "password-file", "token-file", "own-hosts").contains(key)) {
+          throw new ConfigException(where + ": unknown setting '" + kv + "' for " + ns + " (username=..., password-file=..., token-file=..., own-hosts=...)");
+        }
+        settings.put(key, kv.substring(e + 1));
       }
+      String user = settings.get("username");
+      String passwordFile = settings.get("password-file");
       UpstreamCredentials c = null;
       if (user != null) {
         if (passwordFile == null) {
           throw new ConfigException(where + ": " + ns + " has a username but no password-file=FILE");
         }
-        try {
-          c = new UpstreamCredentials(user, Files.readString(Path.of(passwordFile), StandardCharsets.UTF_8).strip());
-        } catch (IOException e) {
-          throw new ConfigException(where + ": cannot read the password file of " + ns + ", " + passwordFile + ": " + e.getMessage());
-        }
+        c = new UpstreamCredentials(user, readSecret(where, "the password file of " + ns, passwordFile));
       } else if (passwordFile != null) {
         throw new ConfigException(where + ": " + ns + " has a password-file but no username=NAME");
       }
+      String token = settings.containsKey("token-file") ? readSecret(where, "the token file of " + ns, settings.get("token-file")) : null;
+      if (token != null && token.isEmpty()) {
+        throw new ConfigException(where + ": the token file of " + ns + ", " + settings.get("token-file") + ", is empty");
+      }
+      java.util.Set<String> own = new java.util.LinkedHashSet<>();
+      if (settings.containsKey("own-hosts")) {
+        for (String h : settings.get("own-hosts").split("\\|")) {
+          if (!h.isBlank()) {
+            own.add(h.strip().toLowerCase(Locale.ROOT));
+          }
+        }
+      } else if (host) {
+        BUILT_IN_HOSTS.stream().filter(b -> b.namespace().equals(ns)).findFirst().ifPresent(b -> own.addAll(b.ownHosts()));
+      }
       URI base = URI.create(url.getScheme() + "://" + url.getRawAuthority());
-      out.add(new NamedUpstream(ns, base, remoteNs, c));
+      out.add(new NamedUpstream(ns, base, remoteNs, c, token, own));
     }
     return List.copyOf(out);
+  }
+
+  private static String readSecret(String where, String what, String file) {
+    try {
+      return Files.readString(Path.of(file), StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw new ConfigException(where + ": cannot read " + what + ", " + file + ": " + e.getMessage());
+    }
   }
 
   private static UpstreamTransport transport(Map<Option, String> v, Map<Option, String> src) {
@@ -702,17 +826,18 @@ public record ProxyConfig(
 
   /** The fetcher settings this configuration implies. */
   public FetchConfig fetchConfig() {
-    FetchConfig f = FetchConfig.defaults().withConnections(upstreamConnections).withTimeouts(connectTimeout, stallTimeout);
+    FetchConfig f = FetchConfig.defaults().withConnections(upstreamConnections).withTimeouts(connectTimeout, stallTimeout)
+        .withUserAgent(userAgent);
     if (pieceSize != null) {
       f = f.withPieceSizes(pieceSize, pieceSize);
     }
     return f;
   }
 
-  /** This configuration with another listen address (tests use port 0). */
+  /** This configuration with another listen address (tests use port 0, and then a free transfer port too). */
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
-        mesh);
+        mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort);
   }
 }

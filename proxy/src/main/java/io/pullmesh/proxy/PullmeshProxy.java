@@ -17,7 +17,8 @@ import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.fetch.FetchConfig;
 import io.pullmesh.fetch.FetchedManifest;
 import io.pullmesh.fetch.UpstreamRegistry;
-import io.pullmesh.fetch.UpstreamRouter;
+import io.pullmesh.fetch.RegistryRouter;
+import io.pullmesh.fetch.UpstreamAccess;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.metrics.MicrometerMetricsRecorder;
 import io.pullmesh.store.BlobStore;
@@ -72,6 +73,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final BlobStore store;
   private final ExecutorService io;
   private final UpstreamRegistry upstream;
+  private final RegistryRouter router;
   private final DownloadManager downloads;
   private final Aliases aliases;
   private final SpaceManager space;
@@ -87,6 +89,8 @@ public final class PullmeshProxy implements AutoCloseable {
   private final ForwardProxy forward;
   private final List<HttpServer> servers = new ArrayList<>();
   private final List<HttpServer> interceptServers = new ArrayList<>();
+  private final List<HttpServer> transferServers = new ArrayList<>();
+  private volatile int transferPort = ProxyConfig.NO_TRANSFER_PORT;
   private volatile boolean ready;
   private int port;
 
@@ -109,8 +113,8 @@ public final class PullmeshProxy implements AutoCloseable {
           .build();
       int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
-      this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig, config.upstreamCredentials(), metrics, clock,
-          config.upstreamTransport());
+      this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig,
+          UpstreamAccess.of(config.upstream().getHost(), config.upstreamCredentials()), metrics, clock, config.upstreamTransport());
       long totalSpace = totalSpace(store.root());
       this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
           (e, reason) -> {
@@ -120,7 +124,7 @@ public final class PullmeshProxy implements AutoCloseable {
               m.withdraw(e.digest());
             }
           });
-      UpstreamRouter router = router(config, upstream, fetchConfig, metrics, clock);
+      this.router = router(config, upstream, fetchConfig, metrics, clock);
       this.downloads = new DownloadManager(vertx, router, store, space, io, metrics, fetchConfig, clock,
           () -> ThreadLocalRandom.current().nextDouble());
       this.aliases = new Aliases(store.catalog(), clock);
@@ -128,10 +132,10 @@ public final class PullmeshProxy implements AutoCloseable {
         int eq = a.indexOf('=');
         aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
       }
-      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics);
+      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics, fetchConfig.userAgent());
       this.pulls = new PullLog(clock);
       vertx.setPeriodic(10_000, id -> pulls.sweep());
-      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock);
+      this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock, () -> transferPort);
       this.origins = new BlobOrigins(vertx, store.catalog());
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
@@ -191,33 +195,28 @@ public final class PullmeshProxy implements AutoCloseable {
   }
 
   /**
-   * The default upstream for every repository, except those in a namespace given its own with --upstreams: for them
-   * that registry, under the namespace it maps to.
+   * The default upstream for every repository, except those in a namespace given its own with --upstreams (that
+   * registry, under the namespace it maps to) and those qualified by a registry host (hf.co/..., modelscope.cn/...: that
+   * host's registry, built in or given with --upstreams).
    */
-  private UpstreamRouter router(ProxyConfig config, UpstreamRegistry main, FetchConfig fetchConfig, MicrometerMetricsRecorder metrics,
+  private RegistryRouter router(ProxyConfig config, UpstreamRegistry main, FetchConfig fetchConfig, MicrometerMetricsRecorder metrics,
       Clock clock) {
-    if (config.upstreams().isEmpty()) {
-      return UpstreamRouter.single(main);
-    }
-    Map<String, UpstreamRegistry> byNamespace = new java.util.HashMap<>();
-    Map<String, String> remoteNamespace = new java.util.HashMap<>();
+    RegistryRouter.Builder b = RegistryRouter.builder(main);
     for (ProxyConfig.NamedUpstream u : config.upstreams()) {
-      byNamespace.put(u.namespace(), new UpstreamRegistry(vertx, u.url(), fetchConfig, u.credentials(), metrics, clock, config.upstreamTransport()));
-      if (u.remoteNamespace() != null) {
-        remoteNamespace.put(u.namespace(), u.remoteNamespace());
+      if (!u.isHost()) {
+        b.namespace(u.namespace(), upstream(u, u.url().getHost(), fetchConfig, metrics, clock), u.remoteNamespace());
       }
     }
-    return repo -> {
-      String name = repo.value();
-      int slash = name.indexOf('/');
-      String ns = slash < 0 ? null : name.substring(0, slash);
-      UpstreamRegistry u = ns == null ? null : byNamespace.get(ns);
-      if (u == null) {
-        return new UpstreamRouter.Route(main, repo);
-      }
-      String remote = remoteNamespace.get(ns);
-      return new UpstreamRouter.Route(u, remote == null ? repo : RepositoryName.parse(remote + name.substring(slash)));
-    };
+    for (ProxyConfig.NamedUpstream u : config.registryHosts()) {
+      b.host(u.namespace(), upstream(u, u.namespace(), fetchConfig, metrics, clock));
+    }
+    return b.build();
+  }
+
+  private UpstreamRegistry upstream(ProxyConfig.NamedUpstream u, String label, FetchConfig fetchConfig, MicrometerMetricsRecorder metrics,
+      Clock clock) {
+    return new UpstreamRegistry(vertx, u.url(), fetchConfig, new UpstreamAccess(label, u.ownHosts(), u.credentials(), u.bearerToken()),
+        metrics, clock, config.upstreamTransport());
   }
 
   /** pullmesh's CA, created on first start; null when nothing is intercepted. */
@@ -306,6 +305,8 @@ public final class PullmeshProxy implements AutoCloseable {
     int instances = Math.max(2, Runtime.getRuntime().availableProcessors());
     // port 0 means "any free port": Vert.x shares one random port among instances that listen on the same negative port
     int bindPort = config.listenPort() == 0 ? -1 : config.listenPort();
+    String where = config.listenHost() + ":" + config.listenPort()
+        + (config.transferPort() == ProxyConfig.NO_TRANSFER_PORT ? "" : " (and --transfer-port " + config.transferPort() + ")");
     HttpServerOptions options = new HttpServerOptions().setHost(config.listenHost()).setPort(bindPort)
         .setTcpNoDelay(true).setCompressionSupported(false).setIdleTimeout(0);
     try {
@@ -322,8 +323,19 @@ public final class PullmeshProxy implements AutoCloseable {
           synchronized (servers) {
             servers.add(s);
           }
+          Future<?> transfer = Future.succeededFuture();
+          if (config.transferPort() != ProxyConfig.NO_TRANSFER_PORT) {
+            HttpServer t = vertx.createHttpServer(new HttpServerOptions(options).setPort(config.transferPort() == 0 ? -3 : config.transferPort()))
+                .requestHandler(PullmeshProxy.this::handleTransfer)
+                .connectionHandler(c -> c.exceptionHandler(e -> LOG.fine(() -> "transfer connection " + c.remoteAddress() + ": " + e)))
+                .exceptionHandler(e -> LOG.fine(() -> "transfer connection: " + e));
+            synchronized (transferServers) {
+              transferServers.add(t);
+            }
+            transfer = t.listen();
+          }
           if (!forward.intercepting()) {
-            return s.listen();
+            return transfer.compose(x -> s.listen());
           }
           HttpServer tls = vertx.createHttpServer(forward.interceptServerOptions()).requestHandler(PullmeshProxy.this::handleIntercepted)
               .connectionHandler(c -> c.exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t)))
@@ -331,13 +343,14 @@ public final class PullmeshProxy implements AutoCloseable {
           synchronized (interceptServers) {
             interceptServers.add(tls);
           }
-          return tls.listen().compose(x -> s.listen());
+          return transfer.compose(x -> tls.listen()).compose(x -> s.listen());
         }
       }, new DeploymentOptions().setInstances(instances)).toCompletionStage().toCompletableFuture().get();
     } catch (ExecutionException | InterruptedException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new IllegalStateException("cannot listen on " + config.listenHost() + ":" + config.listenPort() + ": "
-          + cause.getMessage() + " (choose another address with --listen)", cause);
+      throw new IllegalStateException("cannot listen on " + where + ": " + cause.getMessage()
+          + " (choose another address with --listen" + (config.transferPort() == ProxyConfig.NO_TRANSFER_PORT ? "" : ", another --transfer-port or none")
+          + ")", cause);
     }
     synchronized (servers) {
       port = servers.get(0).actualPort();
@@ -352,11 +365,42 @@ public final class PullmeshProxy implements AutoCloseable {
         forward.interceptPort(interceptServers.get(0).actualPort());
       }
     }
+    synchronized (transferServers) {
+      if (!transferServers.isEmpty()) {
+        transferPort = transferServers.get(0).actualPort();
+      }
+    }
     ready = true;
   }
 
   public int port() {
     return port;
+  }
+
+  /** The port x/transfer clients are redirected to for blob bodies, or {@link ProxyConfig#NO_TRANSFER_PORT}. */
+  public int transferPort() {
+    return transferPort;
+  }
+
+  /**
+   * A request on the transfer port: the registry API only (an x/transfer client GETs the blob URL it was redirected to
+   * there). Nothing else is served on it: no admin API, no metrics.
+   */
+  private void handleTransfer(HttpServerRequest req) {
+    long started = System.nanoTime();
+    Exchange ex = Exchange.onTransferPort(req);
+    HttpServerResponse resp = req.response();
+    ex.onDone(() -> metrics.httpRequest("transfer-" + routeTag(req.path()), req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
+    try {
+      if (!req.path().startsWith("/v2/")) {
+        throw new RegistryException(ErrorCode.NOT_FOUND, "this port serves blobs to Ollama's x/transfer downloader only: /v2/<name>/blobs/<digest>");
+      }
+      serveRegistry(ex, req.path(), null);
+    } catch (RegistryException e) {
+      Responses.error(resp, e, req.method() == HttpMethod.HEAD);
+    } catch (RuntimeException e) {
+      Responses.error(resp, new RegistryException(ErrorCode.INTERNAL_ERROR, e.toString(), e), req.method() == HttpMethod.HEAD);
+    }
   }
 
   /**
@@ -541,7 +585,8 @@ public final class PullmeshProxy implements AutoCloseable {
     ex.onDone(() -> metrics.httpRequest("intercepted-" + routeTag, req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
     try {
       if (path.startsWith("/v2/") || path.equals("/v2")) {
-        serveRegistry(ex, path);
+        // a registry host routed here (hf.co, modelscope.cn) keys its names with the host; registry.ollama.ai's stay bare
+        serveRegistry(ex, path, router.routesHost(host) ? host.toLowerCase(java.util.Locale.ROOT) : null);
         return;
       }
       Digest d = BlobOrigins.digestOfStoragePath(path);
@@ -631,7 +676,7 @@ public final class PullmeshProxy implements AutoCloseable {
             .end(forward.ca().certificatePem());
         return;
       }
-      serveRegistry(ex, path);
+      serveRegistry(ex, path, null);
     } catch (RegistryException e) {
       Responses.error(resp, e, req.method() == HttpMethod.HEAD);
     } catch (RuntimeException e) {
@@ -639,12 +684,18 @@ public final class PullmeshProxy implements AutoCloseable {
     }
   }
 
-  /** The registry API: /v2/, manifests, blobs. Throws RegistryException for what it cannot answer. */
-  private void serveRegistry(Exchange ex, String path) {
+  /**
+   * The registry API: /v2/, manifests, blobs. Throws RegistryException for what it cannot answer.
+   *
+   * @param registryHost the registry host the request was made to through HTTPS_PROXY when that host has a registry of
+   *     its own here: names are taken as qualified by it ({@code /v2/user/Repo/...} at hf.co is {@code hf.co/user/Repo});
+   *     null for requests by name
+   */
+  private void serveRegistry(Exchange ex, String path, String registryHost) {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     {
-      RegistryRoute route = RegistryRoute.parse(path);
+      RegistryRoute route = qualified(RegistryRoute.parse(path), registryHost);
       if (route == null) {
         throw new RegistryException(ErrorCode.NOT_FOUND, "no such path on pullmesh: " + path);
       }
@@ -667,6 +718,23 @@ public final class PullmeshProxy implements AutoCloseable {
         throw new RegistryException(ErrorCode.NAME_UNKNOWN, "pullmesh does not mirror tag listings");
       }
     }
+  }
+
+  private static RegistryRoute qualified(RegistryRoute route, String host) {
+    if (host == null) {
+      return route;
+    }
+    try {
+      if (route instanceof RegistryRoute.Manifest m) {
+        return new RegistryRoute.Manifest(RepositoryName.parse(host + "/" + m.name().spelled()), m.reference());
+      }
+      if (route instanceof RegistryRoute.Blob b) {
+        return new RegistryRoute.Blob(RepositoryName.parse(host + "/" + b.name().spelled()), b.digest());
+      }
+    } catch (IllegalArgumentException e) {
+      throw new RegistryException(ErrorCode.NAME_INVALID, e.getMessage());
+    }
+    return route;
   }
 
   private static String hostOf(HttpServerRequest req) {
@@ -700,7 +768,7 @@ public final class PullmeshProxy implements AutoCloseable {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     boolean head = req.method() == HttpMethod.HEAD;
-    manifests.get(m.name(), m.reference()).onComplete(ar -> {
+    manifests.get(m.name(), m.reference(), ex.upstreamAgent()).onComplete(ar -> {
       if (ar.failed()) {
         Responses.error(resp, ar.cause(), head);
         return;

@@ -303,7 +303,10 @@ class DistributionRegistryTest {
       s.assertEachBlobFetchedOnce();
 
       List<AccessLogEntry> fromPullmesh = s.registry.accessLog().stream()
-          .filter(e -> e.userAgent().startsWith("pullmesh/") && e.path().startsWith("/v2/" + m.repository() + "/")).toList();
+          // a client that is not Ollama (the JDK's HttpClient here) is fetched for under the configured --user-agent, a current
+          // Ollama's by default, so that version-gated models are served to it
+          .filter(e -> e.userAgent().equals(io.pullmesh.fetch.FetchConfig.DEFAULT_USER_AGENT) && e.path().startsWith("/v2/" + m.repository() + "/"))
+          .toList();
       if (kind == Upstream.AUTH) {
         // the registry logs no user name; a 401 then 2xx answers to pullmesh show it met the challenge and got in
         assertTrue(fromPullmesh.stream().anyMatch(e -> e.status() == 401), "pullmesh met the registry's challenge" + s.log());

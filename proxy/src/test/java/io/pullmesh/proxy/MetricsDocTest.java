@@ -27,8 +27,8 @@ class MetricsDocTest {
   void everyPullmeshMeterIsInTheCatalogueByItsPrometheusNames() throws Exception {
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     MicrometerMetricsRecorder m = new MicrometerMetricsRecorder(registry);
-    m.upstreamBytes("blob", 1);
-    m.upstreamRequest("piece", "206");
+    m.upstreamBytes("registry.ollama.ai", "blob", 1);
+    m.upstreamRequest("registry.ollama.ai", "piece", "206");
     m.servedBytes(MetricsRecorder.Source.CACHE, 1);
     m.blobRequest("hit");
     m.manifestRequest("hit");

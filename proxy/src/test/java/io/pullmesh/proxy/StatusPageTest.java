@@ -95,9 +95,10 @@ class StatusPageTest {
   @Test
   void duringAPullTheStatusPageShowsItsProgress() throws Exception {
     Tools.requireTool("chromium");
-    // 24 MiB through a CDN limited to 2 MiB/s: about 12 s of downloading to look at
+    // 24 MiB through a CDN limited to 512 KiB/s per connection, 4 connections: about 12 s of downloading to look at
+    // (regression: at 2 MiB/s per connection the pull was over in 3 s, before a fresh-clone run's Chromium rendered)
     FakeModel model = ModelFixture.of("library/big", "latest").layer(MediaTypes.MODEL, 24L << 20).create(dir.resolve("model"));
-    FakeRegistry upstream = FakeRegistry.builder().cdnBytesPerSecond(2L << 20).build();
+    FakeRegistry upstream = FakeRegistry.builder().cdnBytesPerSecond(512L << 10).build();
     upstream.addModel(model);
     upstream.start();
     try (Harness h = Harness.start(dir, Harness.testFetchConfig(4), upstream);

@@ -17,6 +17,11 @@ public enum ErrorCode {
   DENIED(403, "requested access to the resource is denied"),
   UNSUPPORTED(405, "the operation is unsupported"),
   TOOMANYREQUESTS(429, "too many requests"),
+  /**
+   * The upstream refused this client (registry.ollama.ai's 412 to an Ollama older than the model needs); the message
+   * is the registry's own words.
+   */
+  PRECONDITION_FAILED(412, "the registry refused this client"),
 
   /** The Range header does not parse or no range overlaps the blob. */
   RANGE_NOT_SATISFIABLE(416, "requested range not satisfiable"),

@@ -66,6 +66,16 @@ public sealed interface RegistryRoute {
       }
       return new Manifest(name, ref);
     }
+    if (n >= 4 && segments.get(n - 3).equals("blobs") && segments.get(n - 2).equals("download")) {
+      // ModelScope's blob URL, where modelscope.cn redirects a blob GET: /v2/<user>/<model>/blobs/download/sha256:<hex>
+      // (modelscope/modelscope #1219)
+      RepositoryName name = name(segments.subList(0, n - 3));
+      try {
+        return new Blob(name, Digest.parse(segments.get(n - 1)));
+      } catch (IllegalArgumentException e) {
+        throw new RegistryException(ErrorCode.DIGEST_INVALID, e.getMessage());
+      }
+    }
     if (n >= 3 && segments.get(n - 2).equals("blobs")) {
       RepositoryName name = name(segments.subList(0, n - 2));
       try {

@@ -41,6 +41,13 @@ class RegistryRouteTest {
   }
 
   @Test
+  void modelScopesBlobDownloadUrlNamesTheBlob() {
+    var b = assertInstanceOf(RegistryRoute.Blob.class, RegistryRoute.parse("/v2/Qwen/Qwen2.5-7B-GGUF/blobs/download/" + D));
+    assertEquals("Qwen/Qwen2.5-7B-GGUF", b.name().spelled());
+    assertEquals(D, b.digest().toString());
+  }
+
+  @Test
   void tagList() {
     var t = assertInstanceOf(RegistryRoute.TagList.class, RegistryRoute.parse("/v2/library/qwen2.5/tags/list"));
     assertEquals("library/qwen2.5", t.name().value());

@@ -72,6 +72,7 @@ public final class BlobDownload {
   private final RepositoryName repository;
   /** The repository's name at its upstream (the same unless a namespace maps to another upstream). */
   private final RepositoryName remote;
+  private final String userAgent;
   private final Vertx vertx;
   private final UpstreamRegistry upstream;
   private final BlobStore store;
@@ -150,8 +151,11 @@ public final class BlobDownload {
   // touched only by the single running hash task
   private final MessageDigest sha;
 
-  BlobDownload(Digest digest, RepositoryName repository, RepositoryName remote, Vertx vertx, UpstreamRegistry upstream, BlobStore store,
-      SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock, PeerNetwork peers) {
+  /** @param userAgent the User-Agent of the client whose request started the download (sent upstream), or null */
+  BlobDownload(Digest digest, RepositoryName repository, RepositoryName remote, String userAgent, Vertx vertx, UpstreamRegistry upstream,
+      BlobStore store, SpaceManager space, Executor io, MetricsRecorder metrics, FetchConfig config, Backoff backoff, Clock clock,
+      PeerNetwork peers) {
+    this.userAgent = userAgent;
     this.peers = peers;
     this.fetcher = peers == null;
     this.remote = remote;
@@ -179,6 +183,11 @@ public final class BlobDownload {
 
   public RepositoryName repository() {
     return repository;
+  }
+
+  /** The User-Agent of the client whose request started this download, or null for the configured one. */
+  String userAgent() {
+    return userAgent;
   }
 
   /** Succeeds with the blob size once the partial file exists and readers can attach; fails like {@link #completion()}. */
@@ -299,7 +308,7 @@ public final class BlobDownload {
     if (v.size() >= 0 && !v.holders().isEmpty()) {
       LOG.fine(() -> "fetching " + digest + " from peers " + v.holders().stream().map(PeerNetwork.Holder::node).toList()
           + (v.fetcher() != null ? " (" + v.fetcher() + " fetches it from upstream)" : ""));
-      begin(Future.succeededFuture(new BlobLocation(remote, digest, upstream.base(), v.size(), true)), false,
+      begin(Future.succeededFuture(new BlobLocation(remote, digest, upstream.base(), v.size(), true, userAgent)), false,
           v.hashes() != null && v.hashes().size() == v.size() ? v.hashes().pieceSize() : 0);
       return;
     }
@@ -411,7 +420,7 @@ public final class BlobDownload {
   }
 
   private Future<BlobLocation> locateWithRetry(int attempt) {
-    return upstream.locate(remote, digest).recover(t -> {
+    return upstream.locate(remote, digest, userAgent).recover(t -> {
       UpstreamException u = UpstreamException.classify(t, "blob " + digest.shortHex());
       if (!u.isRetryable() || attempt >= config.maxPieceAttempts()) {
         return Future.failedFuture(u);
@@ -864,7 +873,7 @@ public final class BlobDownload {
     private void onData(Buffer b) {
       lastData = System.nanoTime();
       if (source == UPSTREAM) {
-        metrics.upstreamBytes("blob", b.length());
+        metrics.upstreamBytes(upstream.label(), "blob", b.length());
         upstreamBytesAdd(b.length());
       } else {
         metrics.peerBytes(b.length());

@@ -11,8 +11,10 @@ import java.net.URI;
  * @param url the URL ranged requests go to
  * @param size the blob size the upstream reported
  * @param rangeSupported false when the upstream answered a ranged request with the whole body
+ * @param userAgent the User-Agent it was located with (the client's), sent again with its piece requests; null for the
+ *     configured one
  */
-public record BlobLocation(RepositoryName repository, Digest digest, URI url, long size, boolean rangeSupported) {
+public record BlobLocation(RepositoryName repository, Digest digest, URI url, long size, boolean rangeSupported, String userAgent) {
 
   /** The URL without its query string, for logs: presigned signatures stay out of them. */
   public String safeUrl() {

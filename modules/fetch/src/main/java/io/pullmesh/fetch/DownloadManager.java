@@ -90,11 +90,15 @@ public final class DownloadManager {
    *     (BLOB_UNKNOWN when upstream has no such blob, UPSTREAM_ERROR, ...)
    */
   public Future<Lookup> open(RepositoryName repo, Digest digest) {
-    return Futures.onCallerContext(vertx, lookup(repo, digest));
+    return open(repo, digest, null);
   }
 
-  private Future<Lookup> lookup(RepositoryName repo, Digest digest) {
-    return lookup(repo, digest, true);
+  /**
+   * As {@link #open(RepositoryName, Digest)}, for a client whose User-Agent goes upstream with the requests of a download
+   * this call starts (null: the configured one).
+   */
+  public Future<Lookup> open(RepositoryName repo, Digest digest, String userAgent) {
+    return Futures.onCallerContext(vertx, lookup(repo, digest, true, userAgent));
   }
 
   /**
@@ -102,10 +106,10 @@ public final class DownloadManager {
    *     again (once): the failed download stays listed until its pieces are recorded or deleted, and by then a
    *     refetch (after a digest mismatch) or a fresh attempt can serve this request instead of its error
    */
-  private Future<Lookup> lookup(RepositoryName repo, Digest digest, boolean mayWait) {
+  private Future<Lookup> lookup(RepositoryName repo, Digest digest, boolean mayWait, String userAgent) {
     BlobDownload running = active.get(digest);
     if (running != null && mayWait && running.state() == BlobDownload.State.FAILED) {
-      return running.completion().transform(ar -> lookup(repo, digest, false));
+      return running.completion().transform(ar -> lookup(repo, digest, false, userAgent));
     }
     if (running != null) {
       return attach(running, false);
@@ -114,7 +118,7 @@ public final class DownloadManager {
       if (found.isPresent()) {
         return Future.succeededFuture(new Lookup.Committed(found.get(), store.blobPath(digest)));
       }
-      BlobDownload fresh = newDownload(repo, digest);
+      BlobDownload fresh = newDownload(repo, digest, userAgent);
       BlobDownload previous = active.putIfAbsent(digest, fresh);
       if (previous != null) {
         return attach(previous, false);
@@ -141,9 +145,10 @@ public final class DownloadManager {
     });
   }
 
-  private BlobDownload newDownload(RepositoryName repo, Digest digest) {
+  private BlobDownload newDownload(RepositoryName repo, Digest digest, String userAgent) {
     UpstreamRouter.Route route = upstreams.route(repo);
-    return new BlobDownload(digest, repo, route.remote(), vertx, route.upstream(), store, space, io, metrics, config, backoff, clock, peers);
+    return new BlobDownload(digest, repo, route.remote(), userAgent, vertx, route.upstream(), store, space, io, metrics, config, backoff,
+        clock, peers);
   }
 
   private void begin(BlobDownload download) {
@@ -161,7 +166,7 @@ public final class DownloadManager {
       }
       int streak = corruptStreak.merge(d, 1, Integer::sum);
       if (streak < MAX_CORRUPT_STREAK) {
-        BlobDownload again = newDownload(download.repository(), d);
+        BlobDownload again = newDownload(download.repository(), d, download.userAgent());
         if (active.putIfAbsent(d, again) == null) {
           LOG.info(() -> "fetching " + d + " again after a digest mismatch (" + streak + " in a row)");
           begin(again);
@@ -181,10 +186,15 @@ public final class DownloadManager {
    * @return fails with {@link RegistryException}: BLOB_UNKNOWN (404), UPSTREAM_ERROR (502), UPSTREAM_TIMEOUT (504)
    */
   public Future<Long> size(RepositoryName repo, Digest digest) {
-    return Futures.onCallerContext(vertx, sizeOf(repo, digest));
+    return size(repo, digest, null);
   }
 
-  private Future<Long> sizeOf(RepositoryName repo, Digest digest) {
+  /** As {@link #size(RepositoryName, Digest)}, asking upstream (if it must) with this client's User-Agent (null: the configured one). */
+  public Future<Long> size(RepositoryName repo, Digest digest, String userAgent) {
+    return Futures.onCallerContext(vertx, sizeOf(repo, digest, userAgent));
+  }
+
+  private Future<Long> sizeOf(RepositoryName repo, Digest digest, String userAgent) {
     BlobDownload running = active.get(digest);
     if (running != null) {
       return running.ready();
@@ -200,7 +210,7 @@ public final class DownloadManager {
         return Future.succeededFuture(known.getAsLong());
       }
       UpstreamRouter.Route route = upstreams.route(repo);
-      return route.upstream().locate(route.remote(), digest).map(loc -> {
+      return route.upstream().locate(route.remote(), digest, userAgent).map(loc -> {
         rememberLocation(loc);
         return loc.size();
       }).recover(t -> Future.failedFuture(UpstreamRegistry.asRegistryError(t, ErrorCode.BLOB_UNKNOWN)));
@@ -228,7 +238,7 @@ public final class DownloadManager {
   public int resumePending() {
     int n = 0;
     for (PartialRecord r : store.partials()) {
-      BlobDownload fresh = newDownload(r.repository(), r.digest());
+      BlobDownload fresh = newDownload(r.repository(), r.digest(), null);
       if (active.putIfAbsent(r.digest(), fresh) == null) {
         LOG.info(() -> "resuming the download of " + r.digest() + " (" + r.repository() + ", " + r.done().cardinality()
             + " pieces on disk)");

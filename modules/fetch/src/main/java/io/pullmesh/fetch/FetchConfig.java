@@ -15,7 +15,8 @@ import java.time.Duration;
  * @param backoffMax retry delay cap
  * @param maxManifestBytes manifests larger than this are refused
  * @param maxRelocations how many times one download may re-resolve an expired or refused CDN URL
- * @param userAgent sent upstream
+ * @param userAgent sent upstream for work no Ollama client asked for (prefetch, seeding, revalidation, and clients
+ *     that are not Ollama); an Ollama client's own User-Agent goes upstream for its requests
  */
 public record FetchConfig(
     int connections,
@@ -32,6 +33,29 @@ public record FetchConfig(
 
   public static final int DEFAULT_CONNECTIONS = 16;
 
+  /**
+   * A current Ollama's User-Agent, in its form ({@code ollama/<version> (<GOARCH> <GOOS>) Go/<go version>}, server/images.go
+   * {@code userAgent()}): registry.ollama.ai gates new models by the version it reads there (412 to older clients,
+   * ollama #11457, #14431), so work with no client attached must look like a current Ollama to be served what a current
+   * Ollama would be. 0.33.0 was the newest release line when this was written (2026-12); {@code --user-agent} sets
+   * another. The architecture and system are this machine's, in Go's words.
+   */
+  public static final String DEFAULT_USER_AGENT = "ollama/0.33.0 (" + goArch() + " " + goOs() + ") Go/go1.24.1";
+
+  private static String goArch() {
+    String a = System.getProperty("os.arch", "amd64").toLowerCase(java.util.Locale.ROOT);
+    return switch (a) {
+      case "x86_64", "amd64" -> "amd64";
+      case "aarch64", "arm64" -> "arm64";
+      default -> a;
+    };
+  }
+
+  private static String goOs() {
+    String o = System.getProperty("os.name", "linux").toLowerCase(java.util.Locale.ROOT);
+    return o.contains("mac") ? "darwin" : o.contains("win") ? "windows" : o.contains("linux") ? "linux" : o.replace(' ', '-');
+  }
+
   public FetchConfig {
     if (connections < 1 || connections > 256) {
       throw new IllegalArgumentException("upstream connections: " + connections + " (expected: 1 to 256)");
@@ -47,7 +71,7 @@ public record FetchConfig(
   public static FetchConfig defaults() {
     return new FetchConfig(DEFAULT_CONNECTIONS, io.pullmesh.core.PieceLayout.MIN_PIECE, io.pullmesh.core.PieceLayout.MAX_PIECE,
         Duration.ofSeconds(10), Duration.ofSeconds(30), 8, Duration.ofMillis(500), Duration.ofSeconds(15),
-        4 << 20, 5, "pullmesh/0.1");
+        4 << 20, 5, DEFAULT_USER_AGENT);
   }
 
   public FetchConfig withConnections(int n) {
@@ -63,6 +87,11 @@ public record FetchConfig(
   public FetchConfig withTimeouts(Duration connect, Duration stall) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connect, stall, maxPieceAttempts, backoffBase,
         backoffMax, maxManifestBytes, maxRelocations, userAgent);
+  }
+
+  public FetchConfig withUserAgent(String ua) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, ua);
   }
 
   public FetchConfig withRetries(int attempts, Duration base, Duration max) {

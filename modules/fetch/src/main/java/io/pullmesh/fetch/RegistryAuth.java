@@ -31,6 +31,8 @@ final class RegistryAuth {
 
   private final HttpClientAgent client;
   private final UpstreamCredentials credentials;
+  private final String bearerToken;
+  private final String label;
   private final Clock clock;
   private final FetchConfig config;
   private final MetricsRecorder metrics;
@@ -38,21 +40,31 @@ final class RegistryAuth {
   private final Map<String, Future<String>> pending = new ConcurrentHashMap<>();
   private volatile String basicHeader;
 
-  RegistryAuth(HttpClientAgent client, UpstreamCredentials credentials, Clock clock, FetchConfig config, MetricsRecorder metrics) {
+  /** @param bearerToken a token sent before any challenge asks for one (an HF token), or null */
+  RegistryAuth(HttpClientAgent client, UpstreamCredentials credentials, String bearerToken, String label, Clock clock,
+      FetchConfig config, MetricsRecorder metrics) {
     this.client = client;
     this.credentials = credentials;
+    this.bearerToken = bearerToken;
+    this.label = label;
     this.clock = clock;
     this.config = config;
     this.metrics = metrics;
   }
 
-  /** The Authorization header to send for {@code scope}, if one is known and fresh. */
+  /**
+   * The Authorization header to send for {@code scope}: a fresh token a challenge gave, else Basic credentials a
+   * challenge asked for, else the configured bearer token, else none.
+   */
   Optional<String> header(String scope) {
     Token t = tokens.get(scope);
     if (t != null && t.expiresAt - EXPIRY_MARGIN_MS > clock.millis()) {
       return Optional.of(t.header);
     }
-    return Optional.ofNullable(basicHeader);
+    if (basicHeader != null) {
+      return Optional.of(basicHeader);
+    }
+    return bearerToken == null ? Optional.empty() : Optional.of("Bearer " + bearerToken);
   }
 
   /**
@@ -106,12 +118,12 @@ final class RegistryAuth {
     Promise<String> result = Promise.promise();
     client.request(o).compose(req -> req.send()).onComplete(ar -> {
       if (ar.failed()) {
-        metrics.upstreamRequest("token", "error");
+        metrics.upstreamRequest(label, "token", "error");
         result.fail(UpstreamException.classify(ar.cause(), "token request to " + uri.getHost()));
         return;
       }
       HttpClientResponse resp = ar.result();
-      metrics.upstreamRequest("token", Integer.toString(resp.statusCode()));
+      metrics.upstreamRequest(label, "token", Integer.toString(resp.statusCode()));
       if (resp.statusCode() != 200) {
         resp.request().reset();
         UpstreamException.Kind kind = resp.statusCode() >= 500 ? UpstreamException.Kind.RETRYABLE : UpstreamException.Kind.DENIED;

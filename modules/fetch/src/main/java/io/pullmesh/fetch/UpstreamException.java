@@ -29,15 +29,30 @@ public final class UpstreamException extends RuntimeException {
 
   private final Kind kind;
   private final int status;
+  private final String words;
 
   public UpstreamException(Kind kind, int status, String message) {
     this(kind, status, message, null);
   }
 
   public UpstreamException(Kind kind, int status, String message, Throwable cause) {
+    this(kind, status, message, null, cause);
+  }
+
+  /**
+   * @param words what the upstream itself said in the body of its refusal (a registry error's message, a plain-text
+   *     body), kept word for word for the client; null when it said nothing usable
+   */
+  public UpstreamException(Kind kind, int status, String message, String words, Throwable cause) {
     super(message, cause);
     this.kind = kind;
     this.status = status;
+    this.words = words;
+  }
+
+  /** The upstream's own words for this refusal, or null. */
+  public String words() {
+    return words;
   }
 
   public Kind kind() {
@@ -53,8 +68,25 @@ public final class UpstreamException extends RuntimeException {
     return kind == Kind.RETRYABLE || kind == Kind.TIMEOUT;
   }
 
-  /** The registry error a client should see for this failure. */
+  /**
+   * The registry error a client should see for this failure. A refusal the upstream explained in words (403, 404, 412,
+   * 429) reaches the client with the upstream's status and those words as the message, unchanged: they are what tells
+   * the user what to do ("requires a newer version of Ollama", "pass a HF_TOKEN"). A 401 never does: pullmesh answers
+   * upstream challenges itself, and Ollama answers a 401 by asking the mirror for a token (ollama #13738).
+   */
   public RegistryException toRegistryException(ErrorCode notFoundCode) {
+    if (words != null) {
+      ErrorCode code = switch (status) {
+        case 403 -> ErrorCode.DENIED;
+        case 404 -> notFoundCode;
+        case 412 -> ErrorCode.PRECONDITION_FAILED;
+        case 429 -> ErrorCode.TOOMANYREQUESTS;
+        default -> null;
+      };
+      if (code != null) {
+        return new RegistryException(code, status, words, this);
+      }
+    }
     return switch (kind) {
       case NOT_FOUND -> new RegistryException(notFoundCode, getMessage(), this);
       case TIMEOUT -> new RegistryException(ErrorCode.UPSTREAM_TIMEOUT, getMessage(), this);

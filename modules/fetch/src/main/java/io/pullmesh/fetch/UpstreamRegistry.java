@@ -32,8 +32,16 @@ import java.util.regex.Pattern;
  * The upstream registry, as pullmesh needs it: manifests by tag or digest, where a blob's bytes live (following
  * the registry's redirect to its CDN ourselves), and ranged or whole reads of those bytes. Tolerates
  * registry.ollama.ai's quirks: manifests as {@code text/plain} with no Content-Length, a cross-host 307 for
- * every blob, presigned CDN URLs that expire. Answers 401 challenges itself ({@link RegistryAuth}) and never
- * sends the registry's Authorization header to another host.
+ * every blob, presigned CDN URLs that expire; Hugging Face's chain of redirects (hf.co 307 to huggingface.co with an
+ * expiring {@code __sign}, then 302 to its CDN), followed on the locate and on every piece request. Answers 401
+ * challenges itself ({@link RegistryAuth}) and never sends the registry's Authorization header to a host that is not
+ * its own ({@link UpstreamAccess#ownHosts()}).
+ *
+ * <p>Requests go out under the User-Agent of the client they are made for, when there is one (registry.ollama.ai
+ * gates models by the Ollama version it reads there, and a mirror that says "pullmesh" is refused every new model),
+ * else under {@link FetchConfig#userAgent()}. Names go upstream as the client spelled them
+ * ({@link RepositoryName#spelled()}). A refusal that says what to do (403, 404, 412, 429) keeps the upstream's words
+ * ({@link UpstreamException#words()}).
  *
  * <p>Every returned response is paused: the caller must set its handlers and resume it, or reset it.
  */
@@ -62,6 +70,7 @@ public final class UpstreamRegistry implements AutoCloseable {
   private final MetricsRecorder metrics;
   private final HttpClientAgent client;
   private final RegistryAuth auth;
+  private final UpstreamAccess access;
 
   /**
    * @param base the registry's base URL, e.g. {@code https://registry.ollama.ai}
@@ -69,16 +78,20 @@ public final class UpstreamRegistry implements AutoCloseable {
    */
   public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
       MetricsRecorder metrics, Clock clock) {
-    this(vertx, base, config, credentials, metrics, clock, UpstreamTransport.direct());
+    this(vertx, base, config, UpstreamAccess.of(base.getHost(), credentials), metrics, clock, UpstreamTransport.direct());
   }
 
-  /** As above, reaching upstream through {@code transport} (extra trusted CAs, a corporate proxy). */
-  public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
+  /**
+   * As above, with who the registry is ({@code access}: metrics label, own hosts, credentials or token), reached
+   * through {@code transport} (extra trusted CAs, a corporate proxy).
+   */
+  public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamAccess access,
       MetricsRecorder metrics, Clock clock, UpstreamTransport transport) {
     String b = base.toString();
     this.base = URI.create(b.endsWith("/") ? b.substring(0, b.length() - 1) : b);
     this.config = config;
     this.metrics = metrics;
+    this.access = access;
     HttpClientOptions options = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_1_1)
         .setKeepAlive(true)
@@ -107,25 +120,34 @@ public final class UpstreamRegistry implements AutoCloseable {
     int loops = Math.max(1, 2 * Runtime.getRuntime().availableProcessors());
     PoolOptions pool = new PoolOptions().setHttp1MaxSize(Math.max(32, config.connections() * 4)).setEventLoopSize(loops);
     this.client = vertx.createHttpClient(options, pool);
-    this.auth = new RegistryAuth(client, credentials, clock, config, metrics);
+    this.auth = new RegistryAuth(client, access.credentials(), access.bearerToken(), access.label(), clock, config, metrics);
   }
 
   public URI base() {
     return base;
   }
 
+  /** The {@code registry} label of this upstream's metrics. */
+  public String label() {
+    return access.label();
+  }
+
   URI blobUrl(RepositoryName repo, Digest digest) {
-    return URI.create(base + "/v2/" + repo.value() + "/blobs/" + digest);
+    return URI.create(base + "/v2/" + repo.spelled() + "/blobs/" + digest);
   }
 
   URI manifestUrl(RepositoryName repo, Reference ref) {
-    return URI.create(base + "/v2/" + repo.value() + "/manifests/" + ref);
+    return URI.create(base + "/v2/" + repo.spelled() + "/manifests/" + ref);
   }
 
+  /** The registry's own hosts get its Authorization header: its URL's scheme, host and port, or one of its own hosts. */
   private boolean isRegistryHost(URI url) {
-    return url.getScheme().equalsIgnoreCase(base.getScheme())
-        && url.getHost() != null && url.getHost().equalsIgnoreCase(base.getHost())
+    if (url.getHost() == null) {
+      return false;
+    }
+    boolean sameOrigin = url.getScheme().equalsIgnoreCase(base.getScheme()) && url.getHost().equalsIgnoreCase(base.getHost())
         && port(url) == port(base);
+    return sameOrigin || (url.getScheme().equalsIgnoreCase("https") && access.ownHosts().contains(url.getHost().toLowerCase(Locale.ROOT)));
   }
 
   private static int port(URI u) {
@@ -133,19 +155,22 @@ public final class UpstreamRegistry implements AutoCloseable {
   }
 
   private static String scope(RepositoryName repo) {
-    return "repository:" + repo.value() + ":pull";
+    return "repository:" + repo.spelled() + ":pull";
   }
 
   /**
    * Sends one request. On the registry's own host it carries the cached Authorization header, and a 401 is
    * answered once by authenticating and re-sending; other hosts never get an Authorization header.
    *
+   * @param userAgent the client's, or null for {@link FetchConfig#userAgent()}
    * @return the response, paused; fails with {@link UpstreamException}
    */
-  Future<HttpClientResponse> send(HttpMethod method, URI url, RepositoryName repo, Map<String, String> headers, String kind) {
+  Future<HttpClientResponse> send(HttpMethod method, URI url, RepositoryName repo, Map<String, String> headers, String kind,
+      String userAgent) {
     boolean registry = isRegistryHost(url);
     String authHeader = registry ? auth.header(scope(repo)).orElse(null) : null;
-    return raw(method, url, headers, authHeader, kind).compose(resp -> {
+    String agent = userAgent == null ? config.userAgent() : userAgent;
+    return raw(method, url, headers, authHeader, kind, agent).compose(resp -> {
       if (resp.statusCode() != 401 || !registry) {
         return Future.succeededFuture(resp);
       }
@@ -157,7 +182,7 @@ public final class UpstreamRegistry implements AutoCloseable {
             "upstream " + base.getHost() + " answered 401 without a usable WWW-Authenticate challenge"));
       }
       return auth.authenticate(challenge, scope(repo))
-          .compose(h -> raw(method, url, headers, h, kind))
+          .compose(h -> raw(method, url, headers, h, kind, agent))
           .compose(again -> {
             if (again.statusCode() == 401) {
               discard(again);
@@ -170,14 +195,15 @@ public final class UpstreamRegistry implements AutoCloseable {
     });
   }
 
-  private Future<HttpClientResponse> raw(HttpMethod method, URI url, Map<String, String> headers, String authHeader, String kind) {
+  private Future<HttpClientResponse> raw(HttpMethod method, URI url, Map<String, String> headers, String authHeader, String kind,
+      String userAgent) {
     RequestOptions o = new RequestOptions()
         .setMethod(method)
         .setAbsoluteURI(url.toString())
         .setFollowRedirects(false)
         .setConnectTimeout(config.connectTimeout().toMillis())
         .setIdleTimeout(config.stallTimeout().toMillis())
-        .putHeader("User-Agent", config.userAgent());
+        .putHeader("User-Agent", userAgent);
     headers.forEach(o::putHeader);
     if (authHeader != null) {
       o.putHeader("Authorization", authHeader);
@@ -186,11 +212,11 @@ public final class UpstreamRegistry implements AutoCloseable {
     return client.request(o)
         .compose(req -> req.send().map(resp -> {
           resp.pause();
-          metrics.upstreamRequest(kind, Integer.toString(resp.statusCode()));
+          metrics.upstreamRequest(access.label(), kind, Integer.toString(resp.statusCode()));
           return resp;
         }))
         .recover(t -> {
-          metrics.upstreamRequest(kind, "error");
+          metrics.upstreamRequest(access.label(), kind, "error");
           return Future.failedFuture(UpstreamException.classify(t, what));
         });
   }
@@ -214,25 +240,46 @@ public final class UpstreamRegistry implements AutoCloseable {
     }
   }
 
+  /** As {@link #manifest(RepositoryName, Reference, String)} with no client attached (prefetch, revalidation). */
+  public Future<FetchedManifest> manifest(RepositoryName repo, Reference ref) {
+    return manifest(repo, ref, null);
+  }
+
   /**
    * Fetches a manifest. Its bytes are returned unchanged; when asked by digest they are checked against it.
    *
-   * @return fails with {@link RegistryException}: 404 MANIFEST_UNKNOWN, 403 DENIED, 429, 502 UPSTREAM_ERROR,
-   *     504 UPSTREAM_TIMEOUT
+   * @param userAgent the User-Agent of the client it is fetched for, or null for the configured one
+   * @return fails with {@link RegistryException}: 404 MANIFEST_UNKNOWN, 403 DENIED, 412 PRECONDITION_FAILED and 429
+   *     (with the upstream's words), 502 UPSTREAM_ERROR, 504 UPSTREAM_TIMEOUT
    */
-  public Future<FetchedManifest> manifest(RepositoryName repo, Reference ref) {
+  public Future<FetchedManifest> manifest(RepositoryName repo, Reference ref, String userAgent) {
     URI url = manifestUrl(repo, ref);
-    String what = "manifest " + repo + ":" + ref;
-    return send(HttpMethod.GET, url, repo, Map.of("Accept", MANIFEST_ACCEPT), "manifest")
+    String what = "manifest " + repo.spelled() + ":" + ref;
+    return send(HttpMethod.GET, url, repo, Map.of("Accept", MANIFEST_ACCEPT), "manifest", userAgent)
         .compose(resp -> {
           int s = resp.statusCode();
           if (s == 200) {
             return readLimited(resp, config.maxManifestBytes(), what).map(bytes -> toManifest(bytes, resp.getHeader("Content-Type"), ref, what));
           }
-          discard(resp);
-          return Future.failedFuture(statusError(s, what + " at " + base.getHost()));
+          return refusal(resp, what + " at " + base.getHost());
         })
         .recover(t -> Future.failedFuture(asRegistryError(t, ErrorCode.MANIFEST_UNKNOWN)));
+  }
+
+  /**
+   * Fails with the error a non-success answer means, its words read from the body (up to {@link UpstreamWords#MAX_BODY}
+   * bytes; a longer body is cut) for a 4xx.
+   */
+  private <T> Future<T> refusal(HttpClientResponse resp, String what) {
+    int s = resp.statusCode();
+    long len = contentLength(resp);
+    if (s < 400 || s >= 500 || len > UpstreamWords.MAX_BODY) {
+      discard(resp);
+      return Future.failedFuture(statusError(s, what, null));
+    }
+    String type = resp.getHeader("Content-Type");
+    return readLimited(resp, UpstreamWords.MAX_BODY, what)
+        .transform(ar -> Future.failedFuture(statusError(s, what, ar.succeeded() ? UpstreamWords.of(type, ar.result().getBytes()) : null)));
   }
 
   private FetchedManifest toManifest(Buffer body, String contentType, Reference ref, String what) {
@@ -274,7 +321,7 @@ public final class UpstreamRegistry implements AutoCloseable {
     Promise<Buffer> p = Promise.promise();
     Buffer acc = Buffer.buffer();
     resp.handler(chunk -> {
-      metrics.upstreamBytes("manifest", chunk.length());
+      metrics.upstreamBytes(access.label(), "manifest", chunk.length());
       if (acc.length() + chunk.length() > limit) {
         if (p.tryFail(new UpstreamException(UpstreamException.Kind.FATAL, 200,
             what + ": upstream manifest is larger than " + limit + " bytes"))) {
@@ -290,36 +337,29 @@ public final class UpstreamRegistry implements AutoCloseable {
     return p.future();
   }
 
-  /**
-   * Finds where a blob's bytes are and how big it is: a ranged GET of its first byte, following redirects
-   * (the registry's 307 to the CDN; the registry's auth never crosses to another host).
-   *
-   * @return fails with {@link UpstreamException}: NOT_FOUND, DENIED, RETRYABLE, TIMEOUT, FATAL
-   */
+  /** As {@link #locate(RepositoryName, Digest, String)} with no client attached. */
   public Future<BlobLocation> locate(RepositoryName repo, Digest digest) {
-    return locateFrom(repo, digest, blobUrl(repo, digest), 0);
+    return locate(repo, digest, null);
   }
 
-  private Future<BlobLocation> locateFrom(RepositoryName repo, Digest digest, URI url, int hops) {
+  /**
+   * Finds where a blob's bytes are and how big it is: a ranged GET of its first byte, following redirects
+   * (the registry's 307 to the CDN, Hugging Face's 307 and 302; the registry's auth never crosses to another host).
+   *
+   * @param userAgent the User-Agent of the client the blob is fetched for, or null for the configured one; the
+   *     location keeps it for the piece requests that follow
+   * @return fails with {@link UpstreamException}: NOT_FOUND, DENIED, RETRYABLE, TIMEOUT, FATAL
+   */
+  public Future<BlobLocation> locate(RepositoryName repo, Digest digest, String userAgent) {
+    return locateFrom(repo, digest, blobUrl(repo, digest), 0, userAgent);
+  }
+
+  private Future<BlobLocation> locateFrom(RepositoryName repo, Digest digest, URI url, int hops, String userAgent) {
     String what = "blob " + digest.shortHex();
-    return send(HttpMethod.GET, url, repo, Map.of("Range", "bytes=0-0"), "locate").compose(resp -> {
+    return send(HttpMethod.GET, url, repo, Map.of("Range", "bytes=0-0"), "locate", userAgent).compose(resp -> {
       int s = resp.statusCode();
-      if (s >= 300 && s < 400 && resp.getHeader("Location") != null) {
-        String location = resp.getHeader("Location");
-        discard(resp);
-        if (hops >= MAX_REDIRECTS) {
-          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": more than " + MAX_REDIRECTS + " redirects upstream"));
-        }
-        URI next;
-        try {
-          next = url.resolve(location.trim());
-          if (next.getHost() == null || !(next.getScheme().equals("http") || next.getScheme().equals("https"))) {
-            throw new IllegalArgumentException(location);
-          }
-        } catch (IllegalArgumentException e) {
-          return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream redirected to an unusable URL"));
-        }
-        return locateFrom(repo, digest, next, hops + 1);
+      if (isRedirect(resp)) {
+        return next(resp, url, hops, what).compose(nextUrl -> locateFrom(repo, digest, nextUrl, hops + 1, userAgent));
       }
       if (s == 206) {
         Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
@@ -329,7 +369,7 @@ public final class UpstreamRegistry implements AutoCloseable {
         }
         long size = Long.parseLong(m.group(3));
         countAndDiscard(resp);
-        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, true));
+        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, true, userAgent));
       }
       if (s == 200) {
         long size = contentLength(resp);
@@ -337,23 +377,46 @@ public final class UpstreamRegistry implements AutoCloseable {
         if (size < 0) {
           return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream ignores Range and sends no Content-Length, so the blob size is unknown"));
         }
-        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, false));
+        return Future.succeededFuture(new BlobLocation(repo, digest, url, size, false, userAgent));
       }
       if (s == 416) {
         Matcher m = CONTENT_RANGE_UNSATISFIED.matcher(String.valueOf(resp.getHeader("Content-Range")));
         discard(resp);
         if (m.matches() && Long.parseLong(m.group(1)) == 0) {
-          return Future.succeededFuture(new BlobLocation(repo, digest, url, 0, true));
+          return Future.succeededFuture(new BlobLocation(repo, digest, url, 0, true, userAgent));
         }
         return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream refused the first byte (416)"));
       }
-      discard(resp);
-      return Future.failedFuture(statusError(s, what + " at " + url.getHost()));
+      return refusal(resp, what + " at " + url.getHost());
     });
   }
 
+  private static boolean isRedirect(HttpClientResponse resp) {
+    int s = resp.statusCode();
+    return s >= 300 && s < 400 && resp.getHeader("Location") != null;
+  }
+
+  /** Where a redirect leads, after throwing its body away; fails past {@link #MAX_REDIRECTS} or for a non-HTTP target. */
+  private static Future<URI> next(HttpClientResponse resp, URI from, int hops, String what) {
+    int s = resp.statusCode();
+    String location = resp.getHeader("Location");
+    discard(resp);
+    if (hops >= MAX_REDIRECTS) {
+      return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": more than " + MAX_REDIRECTS + " redirects upstream"));
+    }
+    try {
+      URI next = from.resolve(location.trim());
+      if (next.getHost() == null || !(next.getScheme().equals("http") || next.getScheme().equals("https"))) {
+        throw new IllegalArgumentException(location);
+      }
+      return Future.succeededFuture(next);
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream redirected to an unusable URL"));
+    }
+  }
+
   private void countAndDiscard(HttpClientResponse resp) {
-    resp.handler(b -> metrics.upstreamBytes("blob", b.length()));
+    resp.handler(b -> metrics.upstreamBytes(access.label(), "blob", b.length()));
     resp.exceptionHandler(t -> { });
     resp.endHandler(v -> { });
     resp.resume();
@@ -369,16 +432,24 @@ public final class UpstreamRegistry implements AutoCloseable {
   }
 
   /**
-   * Opens a ranged read of a located blob. Succeeds only with a 206 whose Content-Range is exactly the range
-   * asked for (or a 200 when the range is the whole blob).
+   * Opens a ranged read of a located blob, following any redirect on the way (a CDN may send each range elsewhere).
+   * Succeeds only with a 206 whose Content-Range is exactly the range asked for (or a 200 when the range is the whole
+   * blob).
    *
    * @return the paused response; fails with {@link UpstreamException}: URL_REFUSED when the CDN refuses the
    *     presigned URL, RANGE_IGNORED for a 200 to a partial range, RETRYABLE, TIMEOUT, NOT_FOUND, FATAL
    */
   public Future<HttpClientResponse> openRange(BlobLocation loc, ByteRange range) {
+    return openRange(loc, range, loc.url(), 0);
+  }
+
+  private Future<HttpClientResponse> openRange(BlobLocation loc, ByteRange range, URI url, int hops) {
     String what = "blob " + loc.digest().shortHex() + " bytes " + range;
-    return send(HttpMethod.GET, loc.url(), loc.repository(), Map.of("Range", range.rangeHeader()), "piece").compose(resp -> {
+    return send(HttpMethod.GET, url, loc.repository(), Map.of("Range", range.rangeHeader()), "piece", loc.userAgent()).compose(resp -> {
       int s = resp.statusCode();
+      if (isRedirect(resp)) {
+        return next(resp, url, hops, what).compose(nextUrl -> openRange(loc, range, nextUrl, hops + 1));
+      }
       boolean whole = range.first() == 0 && range.last() == loc.size() - 1;
       if (s == 206) {
         Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
@@ -398,19 +469,26 @@ public final class UpstreamRegistry implements AutoCloseable {
         return Future.failedFuture(new UpstreamException(UpstreamException.Kind.RANGE_IGNORED, s, what + ": upstream ignored Range"));
       }
       discard(resp);
-      return Future.failedFuture(pieceStatusError(s, loc, what));
+      return Future.failedFuture(pieceStatusError(s, loc, url, what));
     });
   }
 
   /**
-   * Opens a whole-body read, for upstreams that do not do ranges.
+   * Opens a whole-body read, for upstreams that do not do ranges, following redirects.
    *
    * @return the paused response (200 with the blob's size); fails like {@link #openRange}
    */
   public Future<HttpClientResponse> openWhole(BlobLocation loc) {
+    return openWhole(loc, loc.url(), 0);
+  }
+
+  private Future<HttpClientResponse> openWhole(BlobLocation loc, URI url, int hops) {
     String what = "blob " + loc.digest().shortHex();
-    return send(HttpMethod.GET, loc.url(), loc.repository(), Map.of(), "stream").compose(resp -> {
+    return send(HttpMethod.GET, url, loc.repository(), Map.of(), "stream", loc.userAgent()).compose(resp -> {
       int s = resp.statusCode();
+      if (isRedirect(resp)) {
+        return next(resp, url, hops, what).compose(nextUrl -> openWhole(loc, nextUrl, hops + 1));
+      }
       if (s == 200) {
         long len = contentLength(resp);
         if (len >= 0 && len != loc.size()) {
@@ -421,33 +499,39 @@ public final class UpstreamRegistry implements AutoCloseable {
         return Future.succeededFuture(resp);
       }
       discard(resp);
-      return Future.failedFuture(pieceStatusError(s, loc, what));
+      return Future.failedFuture(pieceStatusError(s, loc, url, what));
     });
   }
 
-  private UpstreamException pieceStatusError(int s, BlobLocation loc, String what) {
-    boolean cdn = !isRegistryHost(loc.url());
-    if (cdn && (s == 400 || s == 401 || s == 403 || s == 404 || s == 410)) {
-      return new UpstreamException(UpstreamException.Kind.URL_REFUSED, s, what + ": CDN " + loc.url().getHost()
+  /**
+   * A refusal of a URL the registry redirected to (a presigned CDN URL, Hugging Face's {@code __sign}ed one) means it
+   * expired: resolve the blob again. A refusal of the registry's own blob URL is the registry's answer.
+   */
+  private UpstreamException pieceStatusError(int s, BlobLocation loc, URI url, String what) {
+    boolean redirected = !url.equals(blobUrl(loc.repository(), loc.digest()));
+    if (redirected && (s == 400 || s == 401 || s == 403 || s == 404 || s == 410)) {
+      return new UpstreamException(UpstreamException.Kind.URL_REFUSED, s, what + ": " + url.getHost()
           + " refused the blob URL (" + s + "), it has probably expired");
     }
     if (s == 416) {
       return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream says the range is past the end; the blob is not " + loc.size() + " bytes");
     }
-    return statusError(s, what + " at " + loc.url().getHost());
+    return statusError(s, what + " at " + url.getHost(), null);
   }
 
-  static UpstreamException statusError(int s, String what) {
+  /** @param words the upstream's own words for it, or null */
+  static UpstreamException statusError(int s, String what, String words) {
+    String said = words == null ? "" : ": " + words;
     if (s == 404) {
-      return new UpstreamException(UpstreamException.Kind.NOT_FOUND, s, what + ": not found upstream");
+      return new UpstreamException(UpstreamException.Kind.NOT_FOUND, s, what + ": not found upstream" + said, words, null);
     }
     if (s == 401 || s == 403) {
-      return new UpstreamException(UpstreamException.Kind.DENIED, s, what + ": upstream refused access (" + s + ")");
+      return new UpstreamException(UpstreamException.Kind.DENIED, s, what + ": upstream refused access (" + s + ")" + said, words, null);
     }
     if (s == 429 || s >= 500) {
-      return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s);
+      return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s + said, words, null);
     }
-    return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream answered " + s);
+    return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream answered " + s + said, words, null);
   }
 
   static RegistryException asRegistryError(Throwable t, ErrorCode notFound) {

@@ -7,9 +7,15 @@ package io.pullmesh.metrics;
 public final class MeterNames {
   private MeterNames() {}
 
-  /** Counter: bytes of blob and manifest bodies received from upstream. Tag {@code kind}: blob, manifest. */
+  /**
+   * Counter: bytes of blob and manifest bodies received from upstream. Tags {@code registry} (the upstream's label: the
+   * {@code --upstream} host, or a {@code --upstreams} key such as {@code hf.co}), {@code kind}: blob, manifest.
+   */
   public static final String UPSTREAM_BYTES = "pullmesh.upstream.bytes";
-  /** Counter: requests sent upstream. Tags {@code kind} (manifest, locate, piece, stream, token, head), {@code status} (HTTP status or "error"). */
+  /**
+   * Counter: requests sent upstream. Tags {@code registry} (as for {@link #UPSTREAM_BYTES}), {@code kind} (manifest,
+   * locate, piece, stream, token), {@code status} (HTTP status or "error").
+   */
   public static final String UPSTREAM_REQUESTS = "pullmesh.upstream.requests";
   /** Counter: blob bytes written to clients. Tag {@code source}: cache (committed file), inflight (a download in progress). */
   public static final String SERVED_BYTES = "pullmesh.served.bytes";

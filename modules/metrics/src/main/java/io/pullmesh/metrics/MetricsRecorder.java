@@ -20,9 +20,15 @@ public interface MetricsRecorder {
     }
   }
 
-  void upstreamBytes(String kind, long bytes);
+  /**
+   * Bytes received from an upstream registry.
+   *
+   * @param registry the upstream's label: a configured registry key or host, never a CDN host (a bounded set)
+   */
+  void upstreamBytes(String registry, String kind, long bytes);
 
-  void upstreamRequest(String kind, String status);
+  /** A request sent to an upstream registry (or the CDN it redirected to), labelled as {@link #upstreamBytes}. */
+  void upstreamRequest(String registry, String kind, String status);
 
   void servedBytes(Source source, long bytes);
 

@@ -33,13 +33,13 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
-  public void upstreamBytes(String kind, long bytes) {
-    counter(MeterNames.UPSTREAM_BYTES, "Bytes received from upstream", "kind", kind).increment(bytes);
+  public void upstreamBytes(String registry, String kind, long bytes) {
+    counter(MeterNames.UPSTREAM_BYTES, "Bytes received from upstream", "registry", registry, "kind", kind).increment(bytes);
   }
 
   @Override
-  public void upstreamRequest(String kind, String status) {
-    counter(MeterNames.UPSTREAM_REQUESTS, "Requests sent upstream", "kind", kind, "status", status).increment();
+  public void upstreamRequest(String registry, String kind, String status) {
+    counter(MeterNames.UPSTREAM_REQUESTS, "Requests sent upstream", "registry", registry, "kind", kind, "status", status).increment();
   }
 
   @Override

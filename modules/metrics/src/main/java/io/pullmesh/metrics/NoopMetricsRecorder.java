@@ -10,10 +10,10 @@ final class NoopMetricsRecorder implements MetricsRecorder {
   private NoopMetricsRecorder() {}
 
   @Override
-  public void upstreamBytes(String kind, long bytes) {}
+  public void upstreamBytes(String registry, String kind, long bytes) {}
 
   @Override
-  public void upstreamRequest(String kind, String status) {}
+  public void upstreamRequest(String registry, String kind, String status) {}
 
   @Override
   public void servedBytes(Source source, long bytes) {}

@@ -12,8 +12,9 @@ class MicrometerMetricsRecorderTest {
   void recordsIntoTheGivenRegistryOnly() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     MicrometerMetricsRecorder m = new MicrometerMetricsRecorder(registry);
-    m.upstreamBytes("blob", 100);
-    m.upstreamBytes("blob", 50);
+    m.upstreamBytes("registry.ollama.ai", "blob", 100);
+    m.upstreamBytes("registry.ollama.ai", "blob", 50);
+    m.upstreamBytes("hf.co", "blob", 30);
     m.servedBytes(MetricsRecorder.Source.CACHE, 7);
     m.servedBytes(MetricsRecorder.Source.INFLIGHT, 3);
     m.digestMismatch();
@@ -22,7 +23,9 @@ class MicrometerMetricsRecorderTest {
     AtomicLong active = new AtomicLong(3);
     m.gauges(active::get, () -> 1000, () -> 2);
 
-    assertEquals(150, registry.get(MeterNames.UPSTREAM_BYTES).tag("kind", "blob").counter().count());
+    assertEquals(150, registry.get(MeterNames.UPSTREAM_BYTES).tag("registry", "registry.ollama.ai").tag("kind", "blob").counter().count());
+    assertEquals(30, registry.get(MeterNames.UPSTREAM_BYTES).tag("registry", "hf.co").counter().count());
+    assertEquals(180, m.upstreamBlobBytesTotal(), "the total is over every registry");
     assertEquals(7, registry.get(MeterNames.SERVED_BYTES).tag("source", "cache").counter().count());
     assertEquals(3, registry.get(MeterNames.SERVED_BYTES).tag("source", "inflight").counter().count());
     assertEquals(1, registry.get(MeterNames.DIGEST_MISMATCHES).counter().count());

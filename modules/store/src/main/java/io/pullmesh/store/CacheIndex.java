@@ -41,7 +41,9 @@ final class CacheIndex implements AutoCloseable {
     /** repo:tag -> {@link Alias} */
     ALIASES("aliases"),
     /** name -> value: small settings the cache keeps (eviction state) */
-    META("meta");
+    META("meta"),
+    /** repo:tag -> {@link io.pullmesh.core.VersionGate}: what upstream's version gate said of the tag */
+    GATES("gates");
 
     final String cf;
 

@@ -2,6 +2,7 @@ package io.pullmesh.store;
 
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.RepositoryName;
+import io.pullmesh.core.VersionGate;
 import io.pullmesh.store.CacheIndex.Family;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -12,8 +13,8 @@ import java.util.OptionalLong;
 import java.util.Set;
 
 /**
- * What the cache knows besides blob files: manifests, tags (and every digest each tag has pointed to), the sizes
- * manifests announce for their blobs, pins and aliases. Blocking and thread-safe; never call from an event loop.
+ * What the cache knows besides blob files: manifests, tags (and every digest each tag has pointed to), what upstream's
+ * version gate said of each tag, the sizes manifests announce for their blobs, pins and aliases. Blocking and thread-safe; never call from an event loop.
  */
 public final class Catalog {
   private final CacheIndex index;
@@ -77,6 +78,18 @@ public final class Catalog {
     index.forEachWithPrefix(Family.TAG_HISTORY, Codec.historyPrefix(repo, tag),
         (k, v) -> out.add(new TagEvent(Digest.parse(new String(v, StandardCharsets.US_ASCII)), Codec.historyTime(k))));
     return out;
+  }
+
+  // ------------------------------------------------------------------ version gates
+
+  /** What upstream's version gate said of a tag: {@link VersionGate#OPEN} when it never refused a client. */
+  public VersionGate gate(RepositoryName repo, String tag) {
+    byte[] v = index.get(Family.GATES, Codec.tagKey(repo, tag));
+    return v == null ? VersionGate.OPEN : Codec.gate(v);
+  }
+
+  public void putGate(RepositoryName repo, String tag, VersionGate gate) {
+    index.put(Family.GATES, Codec.tagKey(repo, tag), Codec.gate(gate));
   }
 
   // ------------------------------------------------------------------ size hints

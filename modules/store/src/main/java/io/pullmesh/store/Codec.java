@@ -122,6 +122,24 @@ final class Codec {
     });
   }
 
+  static byte[] gate(io.pullmesh.core.VersionGate g) {
+    return write(out -> {
+      out.writeUTF(g.oldestAccepted() == null ? "" : g.oldestAccepted().toString());
+      out.writeUTF(g.newestRefused() == null ? "" : g.newestRefused().toString());
+      out.writeUTF(g.refusal() == null ? "" : g.refusal());
+    });
+  }
+
+  static io.pullmesh.core.VersionGate gate(byte[] v) {
+    return read(v, in -> {
+      String accepted = in.readUTF();
+      String refused = in.readUTF();
+      String words = in.readUTF();
+      return new io.pullmesh.core.VersionGate(accepted.isEmpty() ? null : io.pullmesh.core.OllamaVersion.parse(accepted),
+          refused.isEmpty() ? null : io.pullmesh.core.OllamaVersion.parse(refused), words.isEmpty() ? null : words);
+    });
+  }
+
   /** {@code repo:tag NUL}: the prefix of a tag's history keys. */
   static byte[] historyPrefix(RepositoryName repo, String tag) {
     byte[] t = tagKey(repo, tag);

@@ -208,6 +208,28 @@ class StoreLifecycleTest {
   }
 
   @Test
+  void aTagsVersionGateSurvivesARestartAndATagNeverRefusedIsOpen() throws Exception {
+    RepositoryName hf = RepositoryName.parse("hf.co/bartowski/Tiny-GGUF");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      assertEquals(io.pullmesh.core.VersionGate.OPEN, c.gate(REPO, "latest"));
+      c.putGate(REPO, "latest", io.pullmesh.core.VersionGate.OPEN
+          .refused(io.pullmesh.core.OllamaVersion.parse("0.9.3"), "requires a newer version of Ollama")
+          .accepted(io.pullmesh.core.OllamaVersion.parse("0.13.5")));
+      c.putGate(hf, "Q4_K_M", io.pullmesh.core.VersionGate.OPEN.accepted(io.pullmesh.core.OllamaVersion.parse("0.12.0-rc1")));
+    }
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Catalog c = store.catalog();
+      io.pullmesh.core.VersionGate g = c.gate(REPO, "latest");
+      assertEquals("0.9.3", g.newestRefused().toString());
+      assertEquals("0.13.5", g.oldestAccepted().toString());
+      assertEquals("requires a newer version of Ollama", g.refusal());
+      assertEquals("0.12.0-rc1", c.gate(hf, "Q4_K_M").oldestAccepted().toString());
+      assertEquals(io.pullmesh.core.VersionGate.OPEN, c.gate(RepositoryName.parse("hf.co/bartowski/tiny-gguf"), "Q4_K_M"));
+    }
+  }
+
+  @Test
   void evictAndQuarantine() throws Exception {
     try (BlobStore store = BlobStore.open(dir, clock)) {
       Digest a = BlobStoreTest.put(store, "evict me".getBytes(StandardCharsets.UTF_8));

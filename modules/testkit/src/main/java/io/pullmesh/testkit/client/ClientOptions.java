@@ -107,7 +107,8 @@ public final class ClientOptions {
     private RedirectMode redirectMode = RedirectMode.STRICT;
     private ProxySelector proxySelector;
     private SSLContext sslContext;
-    private String userAgent = "ollama/0.6.5 (amd64 linux) Go/go1.24.1";
+    /** server/images.go:1392 {@code ollama/<version> (<GOARCH> <GOOS>) Go/<go version>}, of a current release. */
+    private String userAgent = "ollama/0.30.3 (amd64 linux) Go/go1.24.1";
     private String tokenUsername;
     private String tokenPassword;
     private Ticker ticker = Ticker.system();
@@ -189,7 +190,7 @@ public final class ClientOptions {
       return this;
     }
 
-    /** The User-Agent of registry calls (manifest, HEAD, resolve, token); parts use the JDK's default. */
+    /** The User-Agent of registry calls (manifest, HEAD, resolve, token); parts send Go's default, Go-http-client/1.1. */
     public Builder userAgent(String ua) {
       this.userAgent = ua;
       return this;

@@ -5,7 +5,9 @@ import io.pullmesh.core.RepositoryName;
 
 /**
  * A model name without a host, as {@code ollama pull} takes it: {@code [namespace/]model[:tag]}, namespace
- * {@code library} and tag {@code latest} by default. Lower-cased like Ollama does.
+ * {@code library} and tag {@code latest} by default. Kept as written: Ollama's types/model/name.go never lower-cases a
+ * name (it compares names with {@code EqualFold}, name.go:309-314), so a registry is asked for exactly what the user
+ * typed ({@code bartowski/Tiny-GGUF}); case-sensitive registries such as Hugging Face depend on it.
  */
 public record ModelName(String namespace, String model, String tag) {
 
@@ -31,8 +33,7 @@ public record ModelName(String namespace, String model, String tag) {
     if (ref.isDigest()) {
       throw new IllegalArgumentException("model name: " + text + " (expected a tag, not a digest)");
     }
-    return new ModelName(namespace.toLowerCase(java.util.Locale.ROOT), model.toLowerCase(java.util.Locale.ROOT),
-        tag.toLowerCase(java.util.Locale.ROOT));
+    return new ModelName(namespace, model, tag);
   }
 
   /** {@code namespace/model}, as in {@code /v2/<name>/...}. */

@@ -14,7 +14,8 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * One try of one part: download.go's {@code downloadChunk}. GETs the direct URL with
- * {@code Range: bytes=<startsAt>-<stopsAt-1>}, no Authorization, the JDK's default User-Agent, and copies up to
+ * {@code Range: bytes=<startsAt>-<stopsAt-1>}, no Authorization, Go's default User-Agent {@code Go-http-client/1.1}
+ * ({@code http.DefaultClient.Do}, server/download.go:340-345), following redirects as that client does, and copies up to
  * the part's remaining size from whatever body comes back into the file at the part's current offset. The
  * status is never looked at (a 200 with the whole blob is copied as if it were the range).
  *
@@ -53,27 +54,42 @@ final class PartAttempt {
   Outcome run() throws IOException {
     long startsAt = part.startsAt();
     long remaining = part.size - part.completed.get();
-    HttpRequest request = HttpRequest.newBuilder(directUrl)
-        .GET()
-        .header("Range", "bytes=" + startsAt + "-" + (part.stopsAt() - 1))
-        .build();
-    CompletableFuture<HttpResponse<InputStream>> sent = http.sendAsync(request, HttpResponse.BodyHandlers.ofInputStream());
-    waiter = sent.thenApply(r -> r);
-    if (stalled || cancelled) {
-      waiter.cancel(false);
-    }
+    URI url = directUrl;
     HttpResponse<InputStream> response;
-    try {
-      response = waiter.get();
-    } catch (CancellationException e) {
-      sent.thenAccept(r -> closeQuietly(r.body()));
-      return stalled ? Outcome.STALLED : Outcome.CANCELLED;
-    } catch (ExecutionException e) {
-      Throwable c = e.getCause();
-      throw c instanceof IOException io ? io : new IOException(c.getMessage(), c);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
+    for (int redirects = 0; ; redirects++) {
+      HttpRequest request = HttpRequest.newBuilder(url)
+          .GET()
+          .header("Range", "bytes=" + startsAt + "-" + (part.stopsAt() - 1))
+          .header("User-Agent", "Go-http-client/1.1")
+          .build();
+      CompletableFuture<HttpResponse<InputStream>> sent = http.sendAsync(request, HttpResponse.BodyHandlers.ofInputStream());
+      waiter = sent.thenApply(r -> r);
+      if (stalled || cancelled) {
+        waiter.cancel(false);
+      }
+      try {
+        response = waiter.get();
+      } catch (CancellationException e) {
+        sent.thenAccept(r -> closeQuietly(r.body()));
+        return stalled ? Outcome.STALLED : Outcome.CANCELLED;
+      } catch (ExecutionException e) {
+        Throwable c = e.getCause();
+        throw c instanceof IOException io ? io : new IOException(c.getMessage(), c);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+      // http.DefaultClient follows redirects (Go's default policy: up to 10, the Range header kept), e.g. Hugging
+      // Face's huggingface.co 302 to its CDN for every range
+      String location = response.headers().firstValue("location").orElse(null);
+      if (!Redirects.isRedirect(response.statusCode()) || location == null) {
+        break;
+      }
+      closeQuietly(response.body());
+      if (redirects + 1 >= 10) {
+        throw new IOException("stopped after 10 redirects");
+      }
+      url = url.resolve(location);
     }
     InputStream in = response.body();
     stream = in;

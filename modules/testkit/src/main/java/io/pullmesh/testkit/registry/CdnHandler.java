@@ -6,7 +6,6 @@ import io.pullmesh.testkit.model.FakeBlob;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
@@ -45,7 +44,7 @@ final class CdnHandler implements Handler<HttpServerRequest> {
         : method != HttpMethod.GET ? RequestKind.OTHER
         : request.getHeader("Range") != null ? RequestKind.CDN_GET_RANGED
         : RequestKind.CDN_GET_UNRANGED;
-    track(request, kind);
+    RequestTracker.track(request, stats, clock, "cdn", kind);
     if (!head && method != HttpMethod.GET) {
       Replies.s3Error(request, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
       return;
@@ -84,17 +83,5 @@ final class CdnHandler implements Handler<HttpServerRequest> {
     }
     long[] span = Replies.servedSpan(request.getHeader("Range"), blob.get().size());
     sender.send(request, blob.get(), faults.take(head, digest, span[0], span[1]));
-  }
-
-  private void track(HttpServerRequest request, RequestKind kind) {
-    stats.count(kind);
-    HttpServerResponse response = request.response();
-    String method = request.method().name();
-    String host = request.getHeader("Host");
-    String uri = request.uri();
-    String range = request.getHeader("Range");
-    boolean auth = request.getHeader("Authorization") != null;
-    response.headersEndHandler(v -> stats.log(new RequestRecord(
-        clock.instant(), "cdn", kind, method, host, uri, range, auth, response.getStatusCode())));
   }
 }

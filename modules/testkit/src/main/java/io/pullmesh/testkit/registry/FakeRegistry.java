@@ -20,7 +20,8 @@ import java.util.concurrent.TimeoutException;
  * A fake registry.ollama.ai and its Cloudflare R2 CDN: two Vert.x HTTP servers, the registry on
  * {@code 127.0.0.1:<ephemeral>} and the CDN on {@code 127.0.0.2:<ephemeral>} (loopback on Linux, and a
  * different host name, which matters to Ollama's redirect logic). 127.0.0.2 answers on Linux out of the box;
- * macOS needs {@code sudo ifconfig lo0 alias 127.0.0.2} (or {@link Builder#cdnHost} another address).
+ * macOS needs {@code sudo ifconfig lo0 alias 127.0.0.2} (or {@link Builder#cdnHost} another address). The Hugging
+ * Face and ModelScope flavours add a third server, the hub, on {@code 127.0.0.3:<ephemeral>} (see below).
  *
  * <h2>Registry (the real one's quirks)</h2>
  * <ul>
@@ -38,6 +39,16 @@ import java.util.concurrent.TimeoutException;
  *       service="fake-registry",scope="repository:<name>:pull"}; {@code GET /token} answers
  *       {@code {"token":...,"access_token":...,"expires_in":300}}, optionally only to Basic credentials.
  * </ul>
+ *
+ * <h2>Version gate, token wall, User-Agent</h2>
+ * {@link #gate} refuses a manifest to clients whose {@code User-Agent} names an older Ollama (412, {@link
+ * VersionGate}); {@link #setRequiredToken} answers Hugging Face's 429 to requests without a bearer token (registry
+ * and hub, {@link TokenWall}); every request's {@code User-Agent} is in {@link RequestRecord#userAgent()}.
+ *
+ * <h2>Other registries: Hugging Face and ModelScope</h2>
+ * {@link Builder#huggingFace()} and {@link Builder#modelScope()} bind a third server, the hub ({@code 127.0.0.3:
+ * <ephemeral>}, {@link #hubUrl()}), that blob GETs are redirected to; see {@link RegistryFlavour} and {@link
+ * HubHandler}. {@link Builder#caseSensitiveNames} makes repository names match only as spelled.
  *
  * <h2>CDN</h2>
  * Serves a blob only at a valid, unexpired presigned URL (else 403 with an S3 XML error); refuses any request
@@ -57,14 +68,22 @@ public final class FakeRegistry implements AutoCloseable {
   private final boolean ownsVertx;
   private final String registryHost;
   private final String cdnHost;
+  private final String hubHost;
   private volatile int registryPort;
   private volatile int cdnPort;
-  private final ModelCatalog catalog = new ModelCatalog();
+  private volatile int hubPort;
+  private final RegistryFlavour flavour;
+  private final ModelCatalog catalog;
   private final TrafficStats stats;
   private final UrlSigner signer;
   private final TokenAuthority tokens;
   private final FaultPlan cdnFaults = new FaultPlan();
   private final FaultPlan registryFaults = new FaultPlan();
+  private final FaultPlan hubFaults = new FaultPlan();
+  private final HubSigner hubSigner;
+  private final TokenWall tokenWall;
+  private final VersionGate versionGate = new VersionGate();
+  private final ConnectionThrottle hubThrottle;
   private final ConnectionThrottle cdnThrottle;
   private final ConnectionThrottle registryThrottle;
   private final Clock clock;
@@ -81,9 +100,20 @@ public final class FakeRegistry implements AutoCloseable {
     this.registryHost = b.registryHost;
     this.tls = b.tls;
     this.cdnHost = b.cdnHost;
+    this.hubHost = b.hubHost;
     this.registryPort = b.registryPort;
     this.cdnPort = b.cdnPort;
+    this.hubPort = b.hubPort;
+    this.flavour = b.flavour;
+    this.catalog = new ModelCatalog(b.caseSensitiveNames, b.flavour == RegistryFlavour.HUGGING_FACE);
     this.clock = b.clock;
+    this.hubSigner = new HubSigner(b.clock, b.signValidity);
+    this.tokenWall = new TokenWall(b.requiredToken);
+    this.hubThrottle = new ConnectionThrottle(0, b.ticker);
+    for (VersionGate.Gate g : b.gates) {
+      versionGate.add(g.repository(), g.tag(), g.minimum());
+    }
+    versionGate.setLatestRelease(b.latestOllamaRelease);
     this.stats = new TrafficStats(b.requestLogCapacity);
     this.signer = new UrlSigner(b.clock, b.urlValidity);
     this.tokens = new TokenAuthority(b.clock, b.tokenUsername, b.tokenPassword);
@@ -112,7 +142,8 @@ public final class FakeRegistry implements AutoCloseable {
   }
 
   /**
-   * Binds both servers (on the ports of a previous start, if any). Blocks until they listen.
+   * Binds the servers (on the ports of a previous start, if any): registry and CDN, and the hub in the Hugging Face
+   * and ModelScope flavours. Blocks until they listen.
    *
    * @throws IllegalStateException when already started or a port cannot be bound
    */
@@ -146,6 +177,17 @@ public final class FakeRegistry implements AutoCloseable {
       }, cdnPort, cdnHost);
       cdnPort = cdn.actualPort();
       servers.add(cdn);
+      if (flavour != RegistryFlavour.OLLAMA) {
+        BlobSender hubSender = new BlobSender(vertx, stats, TrafficStats.Origin.HUB, hubThrottle);
+        HttpServer hub = listen(() -> {
+          HttpServer server = vertx.createHttpServer(serverOptions());
+          server.connectionHandler(c -> c.closeHandler(v -> hubThrottle.closed(c)));
+          server.requestHandler(new HubHandler(this, catalog, stats, signer, hubSigner, hubFaults, hubSender, clock));
+          return server;
+        }, hubPort, hubHost);
+        hubPort = hub.actualPort();
+        servers.add(hub);
+      }
     } catch (RuntimeException e) {
       stop();
       throw e;
@@ -185,7 +227,7 @@ public final class FakeRegistry implements AutoCloseable {
     throw last;
   }
 
-  /** Unbinds both servers and closes their connections; models, counters and ports are kept for a restart. */
+  /** Unbinds the servers and closes their connections; models, counters and ports are kept for a restart. */
   public synchronized void stop() {
     for (HttpServer s : servers) {
       try {
@@ -223,6 +265,37 @@ public final class FakeRegistry implements AutoCloseable {
   /** {@code http://127.0.0.2:<port>}, no trailing slash. */
   public String cdnUrl() {
     return scheme() + "://" + cdnHost + ":" + cdnPort;
+  }
+
+  /**
+   * {@code http://127.0.0.3:<port>}, no trailing slash: the hub of the {@linkplain Builder#huggingFace() Hugging Face}
+   * (standing for huggingface.co) or {@linkplain Builder#modelScope() ModelScope} (ollama.modelscope.cn) flavour.
+   *
+   * @throws IllegalStateException in the default flavour, which has no hub
+   */
+  public String hubUrl() {
+    if (flavour == RegistryFlavour.OLLAMA) {
+      throw new IllegalStateException("the registry.ollama.ai flavour has no hub (use Builder.huggingFace() or modelScope())");
+    }
+    return scheme() + "://" + hubHost + ":" + hubPort;
+  }
+
+  public int hubPort() {
+    return hubPort;
+  }
+
+  /**
+   * A freshly signed hub URL for a blob, as the Hugging Face flavour's blob 307 gives:
+   * {@code <hubUrl>/v2/<repository>/blobs/<digest>?__sign=<JWT>}, the repository spelled as given.
+   */
+  public String signedHubUrl(String repository, Digest digest) {
+    String hub = hubUrl();
+    return hub + "/v2/" + repository + "/blobs/" + digest + "?__sign=" + hubSigner.issue(repository, hub);
+  }
+
+  /** {@code <hubUrl>/v2/<repository>/blobs/download/<digest>}, where the ModelScope flavour's blob 307 points. */
+  public String hubDownloadUrl(String repository, Digest digest) {
+    return hubUrl() + "/v2/" + repository + "/blobs/download/" + digest;
   }
 
   public int registryPort() {
@@ -297,6 +370,11 @@ public final class FakeRegistry implements AutoCloseable {
     return registryFaults;
   }
 
+  /** Faults for blob bodies the hub serves itself (ModelScope flavour). */
+  public FaultPlan hubFaults() {
+    return hubFaults;
+  }
+
   /** Bytes per second per TCP connection to the CDN, 0 = unlimited; applies to bodies already in flight. */
   public void setCdnBytesPerSecond(long rate) {
     cdnThrottle.setRate(rate);
@@ -344,6 +422,65 @@ public final class FakeRegistry implements AutoCloseable {
     signer.rotate();
   }
 
+  /** Every {@code __sign} token the Hugging Face flavour issued so far is now refused (403); new ones are valid. */
+  public void expireIssuedSigns() {
+    hubSigner.rotate();
+  }
+
+  /**
+   * Requests to the registry and the hub without {@code Authorization: Bearer <token>} get Hugging Face's 429
+   * (see {@link TokenWall}); null turns the wall off. The CDN is not affected (it refuses any Authorization).
+   */
+  public void setRequiredToken(String token) {
+    tokenWall.set(token);
+  }
+
+  public String requiredToken() {
+    return tokenWall.token();
+  }
+
+  /**
+   * Manifest GETs and HEADs of {@code repository:tag} (and of the manifest it points at, by digest) answer 412 with
+   * registry.ollama.ai's words unless the User-Agent's Ollama version is at least {@code minimumOllamaVersion};
+   * replaces an earlier gate of the same tag. See {@link VersionGate} for the sources.
+   *
+   * @throws IllegalArgumentException when the version does not parse (e.g. {@code 0.13.5}, {@code 0.12.0-rc1})
+   */
+  public FakeRegistry gate(String repository, String tag, String minimumOllamaVersion) {
+    versionGate.add(repository, tag, minimumOllamaVersion);
+    return this;
+  }
+
+  /** Removes the gate of {@code repository:tag}; false when there was none. */
+  public boolean ungate(String repository, String tag) {
+    return versionGate.remove(repository, tag);
+  }
+
+  /**
+   * The newest released Ollama version, or null (default): a gate newer than it answers the "may be in pre-release"
+   * 412 instead of the "download the latest version" one.
+   */
+  public void setLatestOllamaRelease(String version) {
+    versionGate.setLatestRelease(version);
+  }
+
+  public RegistryFlavour flavour() {
+    return flavour;
+  }
+
+  /** Whether repository names match only as spelled ({@link Builder#caseSensitiveNames}). */
+  public boolean caseSensitiveNames() {
+    return catalog.caseSensitiveNames();
+  }
+
+  TokenWall tokenWall() {
+    return tokenWall;
+  }
+
+  VersionGate versionGate() {
+    return versionGate;
+  }
+
   /** Every bearer token issued so far is now refused. */
   public void revokeTokens() {
     tokens.revokeAll();
@@ -381,8 +518,16 @@ public final class FakeRegistry implements AutoCloseable {
     private Vertx vertx;
     private String registryHost = "127.0.0.1";
     private String cdnHost = "127.0.0.2";
+    private String hubHost = "127.0.0.3";
     private int registryPort;
     private int cdnPort;
+    private int hubPort;
+    private RegistryFlavour flavour = RegistryFlavour.OLLAMA;
+    private boolean caseSensitiveNames;
+    private Duration signValidity = Duration.ofSeconds(600);
+    private String requiredToken;
+    private String latestOllamaRelease;
+    private final List<VersionGate.Gate> gates = new ArrayList<>();
     private Clock clock = Clock.systemUTC();
     private Ticker ticker = Ticker.system();
     private Duration urlValidity = Duration.ofHours(24);
@@ -417,6 +562,84 @@ public final class FakeRegistry implements AutoCloseable {
       return this;
     }
 
+    /** Default 127.0.0.3: the hub's host, different from the registry's and the CDN's. */
+    public Builder hubHost(String host) {
+      this.hubHost = host;
+      return this;
+    }
+
+    /** Default 0 (ephemeral). */
+    public Builder hubPort(int port) {
+      this.hubPort = port;
+      return this;
+    }
+
+    /**
+     * Repository names match only as spelled (Hugging Face keeps capitals: hub-docs docs/hub/ollama.md names
+     * {@code hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF}); default false: case-insensitive, as registry.ollama.ai
+     * (Ollama compares names with {@code EqualFold}, types/model/name.go).
+     */
+    public Builder caseSensitiveNames(boolean on) {
+      this.caseSensitiveNames = on;
+      return this;
+    }
+
+    /**
+     * Stands for hf.co (ollama/ollama #8360, #11654, #13297; hub-docs docs/hub/ollama.md): the manifest at
+     * {@code /v2/<user>/<repo>/manifests/<quant>}; a blob GET answers 307 to {@link #signedHubUrl} on the hub
+     * (another host: Ollama's direct URL), whose GETs answer 302 to the CDN's presigned URL; repository names are
+     * {@linkplain #caseSensitiveNames case-sensitive}; quant tags match case-insensitively, and an unpublished
+     * {@code latest} means {@code Q4_K_M} when present; a quant the repository lacks answers 400 "The specified tag
+     * is not a valid quantization scheme. Please use another tag or "latest"" (ollama/ollama #7268). See
+     * {@link RegistryFlavour#HUGGING_FACE} and {@link HubHandler}.
+     */
+    public Builder huggingFace() {
+      this.flavour = RegistryFlavour.HUGGING_FACE;
+      this.caseSensitiveNames = true;
+      return this;
+    }
+
+    /**
+     * Stands for modelscope.cn (modelscope/modelscope #1219): a blob GET answers 307 to
+     * {@code <hubUrl>/v2/<user>/<model>/blobs/download/<digest>}, which the hub serves itself (exact Range
+     * semantics; bytes counted under {@link TrafficStats.Origin#HUB}). Names stay case-insensitive unless
+     * {@link #caseSensitiveNames} says otherwise (no source says how ModelScope compares them).
+     */
+    public Builder modelScope() {
+      this.flavour = RegistryFlavour.MODEL_SCOPE;
+      return this;
+    }
+
+    /** How long a Hugging Face {@code __sign} token is valid; default 600 s ({@code exp - iat} in #8360, #11654). */
+    public Builder signValidity(Duration d) {
+      this.signValidity = d;
+      return this;
+    }
+
+    /** See {@link FakeRegistry#setRequiredToken}; default none. */
+    public Builder requireToken(String token) {
+      this.requiredToken = token;
+      return this;
+    }
+
+    /** See {@link FakeRegistry#gate}. */
+    public Builder gate(String repository, String tag, String minimumOllamaVersion) {
+      if (!VersionGate.isVersion(minimumOllamaVersion)) {
+        throw new IllegalArgumentException("not a version: " + minimumOllamaVersion);
+      }
+      gates.add(new VersionGate.Gate(repository, tag, minimumOllamaVersion));
+      return this;
+    }
+
+    /** See {@link FakeRegistry#setLatestOllamaRelease}; default none. */
+    public Builder latestOllamaRelease(String version) {
+      if (version != null && !VersionGate.isVersion(version)) {
+        throw new IllegalArgumentException("not a version: " + version);
+      }
+      this.latestOllamaRelease = version;
+      return this;
+    }
+
     /** Default 0 (ephemeral). */
     public Builder registryPort(int port) {
       this.registryPort = port;
@@ -429,7 +652,7 @@ public final class FakeRegistry implements AutoCloseable {
       return this;
     }
 
-    /** The clock for URL signing/expiry and token expiry; default the system UTC clock. */
+    /** The clock for URL signing/expiry, {@code __sign} expiry and token expiry; default the system UTC clock. */
     public Builder clock(Clock c) {
       this.clock = c;
       return this;

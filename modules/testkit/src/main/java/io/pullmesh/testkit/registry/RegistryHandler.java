@@ -2,7 +2,9 @@ package io.pullmesh.testkit.registry;
 
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.Reference;
 import io.pullmesh.core.RegistryRoute;
+import io.pullmesh.core.RepositoryName;
 import io.pullmesh.testkit.fault.AppliedFaults;
 import io.pullmesh.testkit.fault.FaultPlan;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -18,9 +20,15 @@ import java.util.Optional;
 
 /**
  * The request handler of the fake registry: stands for registry.ollama.ai's {@code /v2} API and token
- * endpoint, quirks included (see the {@link FakeRegistry} javadoc for the list).
+ * endpoint, quirks included (see the {@link FakeRegistry} javadoc for the list), or for hf.co or modelscope.cn's
+ * (see {@link RegistryFlavour}). Order of checks: {@linkplain TokenWall token wall}, method, bearer auth, lookup,
+ * {@linkplain VersionGate version gate}.
  */
 final class RegistryHandler implements Handler<HttpServerRequest> {
+  /** hf.co's answer for a quant tag its repository lacks, text as Ollama prints it (ollama/ollama #7268). */
+  static final String UNKNOWN_QUANT =
+      "The specified tag is not a valid quantization scheme. Please use another tag or \"latest\"";
+
   private final FakeRegistry registry;
   private final ModelCatalog catalog;
   private final TrafficStats stats;
@@ -48,7 +56,9 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
     String path = request.path();
     if (path.equals("/token")) {
       track(request, RequestKind.TOKEN);
-      token(request);
+      if (registry.tokenWall().admit(request)) {
+        token(request);
+      }
       return;
     }
     RegistryRoute route;
@@ -56,32 +66,30 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
       route = RegistryRoute.parse(path);
     } catch (RegistryException e) {
       track(request, RequestKind.OTHER);
-      Replies.registryError(request, e.status(), e.code(), e.getMessage());
+      if (registry.tokenWall().admit(request)) {
+        Replies.registryError(request, e.status(), e.code(), e.getMessage());
+      }
+      return;
+    }
+    RequestKind kind = route instanceof RegistryRoute.Manifest ? RequestKind.MANIFEST
+        : !(route instanceof RegistryRoute.Blob) ? RequestKind.OTHER
+        : request.method() == HttpMethod.HEAD ? RequestKind.BLOB_HEAD : RequestKind.BLOB_GET;
+    track(request, kind);
+    if (!registry.tokenWall().admit(request)) {
       return;
     }
     if (route instanceof RegistryRoute.Manifest m) {
-      track(request, RequestKind.MANIFEST);
       manifest(request, m);
     } else if (route instanceof RegistryRoute.Blob b) {
-      track(request, request.method() == HttpMethod.HEAD ? RequestKind.BLOB_HEAD : RequestKind.BLOB_GET);
       blob(request, b);
     } else {
       // null (outside /v2), Base (/v2/: registry.ollama.ai has no ping) and TagList: all 404.
-      track(request, RequestKind.OTHER);
       Replies.goNotFound(request);
     }
   }
 
   private void track(HttpServerRequest request, RequestKind kind) {
-    stats.count(kind);
-    HttpServerResponse response = request.response();
-    String method = request.method().name();
-    String host = request.getHeader("Host");
-    String uri = request.uri();
-    String range = request.getHeader("Range");
-    boolean auth = request.getHeader("Authorization") != null;
-    response.headersEndHandler(v -> stats.log(new RequestRecord(
-        clock.instant(), "registry", kind, method, host, uri, range, auth, response.getStatusCode())));
+    RequestTracker.track(request, stats, clock, "registry", kind);
   }
 
   private boolean readOnly(HttpServerRequest request) {
@@ -105,12 +113,23 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
   }
 
   private void manifest(HttpServerRequest request, RegistryRoute.Manifest route) {
-    if (!readOnly(request) || !authorized(request, route.name().value())) {
+    if (!readOnly(request) || !authorized(request, catalog.key(route.name()))) {
       return;
     }
     Optional<FakeModel> model = catalog.model(route.name(), route.reference());
     if (model.isEmpty()) {
+      if (registry.flavour() == RegistryFlavour.HUGGING_FACE && !route.reference().isDigest()
+          && catalog.hasRepository(route.name())) {
+        // hf.co on a quant the repository lacks (ollama/ollama #7268, huggingface/hub-docs #1476).
+        Replies.plainText(request, 400, UNKNOWN_QUANT);
+        return;
+      }
       Replies.registryError(request, ErrorCode.MANIFEST_UNKNOWN, "manifest unknown");
+      return;
+    }
+    String required = requiredVersion(route.name(), model.get());
+    if (required != null && !VersionGate.admits(request.getHeader("User-Agent"), required)) {
+      Replies.plainText(request, 412, registry.versionGate().refusalBody(required));
       return;
     }
     // registry.ollama.ai: text/plain, chunked, no Content-Length.
@@ -125,8 +144,27 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
     }
   }
 
+  /**
+   * The newest minimum version any gate of this repository asks of {@code served}: a gate belongs to the manifest
+   * its tag points at now, so it also covers that manifest by digest. Null when ungated.
+   */
+  private String requiredVersion(RepositoryName name, FakeModel served) {
+    String required = null;
+    for (VersionGate.Gate g : registry.versionGate().gates()) {
+      if (!catalog.key(g.repository()).equals(catalog.key(name))) {
+        continue;
+      }
+      Optional<FakeModel> gated = catalog.model(RepositoryName.parse(g.repository()), Reference.parse(g.tag()));
+      if (gated.isPresent() && gated.get() == served
+          && (required == null || VersionGate.compare(g.minimum(), required) > 0)) {
+        required = g.minimum();
+      }
+    }
+    return required;
+  }
+
   private void blob(HttpServerRequest request, RegistryRoute.Blob route) {
-    if (!readOnly(request) || !authorized(request, route.name().value())) {
+    if (!readOnly(request) || !authorized(request, catalog.key(route.name()))) {
       return;
     }
     Optional<FakeBlob> blob = catalog.blob(route.name(), route.digest());
@@ -146,7 +184,11 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
   }
 
   private void redirect(HttpServerRequest request, RegistryRoute.Blob route) {
-    String location = registry.cdnUrl() + signer.signedPathAndQuery(route.digest());
+    String location = switch (registry.flavour()) {
+      case OLLAMA -> registry.cdnUrl() + signer.signedPathAndQuery(route.digest());
+      case HUGGING_FACE -> registry.signedHubUrl(route.name().spelled(), route.digest());
+      case MODEL_SCOPE -> registry.hubDownloadUrl(route.name().spelled(), route.digest());
+    };
     HttpServerResponse response = request.response().setStatusCode(registry.redirectStatus())
         .putHeader("Location", location);
     if (request.method() == HttpMethod.HEAD) {

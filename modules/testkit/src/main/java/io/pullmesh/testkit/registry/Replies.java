@@ -7,7 +7,10 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
 
-/** The error bodies the fake servers send: the registry's JSON errors, Go's plain 404, and S3's XML errors. */
+/**
+ * The error bodies the fake servers send: the registry's JSON errors, Go's plain 404, S3's XML errors, plain text
+ * (the version gate's 412) and Hugging Face's {@code {"error":...}}.
+ */
 final class Replies {
   private Replies() {}
 
@@ -38,6 +41,20 @@ final class Replies {
     HttpServerResponse response = request.response().setStatusCode(status)
         .putHeader("Content-Type", "application/xml");
     endWithBody(request, response, body);
+  }
+
+  /** A plain-text body, {@code text/plain; charset=utf-8} (no body for HEAD). */
+  static void plainText(HttpServerRequest request, int status, String body) {
+    HttpServerResponse response = request.response().setStatusCode(status)
+        .putHeader("Content-Type", "text/plain; charset=utf-8");
+    endWithBody(request, response, body);
+  }
+
+  /** Hugging Face's error shape, {@code {"error":"..."}} (ollama/ollama #13297), no body for HEAD. */
+  static void hubError(HttpServerRequest request, int status, String message) {
+    HttpServerResponse response = request.response().setStatusCode(status)
+        .putHeader("Content-Type", "application/json; charset=utf-8");
+    endWithBody(request, response, new io.vertx.core.json.JsonObject().put("error", message).encode());
   }
 
   private static void endWithBody(HttpServerRequest request, HttpServerResponse response, String body) {

@@ -1,6 +1,6 @@
 package io.pullmesh.testkit.registry;
 
-/** What a request to the fake registry or CDN was, for {@link TrafficStats#requests(RequestKind)}. */
+/** What a request to the fake registry, CDN or hub was, for {@link TrafficStats#requests(RequestKind)}. */
 public enum RequestKind {
   /** {@code GET|HEAD /v2/<name>/manifests/<reference>} on the registry. */
   MANIFEST,
@@ -16,6 +16,10 @@ public enum RequestKind {
   CDN_GET_UNRANGED,
   /** A HEAD on the CDN. */
   CDN_HEAD,
-  /** Anything else on either server ({@code /v2/}, {@code tags/list}, unknown paths). */
+  /** A GET on the hub (Hugging Face's signed blob URL, or ModelScope's blob download). */
+  HUB_GET,
+  /** A HEAD on the hub. */
+  HUB_HEAD,
+  /** Anything else on any server ({@code /v2/}, {@code tags/list}, unknown paths). */
   OTHER
 }

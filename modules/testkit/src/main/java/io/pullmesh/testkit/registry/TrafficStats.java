@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Counters of the fake registry and CDN, for assertions: blob body bytes written to sockets, requests by kind,
+ * Counters of the fake registry, CDN and hub, for assertions: blob body bytes written to sockets, requests by kind,
  * open and peak CDN connections, and a bounded log of recent requests. Thread-safe; {@link #reset()} zeroes
  * everything but the open-connection count.
  *
@@ -23,7 +23,9 @@ public final class TrafficStats {
   /** Which server sent a body. */
   public enum Origin {
     REGISTRY,
-    CDN
+    CDN,
+    /** The hub of the Hugging Face or ModelScope flavour (ModelScope's hub serves blobs itself). */
+    HUB
   }
 
   private final int logCapacity;
@@ -61,9 +63,23 @@ public final class TrafficStats {
     return bytes(Origin.REGISTRY, digest);
   }
 
-  /** Blob body bytes from both servers. */
+  /** Blob body bytes the hub wrote (ModelScope flavour: {@code /blobs/download/}), all blobs. */
+  public long hubBlobBytes() {
+    return totalBytes.get(Origin.HUB).get();
+  }
+
+  public long hubBlobBytes(Digest digest) {
+    return bytes(Origin.HUB, digest);
+  }
+
+  /** Blob body bytes from every server (registry, CDN and hub): all the bytes a client took from upstream. */
   public long blobBytes() {
-    return cdnBlobBytes() + registryBlobBytes();
+    return cdnBlobBytes() + registryBlobBytes() + hubBlobBytes();
+  }
+
+  /** Blob body bytes of one blob from every server. */
+  public long blobBytes(Digest digest) {
+    return cdnBlobBytes(digest) + registryBlobBytes(digest) + hubBlobBytes(digest);
   }
 
   public long requests(RequestKind kind) {

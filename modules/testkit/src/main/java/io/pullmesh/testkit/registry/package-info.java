@@ -3,7 +3,10 @@
  * io.pullmesh.testkit.registry.FakeRegistry}: two Vert.x HTTP servers on loopback (the registry on 127.0.0.1,
  * the CDN on 127.0.0.2, a different host name), with the real registry's quirks (404 on {@code /v2/},
  * chunked {@code text/plain} manifests, 307 to a presigned URL), optional bearer auth, per-connection
- * throttling, fault injection and counters for assertions.
+ * throttling, fault injection and counters for assertions. Options reproduce more of the real world: the
+ * version gate (412 to clients older than a model needs, {@link io.pullmesh.testkit.registry.FakeRegistry#gate}),
+ * Hugging Face's token wall (429), case-sensitive names, and the Hugging Face and ModelScope flavours, which add a
+ * third server, the hub on 127.0.0.3 ({@link io.pullmesh.testkit.registry.RegistryFlavour}).
  *
  * <p>Handlers run on event loops and never block: blob bodies are read with {@link io.vertx.core.file.AsyncFile}
  * in chunks (never a whole file in memory) and written with back-pressure.

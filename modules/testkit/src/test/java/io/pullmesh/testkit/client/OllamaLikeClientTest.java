@@ -281,10 +281,11 @@ class OllamaLikeClientTest {
   }
 
   @Test
-  void modelNamesDefaultLikeOllama() {
+  void modelNamesDefaultLikeOllamaAndKeepTheCaseTheUserTyped() {
     assertEquals(new ModelName("library", "tiny", "latest"), ModelName.parse("tiny"));
     assertEquals(new ModelName("library", "qwen2.5", "7b"), ModelName.parse("qwen2.5:7b"));
-    assertEquals(new ModelName("me", "m", "x"), ModelName.parse("Me/M:X"));
+    // types/model/name.go never lower-cases: a Hugging Face repository keeps its capitals on the way to the registry
+    assertEquals(new ModelName("Me", "M", "X"), ModelName.parse("Me/M:X"));
     assertThrows(IllegalArgumentException.class, () -> ModelName.parse("host:1/a/b:c"));
   }
 
