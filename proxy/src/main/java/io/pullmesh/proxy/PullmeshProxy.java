@@ -277,9 +277,12 @@ public final class PullmeshProxy implements AutoCloseable {
     return start(config, config.fetchConfig(), Clock.systemUTC());
   }
 
-  /** As {@link #start(ProxyConfig)} with explicit fetcher settings and clock (tests). */
+  /**
+   * As {@link #start(ProxyConfig)} with explicit fetcher settings and clock (tests). The User-Agent is the
+   * configuration's ({@code --user-agent}), whatever {@code fetchConfig} says.
+   */
   public static PullmeshProxy start(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
-    PullmeshProxy p = new PullmeshProxy(config, fetchConfig, clock);
+    PullmeshProxy p = new PullmeshProxy(config, fetchConfig.withUserAgent(config.userAgent()), clock);
     try {
       p.listen();
     } catch (RuntimeException e) {

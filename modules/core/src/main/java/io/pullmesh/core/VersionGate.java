@@ -27,24 +27,30 @@ public record VersionGate(OllamaVersion oldestAccepted, OllamaVersion newestRefu
 
   /** What the cache may do for a client of some version. */
   public enum Verdict {
-    /** Serve the cached manifest (if fresh): upstream accepted this version or newer ones only were ever refused. */
+    /**
+     * Serve the cached manifest (if fresh): upstream accepted this version or an older one, and refused none as new (or
+     * the cache knows nothing of the tag's gate: a tag cached before gates were kept).
+     */
     ACCEPTED,
     /** Answer 412 with {@link #refusal()}: upstream refused this version, or a newer one. */
     REFUSED,
-    /** Ask upstream with this client's User-Agent: it lies between the newest refused and the oldest accepted. */
+    /**
+     * Ask upstream with this client's User-Agent: it is older than any version upstream accepted and newer than any it
+     * refused (a client that does not say its version is asked about whenever a refusal is known).
+     */
     UNKNOWN
   }
 
   /** @param version the client's version; empty for a client that does not say (asked upstream when in doubt) */
   public Verdict verdict(Optional<OllamaVersion> version) {
-    if (newestRefused == null) {
+    if (newestRefused == null && oldestAccepted == null) {
       return Verdict.ACCEPTED;
     }
     if (version.isEmpty()) {
-      return Verdict.UNKNOWN;
+      return newestRefused == null ? Verdict.ACCEPTED : Verdict.UNKNOWN;
     }
     OllamaVersion v = version.get();
-    if (v.compareTo(newestRefused) <= 0) {
+    if (newestRefused != null && v.compareTo(newestRefused) <= 0) {
       return Verdict.REFUSED;
     }
     return oldestAccepted != null && v.compareTo(oldestAccepted) >= 0 ? Verdict.ACCEPTED : Verdict.UNKNOWN;

@@ -19,6 +19,16 @@ class VersionGateTest {
   }
 
   @Test
+  void aClientOlderThanAnyAcceptedIsAskedAboutEvenWhenNoneWasRefused() {
+    // regression: a current client's pull made the tag look open, and an old client was then handed the cached manifest
+    VersionGate g = VersionGate.OPEN.accepted(OllamaVersion.parse("0.13.5"));
+    assertEquals(Verdict.UNKNOWN, g.verdict(v("0.9.3")));
+    assertEquals(Verdict.ACCEPTED, g.verdict(v("0.13.5")));
+    assertEquals(Verdict.ACCEPTED, g.verdict(Optional.empty()));
+    assertEquals(Verdict.ACCEPTED, g.accepted(OllamaVersion.parse("0.9.3")).verdict(v("0.9.3")));
+  }
+
+  @Test
   void aClientNoNewerThanOneRefusedIsRefusedWithTheRegistrysWords() {
     VersionGate g = VersionGate.OPEN.refused(OllamaVersion.parse("0.9.3"), "requires a newer version of Ollama");
     assertEquals(Verdict.REFUSED, g.verdict(v("0.9.3")));
@@ -47,7 +57,8 @@ class VersionGateTest {
   void anAcceptanceOfAVersionOnceRefusedMeansTheBarCameDown() {
     VersionGate g = VersionGate.OPEN.refused(OllamaVersion.parse("0.11.0"), "x").accepted(OllamaVersion.parse("0.10.0"));
     assertNull(g.newestRefused());
-    assertEquals(Verdict.ACCEPTED, g.verdict(v("0.1.0")));
+    assertEquals(Verdict.ACCEPTED, g.verdict(v("0.11.0")));
+    assertEquals(Verdict.UNKNOWN, g.verdict(v("0.1.0")), "older than any accepted: asked about");
   }
 
   @Test

@@ -99,7 +99,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class XTransferLikeClient implements AutoCloseable {
   static final String ACCEPT_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-  static final String MEDIA_TYPE_TENSOR = "application/vnd.ollama.image.tensor";
+  static final String MEDIA_TYPE_TENSOR = io.pullmesh.testkit.model.MediaTypes.TENSOR;
 
   private final XTransferOptions options;
   private final ExecutorService httpExecutor;

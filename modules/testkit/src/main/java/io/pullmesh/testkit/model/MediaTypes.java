@@ -14,4 +14,6 @@ public final class MediaTypes {
   public static final String PROJECTOR = "application/vnd.ollama.image.projector";
   public static final String ADAPTER = "application/vnd.ollama.image.adapter";
   public static final String MESSAGES = "application/vnd.ollama.image.messages";
+  /** A safetensors tensor layer (manifest/layer.go:22): a model with one is pulled by x/transfer (server/images.go:1041). */
+  public static final String TENSOR = "application/vnd.ollama.image.tensor";
 }
