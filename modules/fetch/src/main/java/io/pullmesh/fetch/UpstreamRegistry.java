@@ -147,7 +147,8 @@ public final class UpstreamRegistry implements AutoCloseable {
     }
     boolean sameOrigin = url.getScheme().equalsIgnoreCase(base.getScheme()) && url.getHost().equalsIgnoreCase(base.getHost())
         && port(url) == port(base);
-    return sameOrigin || (url.getScheme().equalsIgnoreCase("https") && access.ownHosts().contains(url.getHost().toLowerCase(Locale.ROOT)));
+    // an own host over the registry's own scheme: a token never goes over plain HTTP to a registry reached over HTTPS
+    return sameOrigin || (url.getScheme().equalsIgnoreCase(base.getScheme()) && access.ownHosts().contains(url.getHost().toLowerCase(Locale.ROOT)));
   }
 
   private static int port(URI u) {
