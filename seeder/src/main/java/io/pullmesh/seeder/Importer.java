@@ -63,16 +63,26 @@ final class Importer {
 
   private record Plan(OllamaDir.ManifestFile file, byte[] bytes, Digest digest, ManifestJson.Parsed parsed) {}
 
+  /** Whether a host directory is one of the registries a node routes by host name (hf.co, huggingface.co, modelscope.cn). */
+  static boolean isRegistryHost(String host) {
+    return io.pullmesh.proxy.ProxyConfig.BUILT_IN_HOSTS.stream().anyMatch(u -> u.namespace().equalsIgnoreCase(host));
+  }
+
   /** @param root the models directory ({@link OllamaDir#resolve}d) */
   Report run(Path root, String host) throws IOException {
     OllamaDir.Listing listing = OllamaDir.manifests(root);
     Map<String, Integer> otherHosts = new TreeMap<>();
     List<NotImported> notImported = new ArrayList<>();
     List<Plan> plans = new ArrayList<>();
-    for (OllamaDir.ManifestFile m : listing.manifests()) {
+    for (OllamaDir.ManifestFile found : listing.manifests()) {
+      OllamaDir.ManifestFile m = found;
       if (!m.host().equalsIgnoreCase(host)) {
-        otherHosts.merge(m.host(), 1, Integer::sum);
-        continue;
+        if (!isRegistryHost(m.host())) {
+          otherHosts.merge(m.host(), 1, Integer::sum);
+          continue;
+        }
+        // ollama pull hf.co/<user>/<repo>: kept under its host's name, as a node serves it (by name and through HTTPS_PROXY)
+        m = new OllamaDir.ManifestFile(m.file(), m.host(), ModelName.qualified(m.host().toLowerCase(java.util.Locale.ROOT), m.name()));
       }
       try {
         long size = Files.size(m.file());

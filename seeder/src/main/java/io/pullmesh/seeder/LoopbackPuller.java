@@ -81,7 +81,7 @@ final class LoopbackPuller implements AutoCloseable {
     long[] done = {0};
     int blobs = 0;
     try {
-      HttpResponse<byte[]> m = http.send(HttpRequest.newBuilder(uri("/v2/" + name.repository() + "/manifests/" + name.tag()))
+      HttpResponse<byte[]> m = http.send(HttpRequest.newBuilder(uri("/v2/" + name.repository().spelled() + "/manifests/" + name.tag()))
           .header("Accept", ACCEPT).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
       if (m.statusCode() != 200) {
         throw new PullFailure(describe("the manifest", m.statusCode(), m.body()));
@@ -127,7 +127,7 @@ final class LoopbackPuller implements AutoCloseable {
   /** GETs one blob and reads its body to the end; returns its length. */
   private long fetchBlob(ModelName name, ManifestJson.Descriptor d, java.util.function.LongConsumer progress)
       throws IOException, InterruptedException, PullFailure {
-    HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(uri("/v2/" + name.repository() + "/blobs/" + d.digest())).GET().build(),
+    HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(uri("/v2/" + name.repository().spelled() + "/blobs/" + d.digest())).GET().build(),
         HttpResponse.BodyHandlers.ofInputStream());
     try (InputStream in = r.body()) {
       if (r.statusCode() != 200) {

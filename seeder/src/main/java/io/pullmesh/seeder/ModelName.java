@@ -7,7 +7,9 @@ import io.pullmesh.core.RepositoryName;
 /**
  * A model as Ollama names it: {@code qwen2.5:7b} is the repository {@code library/qwen2.5} with the tag {@code 7b},
  * {@code user/model} is {@code user/model:latest}. The registry host may be given in front
- * ({@code registry.ollama.ai/library/qwen2.5:7b}) when it is the one the command works with.
+ * ({@code registry.ollama.ai/library/qwen2.5:7b}) when it is the one the command works with; another registry host
+ * ({@code hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M}, {@code modelscope.cn/Qwen/...}) stays in the name, which is
+ * then the node's name for that registry's model (RepositoryName keeps such names' capitals), as Ollama writes it.
  */
 public record ModelName(RepositoryName repository, String tag) {
   public static final String DEFAULT_HOST = "registry.ollama.ai";
@@ -42,11 +44,14 @@ public record ModelName(RepositoryName repository, String tag) {
       case 1 -> repo = DEFAULT_NAMESPACE + "/" + parts[0];
       case 2 -> repo = path;
       case 3 -> {
-        if (!parts[0].equalsIgnoreCase(host)) {
-          throw new IllegalArgumentException("'" + s + "' names the registry " + parts[0] + ": give the name without a host"
-              + " (models come from this node's upstream, " + host + " names are accepted)");
+        if (parts[0].equalsIgnoreCase(host)) {
+          repo = parts[1] + "/" + parts[2];
+        } else if (parts[0].contains(".") && !parts[0].contains(":")) {
+          repo = path;
+        } else {
+          throw new IllegalArgumentException("'" + s + "' names the registry " + parts[0] + ": give the name without a host,"
+              + " or with a registry host such as hf.co (" + host + " names are accepted as they are)");
         }
-        repo = parts[1] + "/" + parts[2];
       }
       default -> throw new IllegalArgumentException("'" + s + "' has too many '/'" + example);
     }
@@ -64,19 +69,29 @@ public record ModelName(RepositoryName repository, String tag) {
     return new ModelName(r, tag);
   }
 
-  /** The namespace: {@code library} for {@code library/qwen2.5}. */
+  /** A name found under another registry host's directory ({@code manifests/hf.co/<user>/<repo>/<tag>}), qualified by it. */
+  public static ModelName qualified(String host, ModelName name) {
+    return new ModelName(RepositoryName.parse(host + "/" + name.repository().spelled()), name.tag());
+  }
+
+  /** The registry host the name carries ({@code hf.co}), or null for a name of the command's own registry. */
+  public String host() {
+    return repository.host();
+  }
+
+  /** The namespace: {@code library} for {@code library/qwen2.5}, {@code bartowski} for {@code hf.co/bartowski/x}. */
   public String namespace() {
-    String v = repository.value();
+    String v = repository.withoutHost().spelled();
     return v.substring(0, v.lastIndexOf('/'));
   }
 
   /** The model without namespace: {@code qwen2.5} for {@code library/qwen2.5}. */
   public String model() {
-    String v = repository.value();
+    String v = repository.withoutHost().spelled();
     return v.substring(v.lastIndexOf('/') + 1);
   }
 
-  /** The shortest form Ollama shows: {@code qwen2.5:7b} for the library, else {@code user/model:tag}. */
+  /** The shortest form Ollama shows: {@code qwen2.5:7b} for the library, else {@code user/model:tag} or {@code host/user/model:tag}. */
   @Override
   public String toString() {
     String v = repository.value();

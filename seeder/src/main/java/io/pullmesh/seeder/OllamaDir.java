@@ -46,8 +46,10 @@ final class OllamaDir {
     return root.resolve("blobs").resolve("sha256-" + d.hex());
   }
 
+  /** Where a model's manifest goes: under its own registry host's directory if it has one, else under {@code host}'s. */
   static Path manifest(Path root, String host, ModelName name) {
-    return root.resolve("manifests").resolve(host).resolve(name.namespace()).resolve(name.model()).resolve(name.tag());
+    return root.resolve("manifests").resolve(name.host() != null ? name.host() : host).resolve(name.namespace()).resolve(name.model())
+        .resolve(name.tag());
   }
 
   /** Every regular file under {@code manifests/}, sorted; those not at {@code <host>/<ns>/<model>/<tag>} apart. */

@@ -183,6 +183,30 @@ class ImportTest {
   }
 
   @Test
+  void aHuggingFaceModelIsImportedUnderItsHostQualifiedNameWithItsCapitalsAndExportedBackThere() throws Exception {
+    Path ollama = dir.resolve("ollama");
+    FakeModel m = small(ollama, "bartowski/tiny-gguf", "Q4_K_M", 41);
+    Path p = ollama.resolve("manifests/hf.co/bartowski/Tiny-GGUF/Q4_K_M");
+    Files.createDirectories(p.getParent());
+    Files.write(p, m.manifestBytes());
+    Path cache = dir.resolve("cache");
+
+    Cli.Result r = Cli.run("import", ollama.toString(), "--cache-dir", cache.toString());
+    assertEquals(0, r.code(), r.toString());
+    try (BlobStore store = BlobStore.open(cache, Clock.systemUTC())) {
+      TagRecord t = store.catalog().tag(RepositoryName.parse("hf.co/bartowski/Tiny-GGUF"), "Q4_K_M").orElseThrow(() -> new AssertionError(r));
+      assertEquals(m.manifestDigest(), t.digest());
+      assertTrue(store.catalog().tag(RepositoryName.parse("bartowski/Tiny-GGUF"), "Q4_K_M").isEmpty(), "not as a registry.ollama.ai name");
+    }
+
+    Path out = dir.resolve("out");
+    Cli.Result e = Cli.run("export", "hf.co/bartowski/Tiny-GGUF:Q4_K_M", out.toString(), "--cache-dir", cache.toString());
+    assertEquals(0, e.code(), e.toString());
+    assertArrayEquals(m.manifestBytes(), Files.readAllBytes(out.resolve("manifests/hf.co/bartowski/Tiny-GGUF/Q4_K_M")),
+        "exported under its own host, as Ollama keeps it");
+  }
+
+  @Test
   void usageErrorsSayWhatToFix() throws Exception {
     Cli.Result none = Cli.run("import");
     assertEquals(2, none.code(), none.toString());

@@ -28,8 +28,15 @@ class NamesTest {
     assertEquals(q, ModelName.parse("mirror.lan:9200/library/qwen2.5:7b", "mirror.lan:9200"));
     assertEquals("library/llama3", ModelName.parse("Llama3").repository().value(), "names are case-insensitive");
 
+    ModelName hf = ModelName.parse("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M");
+    assertEquals("hf.co", hf.host());
+    assertEquals("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF", hf.repository().value(), "a registry host's name keeps its capitals");
+    assertEquals("bartowski", hf.namespace());
+    assertEquals("Llama-3.2-1B-Instruct-GGUF", hf.model());
+    assertEquals("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", hf.toString());
+
     String[][] bad = {{"", "empty model name"}, {"qwen@sha256:" + "a".repeat(64), "names a digest"},
-        {"other.host/library/x:1", "names the registry other.host"}, {"a/b/c/d", "too many '/'"}, {"bad name", "not a valid model name"},
+        {"mirror:9200/library/x:1", "names the registry mirror:9200"}, {"a/b/c/d", "too many '/'"}, {"bad name", "not a valid model name"},
         {"x:-tag", "invalid tag"}};
     for (String[] b : bad) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelName.parse(b[0]));

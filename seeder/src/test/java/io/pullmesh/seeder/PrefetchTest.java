@@ -48,6 +48,28 @@ class PrefetchTest {
   }
 
   @Test
+  void aHuggingFaceModelIsPrefetchedByItsFullNameFromItsOwnRegistry() throws Exception {
+    // the testkit's Hugging Face flavour: hf.co's 307 to the hub (127.0.0.3, one of the registry's own hosts), 302 to the CDN
+    String repo = "bartowski/Tiny-GGUF";
+    FakeModel m = ModelFixture.of(repo, "Q4_K_M").layer(io.pullmesh.testkit.model.MediaTypes.MODEL, 1 << 20).seed(12)
+        .create(dir.resolve("models"));
+    Path cache = dir.resolve("cache");
+    try (FakeRegistry ollama = FakeRegistry.builder().start();
+        FakeRegistry hf = FakeRegistry.builder().huggingFace().build().publish(repo, "Q4_K_M", m).start()) {
+      Cli.Result r = Cli.run("prefetch", "hf.co/" + repo + ":Q4_K_M", "--upstream", ollama.registryUrl(), "--upstreams",
+          "hf.co=" + hf.registryUrl() + ";own-hosts=127.0.0.3", "--cache-dir", cache.toString());
+      assertEquals(0, r.code(), r.toString());
+      assertTrue(r.err().contains("hf.co/" + repo + ":Q4_K_M is in the cache"), r.toString());
+      assertTrue(hf.stats().blobBytes() >= m.totalBytes() && ollama.stats().blobBytes() == 0, "from hf.co's registry only");
+      assertTrue(hf.stats().recentRequests().stream().filter(q -> q.uri().startsWith("/v2/")).allMatch(q -> q.uri().startsWith("/v2/" + repo + "/")),
+          "asked for with its capitals: " + hf.stats().recentRequests());
+    }
+    try (io.pullmesh.store.BlobStore store = io.pullmesh.store.BlobStore.open(cache, java.time.Clock.systemUTC())) {
+      assertEquals(m.manifestDigest(), store.catalog().tag(io.pullmesh.core.RepositoryName.parse("hf.co/" + repo), "Q4_K_M").orElseThrow().digest());
+    }
+  }
+
+  @Test
   void aBadOrUnknownNameFailsThatModelOnlyAndIsNamedInTheSummary() throws Exception {
     FakeModel tiny = ModelFixture.tiny().create(dir.resolve("models"));
     Path list = dir.resolve("models.txt");
