@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,6 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HuggingFaceAndModelScopeTest {
   private static final String REPO = "bartowski/Tiny-GGUF";
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   private FakeModel hfModel() {
     return ModelFixture.of(REPO, "Q4_K_M").seed(21).layer(MediaTypes.MODEL, 6L << 20).layer(MediaTypes.TEMPLATE, 211)
@@ -112,6 +114,10 @@ class HuggingFaceAndModelScopeTest {
       assertEquals(404, RawHttp.get(h.url() + "/v2/hf.co/bartowski/tiny-gguf/manifests/Q4_K_M").status(),
           "Hugging Face names keep their capitals: the lower-cased name is another repository");
     }
+    compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake Hugging Face (hf.co 307 to huggingface.co __sign, 302 to a CDN)",
+        "pull of hf.co/bartowski/Tiny-GGUF:Q4_K_M (capitals kept) cold then warm; upstream at most 1.02x cold, nothing warm; exact ranges;"
+            + " by name at /v2/hf.co/...");
   }
 
   @Test
@@ -138,6 +144,9 @@ class HuggingFaceAndModelScopeTest {
           "the CDN refused the expired URL: " + hf.stats().recentRequests());
       assertTrue(hf.stats().blobBytes() <= model.totalBytes() * 1.02, "upstream carried " + hf.stats().blobBytes());
     }
+    compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake Hugging Face, signed URLs expiring mid-download",
+        "the __sign and CDN URLs expired a quarter into the pull: resolved again from hf.co, the pull completed, upstream at most 1.02x");
   }
 
   @Test
@@ -163,6 +172,10 @@ class HuggingFaceAndModelScopeTest {
           "the token went to hf.co and the hub: " + log);
       assertTrue(log.stream().filter(r -> r.server().equals("cdn")).noneMatch(RequestRecord::authorization), "never to the CDN: " + log);
     }
+    compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake Hugging Face, anonymous pulls refused (429)",
+        "without a token the client sees Hugging Face's 429 and words (\"pass a HF_TOKEN\"); with --upstreams hf.co=...;token-file=F the"
+            + " pull works, the token sent to hf.co and huggingface.co only");
   }
 
   @Test
@@ -181,5 +194,8 @@ class HuggingFaceAndModelScopeTest {
       MirrorPullTest.assertSameBlobs(model, dir.resolve("warm"));
       assertEquals(cold, ms.stats().blobBytes(), "warm: nothing from upstream");
     }
+    compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.INTERCEPTION, "testkit fake ModelScope (307 to ollama.modelscope.cn /blobs/download/)",
+        "pull of modelscope.cn/Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M cold then warm; upstream at most 1.02x cold, nothing warm");
   }
 }

@@ -16,6 +16,7 @@ import io.pullmesh.testkit.registry.FakeRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OllamaClientsWireTest {
   private static final double MAX_RATIO = 1.02;
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   private static FakeModel gguf(Path dir) {
     return ModelFixture.of("library/gguf", "latest").seed(11).layer(MediaTypes.MODEL, 48L << 20).layer(MediaTypes.TEMPLATE, 311)
@@ -56,6 +58,10 @@ class OllamaClientsWireTest {
       long warm = wire.toClient() - cold;
       assertRatio("download.go client, cold", cold, model);
       assertRatio("download.go client, warm", warm, model);
+      compat.row("Ollama-like client, strict URL resolution (older Ollama builds)", "testkit (server/download.go logic)",
+          CompatibilityRecorder.Mode.MIRROR, "testkit fake registry.ollama.ai (307 to a CDN)", String.format(java.util.Locale.ROOT,
+              "bytes on the wire to the client, counted by a relay: %.3fx the model cold, %.3fx warm (limit 1.02x; the URL-resolution GET's"
+                  + " body in flight before the client hangs up)", (double) cold / model.totalBytes(), (double) warm / model.totalBytes()));
     }
   }
 
@@ -75,6 +81,11 @@ class OllamaClientsWireTest {
       assertTrue(cold.blobs().stream().allMatch(b -> b.finalUrl().contains(":" + h.proxy.transferPort() + "/v2/")),
           "every blob came from the transfer port: " + cold.blobs());
       assertTrue(h.upstream.stats().blobBytes() <= model.totalBytes() * MAX_RATIO, "upstream sent " + h.upstream.stats().blobBytes());
+      compat.row("x/transfer-like client (tensor models)", "testkit (x/transfer/download.go logic)", CompatibilityRecorder.Mode.MIRROR,
+          "testkit fake registry.ollama.ai (307 to a CDN)", String.format(java.util.Locale.ROOT,
+              "tensor model cold then warm; resolution GET redirected to the transfer port; bytes received %.3fx the model cold, %.3fx"
+                  + " warm (2x without the transfer port)", (double) cold.bytesReceived() / model.totalBytes(),
+              (double) warm.bytesReceived() / model.totalBytes()));
     }
   }
 

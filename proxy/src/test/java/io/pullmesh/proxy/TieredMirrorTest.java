@@ -14,6 +14,7 @@ import io.pullmesh.testkit.registry.FakeRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TieredMirrorTest {
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   @Test
   void anOfficeCacheUnderARegionalOnePullsColdWithEachBlobFetchedOnceAtTheTop() throws Exception {
@@ -48,5 +50,9 @@ class TieredMirrorTest {
       assertEquals(gguf.blobs().size() + tensors.blobs().size(), office.store().committedBlobs());
       assertEquals(gguf.blobs().size() + tensors.blobs().size(), regional.store().committedBlobs());
     }
+    compat.row("pullmesh (as the upstream of another pullmesh)", ProxyConfig.VERSION, CompatibilityRecorder.Mode.UPSTREAM,
+        "testkit fake registry.ollama.ai (307 to a CDN) above the regional node",
+        "an office node under a regional one; the download.go-like and x/transfer-like clients pull cold at the office; each blob fetched"
+            + " once at the top (1.0x)");
   }
 }

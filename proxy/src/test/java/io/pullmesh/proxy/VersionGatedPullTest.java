@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,6 +35,7 @@ class VersionGatedPullTest {
   private static final String OLD = "ollama/0.9.3 (amd64 linux) Go/go1.24.1";
   private static final String WORDS = "requires a newer version of Ollama";
   @TempDir Path dir;
+  @RegisterExtension final CompatibilityRecorder compat = new CompatibilityRecorder();
 
   private FakeRegistry gated(FakeModel model) {
     FakeRegistry upstream = FakeRegistry.builder().build();
@@ -74,6 +76,9 @@ class VersionGatedPullTest {
       current.pull(h.url(), "library/qwen3:latest", dir.resolve("offline"));
       MirrorPullTest.assertSameBlobs(model, dir.resolve("offline"));
     }
+    compat.row("Ollama-like client, current version (User-Agent ollama/0.13.5)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.MIRROR, "testkit fake registry.ollama.ai with a version gate (412 below 0.12.0)",
+        "pull of a version-gated model cold, warm and offline; its own User-Agent went upstream; warm asked upstream nothing");
   }
 
   @Test
@@ -101,6 +106,11 @@ class VersionGatedPullTest {
       current.pull(h.url(), "library/qwen3:latest", dir.resolve("current-offline"));
       MirrorPullTest.assertSameBlobs(model, dir.resolve("current-offline"));
     }
+    compat.row("Ollama-like client, old version (User-Agent ollama/0.9.3)", "testkit (server/download.go logic)",
+        CompatibilityRecorder.Mode.MIRROR, "testkit fake registry.ollama.ai with a version gate (412 below 0.12.0)",
+        "refused with the registry's 412 and words (\"requires a newer version of Ollama ... https://ollama.com/download\"), from upstream"
+            + " then from the cache, offline too; the 412 never replaced the cached tag",
+        "refused as the registry refuses it: 412 with the registry's words");
   }
 
   @Test
