@@ -176,20 +176,21 @@ public final class UpstreamRegistry implements AutoCloseable {
         return Future.succeededFuture(resp);
       }
       String challengeHeader = resp.getHeader("WWW-Authenticate");
-      discard(resp);
       AuthChallenge challenge = AuthChallenge.parse(challengeHeader).orElse(null);
       if (challenge == null) {
-        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
-            "upstream " + base.getHost() + " answered 401 without a usable WWW-Authenticate challenge"));
+        // e.g. Hugging Face refusing a token: "Invalid credentials in Authorization header" (ollama #10500)
+        return words(resp).compose(w -> Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
+            "upstream " + url.getHost() + " answered 401 without a usable WWW-Authenticate challenge" + (w == null ? "" : ": " + w)
+                + (access.bearerToken() != null ? " (check the token-file of this registry in --upstreams)" : ""), w, null)));
       }
+      discard(resp);
       return auth.authenticate(challenge, scope(repo))
           .compose(h -> raw(method, url, headers, h, kind, agent))
           .compose(again -> {
             if (again.statusCode() == 401) {
-              discard(again);
-              return Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
-                  "upstream " + base.getHost() + " refused pullmesh's credentials for " + repo
-                      + " (set PULLMESH_UPSTREAM_USERNAME and PULLMESH_UPSTREAM_PASSWORD for private repositories)"));
+              return words(again).compose(w -> Future.failedFuture(new UpstreamException(UpstreamException.Kind.DENIED, 401,
+                  "upstream " + base.getHost() + " refused pullmesh's credentials for " + repo.spelled() + (w == null ? "" : ": " + w)
+                      + " (set PULLMESH_UPSTREAM_USERNAME and PULLMESH_UPSTREAM_PASSWORD for private repositories)", w, null)));
             }
             return Future.succeededFuture(again);
           });
@@ -267,20 +268,28 @@ public final class UpstreamRegistry implements AutoCloseable {
         .recover(t -> Future.failedFuture(asRegistryError(t, ErrorCode.MANIFEST_UNKNOWN)));
   }
 
+  /** The words of a refusal's body (read up to {@link UpstreamWords#MAX_BODY} bytes), or null; never fails. */
+  private Future<String> words(HttpClientResponse resp) {
+    if (contentLength(resp) > UpstreamWords.MAX_BODY) {
+      discard(resp);
+      return Future.succeededFuture(null);
+    }
+    String type = resp.getHeader("Content-Type");
+    return readLimited(resp, UpstreamWords.MAX_BODY, "refusal").transform(ar -> Future.succeededFuture(
+        ar.succeeded() ? UpstreamWords.of(type, ar.result().getBytes()) : null));
+  }
+
   /**
    * Fails with the error a non-success answer means, its words read from the body (up to {@link UpstreamWords#MAX_BODY}
    * bytes; a longer body is cut) for a 4xx.
    */
   private <T> Future<T> refusal(HttpClientResponse resp, String what) {
     int s = resp.statusCode();
-    long len = contentLength(resp);
-    if (s < 400 || s >= 500 || len > UpstreamWords.MAX_BODY) {
+    if (s < 400 || s >= 500) {
       discard(resp);
       return Future.failedFuture(statusError(s, what, null));
     }
-    String type = resp.getHeader("Content-Type");
-    return readLimited(resp, UpstreamWords.MAX_BODY, what)
-        .transform(ar -> Future.failedFuture(statusError(s, what, ar.succeeded() ? UpstreamWords.of(type, ar.result().getBytes()) : null)));
+    return words(resp).compose(w -> Future.failedFuture(statusError(s, what, w)));
   }
 
   private FetchedManifest toManifest(Buffer body, String contentType, Reference ref, String what) {
