@@ -23,12 +23,9 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -40,7 +37,8 @@ import java.util.logging.Logger;
 
 /**
  * The admin API, JSON under {@code /admin/v1/}. Reads are open; changes ({@code POST}) need
- * {@code Authorization: Bearer <--admin-token>}, or, when no token is configured, a client on loopback. Every
+ * {@code Authorization: Bearer <--admin-token>}, or, when no token is configured, a client on loopback, and in either
+ * case a request no web page can forge ({@link AdminGuard}). A change's body is read up to 64 KiB and no further. Every
  * change is validated completely before anything is applied.
  *
  * <pre>
@@ -62,7 +60,7 @@ final class AdminApi {
   private final ManifestService manifests;
   private final Aliases aliases;
   private final Prefetcher prefetcher;
-  private final String token;
+  private final AdminGuard guard;
   private final Clock clock;
   private final Traffic traffic;
   /** The default upstream's URL, for stats. */
@@ -87,7 +85,7 @@ final class AdminApi {
   }
 
   AdminApi(Vertx vertx, BlobStore store, SpaceManager space, DownloadManager downloads, ManifestService manifests,
-      Aliases aliases, Prefetcher prefetcher, String token, Clock clock, String upstream, Traffic traffic) {
+      Aliases aliases, Prefetcher prefetcher, AdminGuard guard, Clock clock, String upstream, Traffic traffic) {
     this.upstream = upstream;
     this.vertx = vertx;
     this.store = store;
@@ -97,7 +95,7 @@ final class AdminApi {
     this.manifests = manifests;
     this.aliases = aliases;
     this.prefetcher = prefetcher;
-    this.token = token;
+    this.guard = guard;
     this.clock = clock;
     this.traffic = traffic;
   }
@@ -115,10 +113,10 @@ final class AdminApi {
         get(req, path);
       } else if (m == HttpMethod.POST) {
         authorize(req);
-        req.body().onComplete(ar -> {
+        body(req).onComplete(ar -> {
           try {
             if (ar.failed()) {
-              throw bad("could not read the request body: " + ar.cause().getMessage());
+              throw ar.cause() instanceof RegistryException r ? r : bad("could not read the request body: " + ar.cause().getMessage());
             }
             post(req, path, parse(ar.result()));
           } catch (RuntimeException e) {
@@ -154,39 +152,53 @@ final class AdminApi {
   }
 
   private void authorize(HttpServerRequest req) {
-    if (token != null) {
-      String auth = req.getHeader("Authorization");
-      if (auth == null || !constantTimeEquals(auth.strip(), "Bearer " + token)) {
-        throw new RegistryException(ErrorCode.UNAUTHORIZED, "this change needs Authorization: Bearer <admin token> (see --admin-token)");
-      }
-      return;
-    }
     String remote = req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
-    if (!isLoopback(remote)) {
-      throw new RegistryException(ErrorCode.DENIED, "changes are allowed from this machine only until an admin token is configured (--admin-token)");
+    var refusal = guard.refusal(new AdminGuard.Request(remote, req.getHeader("Host"), req.getHeader("Authorization"),
+        req.getHeader("Content-Type"), req.getHeader("Origin"), req.getHeader("Sec-Fetch-Site")));
+    if (refusal.isPresent()) {
+      LOG.warning(() -> "admin API: refused POST " + req.path() + " from " + remote + ": " + refusal.get().getMessage());
+      throw refusal.get();
     }
   }
 
-  private static boolean constantTimeEquals(String a, String b) {
-    return MessageDigest.isEqual(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
-  }
-
-  /** Whether {@code address}, an IP literal, is a loopback address; false for anything else (never a DNS lookup). */
-  static boolean isLoopback(String address) {
-    if (address == null || !(address.contains(":") || address.matches("\\d{1,3}(\\.\\d{1,3}){3}"))) {
-      return false;
-    }
+  /**
+   * A change's body, refused as soon as it is known to exceed {@link #MAX_BODY}: by its Content-Length before a byte is
+   * read, or while it arrives. Never buffers more than that: the refusal is answered at once and the connection closed
+   * after it, whatever the client still sends.
+   */
+  private static Future<Buffer> body(HttpServerRequest req) {
+    String length = req.getHeader("Content-Length");
     try {
-      return InetAddress.getByName(address).isLoopbackAddress();
-    } catch (UnknownHostException e) {
-      return false;
+      if (length != null && Long.parseLong(length.strip()) > MAX_BODY) {
+        return refuseTooLarge(req);
+      }
+    } catch (NumberFormatException e) {
+      return Future.failedFuture(bad("Content-Length is not a number: " + length));
     }
+    io.vertx.core.Promise<Buffer> p = io.vertx.core.Promise.promise();
+    Buffer acc = Buffer.buffer();
+    req.handler(b -> {
+      if (p.future().isComplete()) {
+        return;
+      }
+      if (acc.length() + b.length() > MAX_BODY) {
+        refuseTooLarge(req).onFailure(p::tryFail);
+        return;
+      }
+      acc.appendBuffer(b);
+    });
+    req.exceptionHandler(p::tryFail);
+    req.endHandler(v -> p.tryComplete(acc));
+    return p.future();
+  }
+
+  private static Future<Buffer> refuseTooLarge(HttpServerRequest req) {
+    req.handler(b -> { });
+    req.response().putHeader("Connection", "close").endHandler(v -> req.connection().close());
+    return Future.failedFuture(bad("request body larger than " + MAX_BODY + " bytes"));
   }
 
   private static JsonObject parse(Buffer body) {
-    if (body.length() > MAX_BODY) {
-      throw bad("request body larger than " + MAX_BODY + " bytes");
-    }
     if (body.length() == 0) {
       return new JsonObject();
     }

@@ -139,7 +139,8 @@ public final class PullmeshProxy implements AutoCloseable {
       this.origins = new BlobOrigins(vertx, store.catalog());
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
-      this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, config.adminToken(), clock,
+      AdminGuard guard = new AdminGuard(config.adminToken(), AdminGuard.namesOf(config.listenHost(), config.publicUrl()));
+      this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, guard, clock,
           upstream.base().toString(), new AdminApi.Traffic() {
             @Override
             public long servedBytes() {

@@ -684,21 +684,21 @@ class AdminApiTest {
 
   @Test
   void changesWithoutATokenAreAllowedFromLoopbackOnly() {
-    assertTrue(AdminApi.isLoopback("127.0.0.1"));
-    assertTrue(AdminApi.isLoopback("127.3.2.1"));
-    assertTrue(AdminApi.isLoopback("::1"));
-    assertTrue(AdminApi.isLoopback("0:0:0:0:0:0:0:1"));
-    assertTrue(AdminApi.isLoopback("::ffff:127.0.0.1"));
-    assertFalse(AdminApi.isLoopback("10.0.0.7"));
-    assertFalse(AdminApi.isLoopback("192.168.1.20"));
-    assertFalse(AdminApi.isLoopback("0.0.0.0"));
-    assertFalse(AdminApi.isLoopback("::ffff:10.0.0.7"));
-    assertFalse(AdminApi.isLoopback("fe80::1"));
-    assertFalse(AdminApi.isLoopback("2001:db8::1"));
-    assertFalse(AdminApi.isLoopback("::"));
-    assertFalse(AdminApi.isLoopback(null));
-    assertFalse(AdminApi.isLoopback(""));
+    assertTrue(AdminGuard.isLoopback("127.0.0.1"));
+    assertTrue(AdminGuard.isLoopback("127.3.2.1"));
+    assertTrue(AdminGuard.isLoopback("::1"));
+    assertTrue(AdminGuard.isLoopback("0:0:0:0:0:0:0:1"));
+    assertTrue(AdminGuard.isLoopback("::ffff:127.0.0.1"));
+    assertFalse(AdminGuard.isLoopback("10.0.0.7"));
+    assertFalse(AdminGuard.isLoopback("192.168.1.20"));
+    assertFalse(AdminGuard.isLoopback("0.0.0.0"));
+    assertFalse(AdminGuard.isLoopback("::ffff:10.0.0.7"));
+    assertFalse(AdminGuard.isLoopback("fe80::1"));
+    assertFalse(AdminGuard.isLoopback("2001:db8::1"));
+    assertFalse(AdminGuard.isLoopback("::"));
+    assertFalse(AdminGuard.isLoopback(null));
+    assertFalse(AdminGuard.isLoopback(""));
     // a name is never looked up: only the peer's address literal counts
-    assertFalse(AdminApi.isLoopback("localhost"));
+    assertFalse(AdminGuard.isLoopback("localhost"));
   }
 }

@@ -102,6 +102,9 @@ final class AdminHttp {
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
+    if (method.equals("POST")) {
+      b.header("Content-Type", "application/json"); // as the admin CLI sends it: changes need it (AdminGuard)
+    }
     try {
       HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
       return new Resp(r.statusCode(), r.body(), r);
