@@ -88,7 +88,7 @@ public final class Main {
       return 2;
     }
     LogSetup.print(out, "pullmesh proxy " + ProxyConfig.VERSION + " listening on http://" + hostForUrl(config.listenHost()) + ":" + proxy.port()
-        + " (upstream " + config.upstream() + ", cache " + proxy.store().root() + " holding "
+        + " (upstream " + Redaction.url(config.upstream()) + ", cache " + proxy.store().root() + " holding "
         + Bytes.human(proxy.store().committedBytes()) + " in " + proxy.store().committedBlobs() + " blobs, "
         + config.upstreamConnections() + " connections per blob"
         + (proxy.transferPort() > 0 ? ", blob port " + proxy.transferPort() + " for Ollama's x/transfer downloader" : "") + ")");

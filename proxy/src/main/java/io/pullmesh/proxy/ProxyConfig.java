@@ -47,7 +47,9 @@ public record ProxyConfig(
     List<NamedUpstream> upstreams,
     MeshSettings mesh,
     String userAgent,
-    int transferPort) {
+    int transferPort,
+    Duration headerTimeout,
+    Duration idleTimeout) {
 
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
@@ -171,6 +173,8 @@ public record ProxyConfig(
     MANIFEST_TTL("manifest-ttl", "DURATION", "serve a cached tag this long before asking upstream again", "5m"),
     STALL_TIMEOUT("stall-timeout", "DURATION", "close an upstream connection that sends nothing for this long, and retry", "30s"),
     CONNECT_TIMEOUT("connect-timeout", "DURATION", "upstream connect timeout", "10s"),
+    HEADER_TIMEOUT("header-timeout", "DURATION", "close a client connection that has not sent a request's headers this long after connecting (nginx's client_header_timeout)", "60s"),
+    IDLE_TIMEOUT("idle-timeout", "DURATION", "close a client connection with nothing sent either way this long, or a kept-alive one whose next request's headers take longer (nginx's keepalive_timeout); a body that flows is never cut", "75s"),
     PIECE_SIZE("piece-size", "SIZE", "fixed piece size, 64k to 64m (default: chosen per blob, 1 to 16 MiB)", null),
     USER_AGENT("user-agent", "UA", "User-Agent sent upstream for work no Ollama client asked for (prefetch, seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) to old versions", FetchConfig.DEFAULT_USER_AGENT),
     UPSTREAM_USERNAME("upstream-username", "NAME", "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD or --upstream-password-file)", null),
@@ -438,6 +442,17 @@ public record ProxyConfig(
       creds = new UpstreamCredentials(v.get(Option.UPSTREAM_USERNAME), password);
     }
 
+    if (upstream.getRawUserInfo() != null) {
+      // credentials written into the URL (http://user:password@host) are taken as the upstream's credentials and
+      // never kept in the URL, which is shown in the startup line, on / and in the admin stats
+      if (creds != null) {
+        throw new ConfigException(src.getOrDefault(Option.UPSTREAM, Option.UPSTREAM.flag()) + ": " + Redaction.url(upstream)
+            + " carries credentials and " + Option.UPSTREAM_USERNAME.flag() + " is set too: give them once");
+      }
+      creds = credentialsOf(upstream);
+      upstream = withoutUserInfo(upstream);
+    }
+
     Level level = switch (v.get(Option.LOG_LEVEL).strip().toLowerCase(Locale.ROOT)) {
       case "error" -> Level.SEVERE;
       case "warn", "warning" -> Level.WARNING;
@@ -472,8 +487,14 @@ public record ProxyConfig(
       throw bad(Option.USER_AGENT, src, userAgent, "a User-Agent on one line, e.g. " + FetchConfig.DEFAULT_USER_AGENT);
     }
     int transferPort = transferPort(v, src, port);
+    Duration headerTimeout = duration(Option.HEADER_TIMEOUT, v, src);
+    Duration idleTimeout = duration(Option.IDLE_TIMEOUT, v, src);
+    if (headerTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1) {
+      throw new ConfigException(Option.HEADER_TIMEOUT.flag() + " and " + Option.IDLE_TIMEOUT.flag() + " must be at least 1s");
+    }
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
-        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort);
+        limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
+        headerTimeout, idleTimeout);
   }
 
   private static int transferPort(Map<Option, String> v, Map<Option, String> src, int listenPort) {
@@ -576,19 +597,19 @@ public record ProxyConfig(
           throw new IllegalArgumentException();
         }
       } catch (java.net.URISyntaxException | IllegalArgumentException e) {
-        throw new ConfigException(where + ": '" + parts[0].substring(eq + 1).strip() + "' is not an http:// or https:// URL" + example);
+        throw new ConfigException(where + ": '" + Redaction.text(parts[0].substring(eq + 1).strip()) + "' is not an http:// or https:// URL" + example);
       }
       String path = url.getRawPath() == null ? "" : url.getRawPath().replaceAll("^/+|/+$", "");
       String remoteNs = path.isEmpty() ? null : path;
       if (remoteNs != null && host) {
         throw new ConfigException(where + ": the registry of host " + ns + " is a URL without a path (names keep their own "
-            + "namespaces there), not " + url);
+            + "namespaces there), not " + Redaction.url(url));
       }
       if (remoteNs != null) {
         try {
           io.pullmesh.core.RepositoryName.parse(remoteNs + "/x");
         } catch (IllegalArgumentException e) {
-          throw new ConfigException(where + ": the path of " + url + " is not a namespace: " + e.getMessage());
+          throw new ConfigException(where + ": the path of " + Redaction.url(url) + " is not a namespace: " + e.getMessage());
         }
       }
       Map<String, String> settings = new LinkedHashMap<>();
@@ -607,7 +628,12 @@ public record ProxyConfig(
       String user = settings.get("username");
       String passwordFile = settings.get("password-file");
       UpstreamCredentials c = null;
-      if (user != null) {
+      if (url.getRawUserInfo() != null) {
+        if (user != null || passwordFile != null) {
+          throw new ConfigException(where + ": " + ns + "'s URL carries credentials and username=/password-file= are set too: give them once");
+        }
+        c = credentialsOf(url);
+      } else if (user != null) {
         if (passwordFile == null) {
           throw new ConfigException(where + ": " + ns + " has a username but no password-file=FILE");
         }
@@ -633,6 +659,18 @@ public record ProxyConfig(
       out.add(new NamedUpstream(ns, base, remoteNs, c, token, own));
     }
     return List.copyOf(out);
+  }
+
+  /** {@code user:password} of a URL, percent-decoded, as credentials ({@code user} alone: an empty password). */
+  private static UpstreamCredentials credentialsOf(URI url) {
+    String[] parts = url.getRawUserInfo().split(":", 2);
+    java.util.function.UnaryOperator<String> dec = t -> java.net.URLDecoder.decode(t.replace("+", "%2B"), StandardCharsets.UTF_8);
+    return new UpstreamCredentials(dec.apply(parts[0]), parts.length > 1 ? dec.apply(parts[1]) : "");
+  }
+
+  private static URI withoutUserInfo(URI url) {
+    return URI.create(url.getScheme() + "://" + url.getRawAuthority().substring(url.getRawAuthority().indexOf('@') + 1)
+        + (url.getRawPath() == null ? "" : url.getRawPath()));
   }
 
   private static String readSecret(String where, String what, String file) {
@@ -739,7 +777,7 @@ public record ProxyConfig(
   }
 
   private static ConfigException bad(Option o, Map<Option, String> src, String value, String expected) {
-    return new ConfigException(src.getOrDefault(o, o.flag()) + ": '" + value + "' is not valid (expected " + expected + ")");
+    return new ConfigException(src.getOrDefault(o, o.flag()) + ": '" + Redaction.text(value) + "' is not valid (expected " + expected + ")");
   }
 
   /** {@code $XDG_CACHE_HOME/pullmesh}, else the platform's user cache directory plus {@code pullmesh}. */
@@ -838,6 +876,6 @@ public record ProxyConfig(
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
-        mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort);
+        mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout);
   }
 }

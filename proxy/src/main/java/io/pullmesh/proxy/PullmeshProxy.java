@@ -74,6 +74,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final ExecutorService io;
   private final UpstreamRegistry upstream;
   private final RegistryRouter router;
+  private final HeaderDeadlines deadlines;
   private final DownloadManager downloads;
   private final Aliases aliases;
   private final SpaceManager space;
@@ -113,6 +114,7 @@ public final class PullmeshProxy implements AutoCloseable {
           .build();
       int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
+      this.deadlines = new HeaderDeadlines(vertx, config.headerTimeout(), config.idleTimeout());
       this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig,
           UpstreamAccess.of(config.upstream().getHost(), config.upstreamCredentials()), metrics, clock, config.upstreamTransport());
       long totalSpace = totalSpace(store.root());
@@ -141,7 +143,7 @@ public final class PullmeshProxy implements AutoCloseable {
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
       AdminGuard guard = new AdminGuard(config.adminToken(), AdminGuard.namesOf(config.listenHost(), config.publicUrl()));
       this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, guard, clock,
-          upstream.base().toString(), new AdminApi.Traffic() {
+          Redaction.url(upstream.base()), new AdminApi.Traffic() {
             @Override
             public long servedBytes() {
               return metrics.servedBytesTotal();
@@ -312,7 +314,8 @@ public final class PullmeshProxy implements AutoCloseable {
     String where = config.listenHost() + ":" + config.listenPort()
         + (config.transferPort() == ProxyConfig.NO_TRANSFER_PORT ? "" : " (and --transfer-port " + config.transferPort() + ")");
     HttpServerOptions options = new HttpServerOptions().setHost(config.listenHost()).setPort(bindPort)
-        .setTcpNoDelay(true).setCompressionSupported(false).setIdleTimeout(0);
+        .setTcpNoDelay(true).setCompressionSupported(false)
+        .setIdleTimeout((int) config.idleTimeout().toSeconds()).setIdleTimeoutUnit(TimeUnit.SECONDS);
     try {
       // one deployment, several instances: each runs on its own event loop and Vert.x spreads the connections
       // to the shared address across them (port 0 resolves to one ephemeral port for all)
@@ -322,7 +325,10 @@ public final class PullmeshProxy implements AutoCloseable {
           // a client hanging up mid-body (Ollama does, after the headers of its URL-resolution GET) is routine:
           // debug level, not Vert.x's default ERROR log
           HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle)
-              .connectionHandler(c -> c.exceptionHandler(t -> LOG.fine(() -> "client connection " + c.remoteAddress() + ": " + t)))
+              .connectionHandler(c -> {
+                deadlines.connected(c);
+                c.exceptionHandler(t -> LOG.fine(() -> "client connection " + c.remoteAddress() + ": " + t));
+              })
               .exceptionHandler(t -> LOG.fine(() -> "client connection: " + t));
           synchronized (servers) {
             servers.add(s);
@@ -331,7 +337,10 @@ public final class PullmeshProxy implements AutoCloseable {
           if (config.transferPort() != ProxyConfig.NO_TRANSFER_PORT) {
             HttpServer t = vertx.createHttpServer(new HttpServerOptions(options).setPort(config.transferPort() == 0 ? -3 : config.transferPort()))
                 .requestHandler(PullmeshProxy.this::handleTransfer)
-                .connectionHandler(c -> c.exceptionHandler(e -> LOG.fine(() -> "transfer connection " + c.remoteAddress() + ": " + e)))
+                .connectionHandler(c -> {
+                  deadlines.connected(c);
+                  c.exceptionHandler(e -> LOG.fine(() -> "transfer connection " + c.remoteAddress() + ": " + e));
+                })
                 .exceptionHandler(e -> LOG.fine(() -> "transfer connection: " + e));
             synchronized (transferServers) {
               transferServers.add(t);
@@ -341,8 +350,13 @@ public final class PullmeshProxy implements AutoCloseable {
           if (!forward.intercepting()) {
             return transfer.compose(x -> s.listen());
           }
-          HttpServer tls = vertx.createHttpServer(forward.interceptServerOptions()).requestHandler(PullmeshProxy.this::handleIntercepted)
-              .connectionHandler(c -> c.exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t)))
+          HttpServer tls = vertx.createHttpServer(forward.interceptServerOptions().setIdleTimeout((int) config.idleTimeout().toSeconds())
+                  .setIdleTimeoutUnit(TimeUnit.SECONDS))
+              .requestHandler(PullmeshProxy.this::handleIntercepted)
+              .connectionHandler(c -> {
+                deadlines.connected(c);
+                c.exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t));
+              })
               .exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t));
           synchronized (interceptServers) {
             interceptServers.add(tls);
@@ -392,7 +406,9 @@ public final class PullmeshProxy implements AutoCloseable {
    */
   private void handleTransfer(HttpServerRequest req) {
     long started = System.nanoTime();
+    deadlines.headersRead(req);
     Exchange ex = Exchange.onTransferPort(req);
+    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     ex.onDone(() -> metrics.httpRequest("transfer-" + routeTag(req.path()), req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
     try {
@@ -519,6 +535,7 @@ public final class PullmeshProxy implements AutoCloseable {
   // ---------------------------------------------------------------- dispatch
 
   private void handle(HttpServerRequest req) {
+    deadlines.headersRead(req);
     if (req.method() == HttpMethod.CONNECT) {
       forward.connect(req);
       return;
@@ -565,6 +582,7 @@ public final class PullmeshProxy implements AutoCloseable {
 
   /** A request that reached this node's loopback TLS server through an intercepted CONNECT. */
   private void handleIntercepted(HttpServerRequest req) {
+    deadlines.headersRead(req);
     io.vertx.core.net.HostAndPort a = req.authority();
     String host = a == null ? null : a.host();
     if (host == null || !forward.intercepts(host)) {
@@ -583,6 +601,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private void serveAs(HttpServerRequest req, String host) {
     long started = System.nanoTime();
     Exchange ex = new Exchange(req, true, forward.clientOf(req));
+    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
@@ -618,6 +637,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private void serveLocal(HttpServerRequest req) {
     long started = System.nanoTime();
     Exchange ex = new Exchange(req);
+    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
@@ -651,7 +671,7 @@ public final class PullmeshProxy implements AutoCloseable {
             return;
           }
           resp.putHeader("Content-Type", "text/plain; charset=utf-8").end("pullmesh proxy " + ProxyConfig.VERSION
-              + ": a caching mirror of " + config.upstream() + "\n"
+              + ": a caching mirror of " + Redaction.url(config.upstream()) + "\n"
               + "pull through it: ollama pull --insecure " + hostOf(req) + "/library/<model>:<tag>\n"
               + "endpoints: /v2/ (registry API), /status (live status page), /healthz, /metrics, /admin/v1/" + (forward.intercepting() ? ", /ca.crt (the CA to trust for HTTPS_PROXY use)" : "") + "\n");
           return;

@@ -286,6 +286,29 @@ class ProxyProcessIT {
   }
 
   @Test
+  void regressionCredentialsInTheUpstreamUrlAreUsedButNeverShown() throws Exception {
+    // issue 18, item 5: with --upstream http://user:SECRET@host the startup line, GET /, the admin stats and the status
+    // page (which shows the stats) all printed the password
+    try (FakeRegistry privateRegistry = FakeRegistry.builder().requireAuth(true).tokenCredentials("bob", "S3CRET-pw").build()) {
+      privateRegistry.addModel(model);
+      privateRegistry.start();
+      String url = privateRegistry.registryUrl().replace("http://", "http://bob:S3CRET-pw@");
+      ProxyProcess p = launch("--listen", "127.0.0.1:0", "--upstream", url, "--cache-dir", dir.resolve("cache").toString());
+      p.awaitListening();
+      try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        client.pull(p.url(), model.reference(), dir.resolve("ollama"));
+      }
+      MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama"));
+      assertTrue(p.listeningLine.contains("bob:***@"), p.listeningLine);
+      String[] shown = {p.stdout(), p.stderr(), RawHttp.get(p.url() + "/").bodyText(), RawHttp.get(p.url() + "/admin/v1/stats").bodyText(),
+          RawHttp.get(p.url() + "/metrics").bodyText()};
+      for (String text : shown) {
+        assertFalse(text.contains("S3CRET"), "the password is never shown:\n" + text);
+      }
+    }
+  }
+
+  @Test
   void aDownloadKilledWithSigkillResumesFromItsPiecesAfterRestart() throws Exception {
     FakeModel big = ModelFixture.of("library/crash", "latest").layer(MediaTypes.MODEL, 24L << 20).seed(5).create(dir.resolve("crash-model"));
     FakeBlob layer = big.largestLayer();

@@ -111,6 +111,14 @@ public record UpstreamTransport(List<X509Certificate> extraTrust, URI proxy) {
   }
 
   /** The proxy's user name and password from {@code user:password@}, or null. */
+  /** The proxy's password never shows: {@code http://user:***@proxy:3128}. */
+  @Override
+  public String toString() {
+    String p = proxy == null ? "direct" : proxy.getRawUserInfo() == null ? proxy.toString()
+        : proxy.getScheme() + "://" + proxy.getRawUserInfo().split(":", 2)[0] + ":***@" + proxy.getHost() + ":" + proxy.getPort();
+    return "UpstreamTransport[extraTrust=" + extraTrust.size() + " certificate(s), proxy=" + p + "]";
+  }
+
   String[] proxyCredentials() {
     if (proxy == null || proxy.getRawUserInfo() == null) {
       return null;
