@@ -123,7 +123,7 @@ final class BlobHandler {
       resp.putHeader("Location", publicUrl(req)).putHeader("Content-Length", "0").setStatusCode(307).end();
       return;
     }
-    if (range == null && ex.isXTransfer() && !ex.transferPort && !ex.intercepted && transferPort.getAsInt() > 0 && req.authority() != null) {
+    if (range == null && ex.isXTransfer() && !ex.transferPort && !ex.intercepted && transferPort.getAsInt() > 0 && validHost(req.authority())) {
       // x/transfer resolves a blob URL with a GET whose body it reads to the end and throws away, then GETs the URL it
       // resolved to (x/transfer/download.go:397-440): a 200 here would cost it the blob twice. A redirect to another
       // host:port ends its resolution unrequested (it compares url.Host, host and port), so the one body it reads is the
@@ -187,6 +187,11 @@ final class BlobHandler {
     return authority != null && authority.host() != null && authority.host().equalsIgnoreCase(url.getHost());
   }
 
+  /** A Host a redirect may name: a DNS name or an IP literal, nothing else (an empty or odd one gets the body instead). */
+  private static boolean validHost(HostAndPort a) {
+    return a != null && a.host() != null && (a.host().matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?") || a.host().matches("[0-9a-fA-F:.]+"));
+  }
+
   /** This blob's URL on the transfer port, under the host name the client used. */
   private String transferUrl(HttpServerRequest req) {
     String host = req.authority().host();
@@ -198,15 +203,18 @@ final class BlobHandler {
     return (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + req.path();
   }
 
-  /** The URL of this blob as the client reached it, for the Location header Ollama resolves its parts with. */
+  /**
+   * The URL of this blob for the Location header Ollama resolves its parts with: the configured public URL, else the
+   * path alone, which the client resolves against the URL it asked (Go's {@code Response.Location()}), so it names this
+   * node under whatever name the client used without the Host header ever being written back (issue 18: a Host of
+   * {@code evil.example:1234} was reflected into an immutable, cacheable response; an empty one gave {@code http:///v2/}).
+   */
   private String selfUrl(Exchange ex) {
     HttpServerRequest req = ex.request;
     if (publicUrl != null && !ex.intercepted) {
       return publicUrl(req);
     }
-    HostAndPort a = req.authority();
-    String host = a == null ? "localhost" : (a.host().contains(":") ? "[" + a.host() + "]" : a.host()) + (a.port() > 0 ? ":" + a.port() : "");
-    return (req.isSSL() ? "https" : "http") + "://" + host + req.path();
+    return req.path();
   }
 
   /**

@@ -65,6 +65,7 @@ final class ManifestService {
   private final MetricsRecorder metrics;
   private final String defaultAgent;
   private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
+  private static final long SHARED_GRACE_MS = 1000;
   private volatile PeerSource peers;
 
   /** Other nodes of the mesh, asked for a manifest in their cache when upstream cannot be reached. */
@@ -236,7 +237,16 @@ final class ManifestService {
       return started;
     });
     if (!created.isEmpty()) {
-      f.onComplete(ar -> pending.remove(key, f));
+      // an answer is kept a moment after it arrives: a request that read the catalog before this fetch saved it, and asks
+      // just after, shares it instead of fetching again (issue 18: one cold tag, 10 concurrent requests, 2 upstream GETs);
+      // a failure is not kept, the next request asks upstream again
+      f.onComplete(ar -> {
+        if (ar.succeeded()) {
+          vertx.setTimer(SHARED_GRACE_MS, id -> pending.remove(key, f));
+        } else {
+          pending.remove(key, f);
+        }
+      });
     }
     return f;
   }

@@ -75,6 +75,8 @@ public final class PullmeshProxy implements AutoCloseable {
   private final UpstreamRegistry upstream;
   private final RegistryRouter router;
   private final HeaderDeadlines deadlines;
+  /** This node's token in the Via header of its upstream requests, or null. */
+  private final String via;
   private final DownloadManager downloads;
   private final Aliases aliases;
   private final SpaceManager space;
@@ -97,6 +99,7 @@ public final class PullmeshProxy implements AutoCloseable {
 
   private PullmeshProxy(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
     this.config = config;
+    this.via = fetchConfig.via();
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     new JvmGcMetrics().bindTo(registry);
@@ -285,7 +288,8 @@ public final class PullmeshProxy implements AutoCloseable {
    * configuration's ({@code --user-agent}), whatever {@code fetchConfig} says.
    */
   public static PullmeshProxy start(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
-    PullmeshProxy p = new PullmeshProxy(config, fetchConfig.withUserAgent(config.userAgent()), clock);
+    String via = "pullmesh-" + Long.toHexString(new java.security.SecureRandom().nextLong() & 0xffffffffffffL);
+    PullmeshProxy p = new PullmeshProxy(config, fetchConfig.withUserAgent(config.userAgent()).withVia(via), clock);
     try {
       p.listen();
     } catch (RuntimeException e) {
@@ -404,9 +408,28 @@ public final class PullmeshProxy implements AutoCloseable {
    * A request on the transfer port: the registry API only (an x/transfer client GETs the blob URL it was redirected to
    * there). Nothing else is served on it: no admin API, no metrics.
    */
+  /**
+   * Answers 508 to a request this node itself sent upstream (its token in {@code Via}): an upstream that redirects a blob
+   * to pullmesh, or two nodes configured as each other's upstream, would otherwise have the node wait on itself until a
+   * timeout (issue 18).
+   */
+  private boolean cameBack(HttpServerRequest req) {
+    String v = req.getHeader("Via");
+    if (via == null || v == null || !v.contains(via)) {
+      return false;
+    }
+    LOG.warning(() -> "refused a request that came back to this node (Via: " + v + "): " + req.method() + " " + req.path());
+    Responses.error(req.response(), new RegistryException(ErrorCode.LOOP_DETECTED, "this request came from this very node: its upstream "
+        + "sent it back here (check --upstream, and the upstream's redirects)"), req.method() == HttpMethod.HEAD);
+    return true;
+  }
+
   private void handleTransfer(HttpServerRequest req) {
     long started = System.nanoTime();
     deadlines.headersRead(req);
+    if (cameBack(req)) {
+      return;
+    }
     Exchange ex = Exchange.onTransferPort(req);
     ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
@@ -536,6 +559,9 @@ public final class PullmeshProxy implements AutoCloseable {
 
   private void handle(HttpServerRequest req) {
     deadlines.headersRead(req);
+    if (cameBack(req)) {
+      return;
+    }
     if (req.method() == HttpMethod.CONNECT) {
       forward.connect(req);
       return;
@@ -576,13 +602,18 @@ public final class PullmeshProxy implements AutoCloseable {
       return false;
     }
     String h = u.getHost();
-    return h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]") || h.equals(config.listenHost())
-        || (req.localAddress() != null && h.equals(req.localAddress().hostAddress()));
+    String literal = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+    // an IP literal on loopback, not any name that starts with "127." (issue 18: http://127.evil.example/ was taken for this node)
+    return h.equalsIgnoreCase("localhost") || AdminGuard.isLoopback(literal) || h.equals(config.listenHost())
+        || (req.localAddress() != null && literal.equals(req.localAddress().hostAddress()));
   }
 
   /** A request that reached this node's loopback TLS server through an intercepted CONNECT. */
   private void handleIntercepted(HttpServerRequest req) {
     deadlines.headersRead(req);
+    if (cameBack(req)) {
+      return;
+    }
     io.vertx.core.net.HostAndPort a = req.authority();
     String host = a == null ? null : a.host();
     if (host == null || !forward.intercepts(host)) {

@@ -156,7 +156,8 @@ class RangeSemanticsTest {
     FakeBlob b = blob(state);
     RawResponse r = RawHttp.get(url(b));
     assertEquals(200, r.status());
-    assertEquals(url(b), r.header("Location").orElseThrow());
+    // relative: Ollama resolves it against the URL it asked, so the Host header is never written back (issue 18)
+    assertEquals(java.net.URI.create(url(b)).getPath(), r.header("Location").orElseThrow());
     assertEquals(Long.toString(b.size()), r.header("Content-Length").orElseThrow());
     assertEquals("bytes", r.header("Accept-Ranges").orElseThrow());
     assertEquals("\"" + b.digest() + "\"", r.header("ETag").orElseThrow());

@@ -74,6 +74,23 @@ class UpstreamPluralismTest {
   }
 
   @Test
+  void credentialsInTheUpstreamUrlAreTheUpstreamsCredentialsAndLeaveTheUrl() throws Exception {
+    FakeModel llama = ModelFixture.of("library/llama", "latest").layer(io.pullmesh.testkit.model.MediaTypes.MODEL, 1 << 20).create(dir.resolve("llama"));
+    try (FakeRegistry corp = FakeRegistry.builder().requireAuth(true).tokenCredentials("bob", "s3cret").build()) {
+      corp.addModel(llama);
+      corp.start();
+      ProxyConfig config = Harness.config(corp.registryUrl().replace("http://", "http://bob:s3cret@"), dir.resolve("cache"));
+      assertEquals("bob", config.upstreamCredentials().username());
+      assertEquals(corp.registryUrl(), config.upstream().toString());
+      try (PullmeshProxy p = PullmeshProxy.start(config, Harness.testFetchConfig(4), Clock.systemUTC());
+          OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+        client.pull(p.url(), "library/llama:latest", dir.resolve("o"));
+        MirrorPullTest.assertSameBlobs(llama, dir.resolve("o"));
+      }
+    }
+  }
+
+  @Test
   void badUpstreamSpecsSayWhatToFix() throws Exception {
     Path password = dir.resolve("p");
     Files.writeString(password, "x");

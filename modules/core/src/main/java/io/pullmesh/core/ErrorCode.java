@@ -35,6 +35,8 @@ public enum ErrorCode {
   BLOB_CORRUPT(502, "upstream blob failed digest verification"),
   /** The cache cannot hold the blob. */
   INSUFFICIENT_STORAGE(507, "insufficient storage in cache"),
+  /** The request came back to the node that sent it (RFC 5842's 508): an upstream redirecting to pullmesh itself. */
+  LOOP_DETECTED(508, "request loop: it came back to this node"),
   /** An unexpected failure inside pullmesh. */
   INTERNAL_ERROR(500, "internal error");
 

@@ -17,6 +17,8 @@ import java.time.Duration;
  * @param maxRelocations how many times one download may re-resolve an expired or refused CDN URL
  * @param userAgent sent upstream for work no Ollama client asked for (prefetch, seeding, revalidation, and clients
  *     that are not Ollama); an Ollama client's own User-Agent goes upstream for its requests
+ * @param via this node's token in the {@code Via} header of every upstream request ({@code 1.1 <via>}), by which a node
+ *     recognises a request of its own that came back to it (an upstream redirecting a blob to pullmesh itself), or null
  */
 public record FetchConfig(
     int connections,
@@ -29,7 +31,8 @@ public record FetchConfig(
     Duration backoffMax,
     int maxManifestBytes,
     int maxRelocations,
-    String userAgent) {
+    String userAgent,
+    String via) {
 
   public static final int DEFAULT_CONNECTIONS = 16;
 
@@ -71,31 +74,44 @@ public record FetchConfig(
   public static FetchConfig defaults() {
     return new FetchConfig(DEFAULT_CONNECTIONS, io.pullmesh.core.PieceLayout.MIN_PIECE, io.pullmesh.core.PieceLayout.MAX_PIECE,
         Duration.ofSeconds(10), Duration.ofSeconds(30), 8, Duration.ofMillis(500), Duration.ofSeconds(15),
-        4 << 20, 5, DEFAULT_USER_AGENT);
+        4 << 20, 5, DEFAULT_USER_AGENT, null);
   }
 
   public FetchConfig withConnections(int n) {
     return new FetchConfig(n, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
   }
 
   public FetchConfig withPieceSizes(int min, int max) {
     return new FetchConfig(connections, min, max, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
   }
 
   public FetchConfig withTimeouts(Duration connect, Duration stall) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connect, stall, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
   }
 
   public FetchConfig withUserAgent(String ua) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, ua);
+        backoffMax, maxManifestBytes, maxRelocations, ua, via);
+  }
+
+  public FetchConfig withVia(String token) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, token);
+  }
+
+  /**
+   * How long a manifest fetch may take in all, however its bytes trickle in (issue 18: a manifest sent at 1 byte/s was
+   * never cut, the stall timeout seeing a byte every second): the connect timeout and four stall timeouts.
+   */
+  public Duration manifestDeadline() {
+    return connectTimeout.plus(stallTimeout.multipliedBy(4));
   }
 
   public FetchConfig withRetries(int attempts, Duration base, Duration max) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, attempts, base, max,
-        maxManifestBytes, maxRelocations, userAgent);
+        maxManifestBytes, maxRelocations, userAgent, via);
   }
 }

@@ -71,6 +71,7 @@ public final class UpstreamRegistry implements AutoCloseable {
   private final HttpClientAgent client;
   private final RegistryAuth auth;
   private final UpstreamAccess access;
+  private final Vertx vertx;
 
   /**
    * @param base the registry's base URL, e.g. {@code https://registry.ollama.ai}
@@ -92,6 +93,7 @@ public final class UpstreamRegistry implements AutoCloseable {
     this.config = config;
     this.metrics = metrics;
     this.access = access;
+    this.vertx = vertx;
     HttpClientOptions options = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_1_1)
         .setKeepAlive(true)
@@ -206,6 +208,9 @@ public final class UpstreamRegistry implements AutoCloseable {
         .setConnectTimeout(config.connectTimeout().toMillis())
         .setIdleTimeout(config.stallTimeout().toMillis())
         .putHeader("User-Agent", userAgent);
+    if (config.via() != null) {
+      o.putHeader("Via", "1.1 " + config.via());
+    }
     headers.forEach(o::putHeader);
     if (authHeader != null) {
       o.putHeader("Authorization", authHeader);
@@ -261,7 +266,8 @@ public final class UpstreamRegistry implements AutoCloseable {
         .compose(resp -> {
           int s = resp.statusCode();
           if (s == 200) {
-            return readLimited(resp, config.maxManifestBytes(), what).map(bytes -> toManifest(bytes, resp.getHeader("Content-Type"), ref, what));
+            return withDeadline(readLimited(resp, config.maxManifestBytes(), what), resp, what)
+                .map(bytes -> toManifest(bytes, resp.getHeader("Content-Type"), ref, what));
           }
           return refusal(resp, what + " at " + base.getHost());
         })
@@ -292,8 +298,35 @@ public final class UpstreamRegistry implements AutoCloseable {
     return words(resp).compose(w -> Future.failedFuture(statusError(s, what, w)));
   }
 
+  /** Fails {@code body} with a timeout, and resets the response, once {@link FetchConfig#manifestDeadline()} has passed. */
+  private <T> Future<T> withDeadline(Future<T> body, HttpClientResponse resp, String what) {
+    Promise<T> p = Promise.promise();
+    long timer = vertx.setTimer(config.manifestDeadline().toMillis(), id -> {
+      if (p.tryFail(new UpstreamException(UpstreamException.Kind.TIMEOUT, 200, what + ": upstream took longer than "
+          + config.manifestDeadline().toSeconds() + " s to send the manifest"))) {
+        resp.request().reset();
+      }
+    });
+    body.onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      if (ar.succeeded()) {
+        p.tryComplete(ar.result());
+      } else {
+        p.tryFail(ar.cause());
+      }
+    });
+    return p.future();
+  }
+
   private FetchedManifest toManifest(Buffer body, String contentType, Reference ref, String what) {
     byte[] bytes = body.getBytes();
+    try {
+      new JsonObject(body);
+    } catch (RuntimeException e) {
+      // never cached, never served as a manifest (issue 18): a captive portal's page, an error page with a 200
+      throw new UpstreamException(UpstreamException.Kind.FATAL, 200, what + ": upstream answered 200 with a body that is not a JSON manifest"
+          + (contentType == null ? "" : " (" + contentType + ")"));
+    }
     Digest digest = Digest.of(bytes);
     if (ref.isDigest() && !ref.digest().orElseThrow().equals(digest)) {
       throw new RegistryException(ErrorCode.UPSTREAM_ERROR,
@@ -537,6 +570,10 @@ public final class UpstreamRegistry implements AutoCloseable {
     }
     if (s == 401 || s == 403) {
       return new UpstreamException(UpstreamException.Kind.DENIED, s, what + ": upstream refused access (" + s + ")" + said, words, null);
+    }
+    if (s == 508) {
+      return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": the request came back to this node (a redirect to pullmesh"
+          + " itself, or two nodes each other's upstream)" + said, words, null);
     }
     if (s == 429 || s >= 500) {
       return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s + said, words, null);
