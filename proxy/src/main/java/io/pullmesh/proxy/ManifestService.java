@@ -64,7 +64,7 @@ final class ManifestService {
   private final Duration ttl;
   private final MetricsRecorder metrics;
   private final String defaultAgent;
-  private final Map<String, Future<Result>> pending = new ConcurrentHashMap<>();
+  private final Map<String, Shared> pending = new ConcurrentHashMap<>();
   private static final long SHARED_GRACE_MS = 1000;
   private volatile PeerSource peers;
 
@@ -159,11 +159,12 @@ final class ManifestService {
   }
 
   private Future<Result> byDigest(RepositoryName repo, Digest digest, String agent) {
+    long readAt = System.nanoTime();
     return vertx.executeBlocking(() -> catalog.manifest(digest), false).compose(cached -> {
       if (cached.isPresent()) {
         return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
-      return shared("digest " + digest, () -> fetch(repo, Reference.of(digest), agent)
+      return shared("digest " + digest, readAt, () -> fetch(repo, Reference.of(digest), agent)
           .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null)))
           .recover(t -> fromPeers(repo, Reference.of(digest), null, RegistryException.of(t), null)));
     });
@@ -177,6 +178,7 @@ final class ManifestService {
 
   private Future<Result> byTag(RepositoryName repo, String tag, boolean force, String agent) {
     Optional<OllamaVersion> version = OllamaVersion.fromUserAgent(agent);
+    long readAt = System.nanoTime();
     return vertx.executeBlocking(() -> {
       Optional<TagRecord> t = catalog.tag(repo, tag);
       return new Cached(t, t.flatMap(r -> catalog.manifest(r.digest())), catalog.gate(repo, tag));
@@ -190,7 +192,7 @@ final class ManifestService {
         return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "hit", null, null));
       }
       String key = (force ? "refresh " : "") + repo + ":" + tag + version.map(v -> " as " + v).orElse("");
-      return shared(key, () -> revalidate(repo, tag, force, agent, version, cached));
+      return shared(key, readAt, () -> revalidate(repo, tag, force, agent, version, cached));
     });
   }
 
@@ -229,27 +231,43 @@ final class ManifestService {
     return new RegistryException(ErrorCode.PRECONDITION_FAILED, words);
   }
 
-  private Future<Result> shared(String key, Supplier<Future<Result>> fetch) {
-    List<Future<Result>> created = new ArrayList<>(1);
-    Future<Result> f = pending.computeIfAbsent(key, k -> {
-      Future<Result> started = fetch.get();
-      created.add(started);
-      return started;
-    });
-    if (!created.isEmpty()) {
-      // an answer is kept a moment after it arrives: a request that read the catalog before this fetch saved it, and asks
-      // just after, shares it instead of fetching again (issue 18: one cold tag, 10 concurrent requests, 2 upstream GETs);
-      // a failure is not kept, the next request asks upstream again
-      f.onComplete(ar -> {
+  /**
+   * One upstream fetch per key at a time. A request shares a fetch still running, and one that answered after this
+   * request read the catalog (it read the catalog before that answer was saved, so it would otherwise fetch again; issue
+   * 18: one cold tag, 10 concurrent requests, 2 upstream GETs). A fetch that answered before the request read the catalog
+   * is never shared: the request saw what it saved, and asked again on purpose (a refresh, an expired TTL).
+   *
+   * @param readAt {@link System#nanoTime()} before this request read the catalog
+   */
+  private Future<Result> shared(String key, long readAt, Supplier<Future<Result>> fetch) {
+    Shared s = pending.compute(key, (k, running) -> {
+      if (running != null && (!running.future.isComplete() || running.answeredAt > readAt)) {
+        return running;
+      }
+      Shared fresh = new Shared(fetch.get());
+      fresh.future.onComplete(ar -> {
+        fresh.answeredAt = System.nanoTime();
         if (ar.succeeded()) {
-          vertx.setTimer(SHARED_GRACE_MS, id -> pending.remove(key, f));
+          vertx.setTimer(SHARED_GRACE_MS, id -> pending.remove(key, fresh));
         } else {
-          pending.remove(key, f);
+          pending.remove(key, fresh);
         }
       });
-    }
-    return f;
+      return fresh;
+    });
+    return s.future;
   }
+
+  /** A fetch shared by the requests for one key, and when it answered. */
+  private static final class Shared {
+    final Future<Result> future;
+    volatile long answeredAt = Long.MAX_VALUE;
+
+    Shared(Future<Result> future) {
+      this.future = future;
+    }
+  }
+
 
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m) {
     return save(repo, tag, m, clock.millis(), null);

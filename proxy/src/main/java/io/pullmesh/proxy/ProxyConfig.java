@@ -49,7 +49,9 @@ public record ProxyConfig(
     String userAgent,
     int transferPort,
     Duration headerTimeout,
-    Duration idleTimeout) {
+    Duration idleTimeout,
+    Duration scrubInterval,
+    long scrubRate) {
 
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
@@ -179,6 +181,8 @@ public record ProxyConfig(
     USER_AGENT("user-agent", "UA", "User-Agent sent upstream for work no Ollama client asked for (prefetch, seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) to old versions", FetchConfig.DEFAULT_USER_AGENT),
     UPSTREAM_USERNAME("upstream-username", "NAME", "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD or --upstream-password-file)", null),
     UPSTREAM_PASSWORD_FILE("upstream-password-file", "FILE", "file holding the upstream password", null),
+    SCRUB_INTERVAL("scrub-interval", "DURATION", "re-hash every committed blob this often, to find bit rot (a corrupt one is quarantined and fetched again); 0 for never (blobs are still re-hashed before a first serve to a peer)", "7d"),
+    SCRUB_RATE("scrub-rate", "SIZE", "bytes per second the background re-hash may read", "32m"),
     CACHE_MAX_BYTES("cache-max-bytes", "SIZE|PCT%", "largest the cache may grow: a size (500g) or a share of its disk (80%)", "80%"),
     ADMIN_TOKEN("admin-token", "TOKEN", "bearer token the admin API wants for changes; without one, changes are allowed from loopback only", null),
     ALIASES("aliases", "NAME=TARGET,...", "names that serve another model, e.g. team/default:latest=library/qwen2.5:7b (also settable at runtime)", null),
@@ -492,9 +496,19 @@ public record ProxyConfig(
     if (headerTimeout.toSeconds() < 1 || idleTimeout.toSeconds() < 1) {
       throw new ConfigException(Option.HEADER_TIMEOUT.flag() + " and " + Option.IDLE_TIMEOUT.flag() + " must be at least 1s");
     }
+    Duration scrubInterval = duration(Option.SCRUB_INTERVAL, v, src);
+    long scrubRate;
+    try {
+      scrubRate = Bytes.parse(v.get(Option.SCRUB_RATE));
+      if (scrubRate < (1 << 20)) {
+        throw new IllegalArgumentException();
+      }
+    } catch (IllegalArgumentException e) {
+      throw bad(Option.SCRUB_RATE, src, v.get(Option.SCRUB_RATE), "bytes per second, at least 1m (e.g. 32m)");
+    }
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
-        headerTimeout, idleTimeout);
+        headerTimeout, idleTimeout, scrubInterval, scrubRate);
   }
 
   private static int transferPort(Map<Option, String> v, Map<Option, String> src, int listenPort) {
@@ -876,6 +890,7 @@ public record ProxyConfig(
   public ProxyConfig withListen(String host, int port) {
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
-        mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout);
+        mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout, scrubInterval,
+        scrubRate);
   }
 }

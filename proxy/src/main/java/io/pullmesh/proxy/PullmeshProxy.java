@@ -75,6 +75,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final UpstreamRegistry upstream;
   private final RegistryRouter router;
   private final HeaderDeadlines deadlines;
+  private final Scrubber scrubber;
   /** This node's token in the Via header of its upstream requests, or null. */
   private final String via;
   private final DownloadManager downloads;
@@ -178,6 +179,7 @@ public final class PullmeshProxy implements AutoCloseable {
                       + String.format(java.util.Locale.ROOT, "%.1f MiB", out / 1048576.0) + " to peers");
             }
           });
+      this.scrubber = new Scrubber(store, space::inUse, metrics, config.scrubInterval(), config.scrubRate(), this::lost);
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);
       space.enforce();
@@ -304,6 +306,7 @@ public final class PullmeshProxy implements AutoCloseable {
         throw e;
       }
     }
+    p.scrubber.start();
     int resumed = p.downloads.resumePending();
     if (resumed > 0) {
       LOG.info(() -> "resumed " + resumed + " unfinished download(s) from the previous run");
@@ -455,7 +458,8 @@ public final class PullmeshProxy implements AutoCloseable {
         : "http://" + (s.bindHost().contains(":") ? "[" + s.bindHost() + "]" : s.bindHost()) + ":" + port;
     PeerTokens tokens = new PeerTokens(s.secret(), clock, java.time.Duration.ofMinutes(5));
     peerTokens = tokens;
-    peerServer = new PeerBlobServer(vertx, tokens, d -> store.lookup(d).map(r -> store.blobPath(d)), (r, d) -> false, metrics);
+    // a committed blob is re-hashed once before this node first serves it to a peer: bit rot must not spread
+    peerServer = new PeerBlobServer(vertx, tokens, scrubber::verifiedForPeer, (r, d) -> false, metrics);
     try {
       mesh = Mesh.join(new Mesh.Settings(s.name(), s.secret(), s.bindHost(), s.port(), s.members(), dataUrl))
           .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
@@ -509,6 +513,28 @@ public final class PullmeshProxy implements AutoCloseable {
       resp.putHeader("Content-Type", m.contentType()).putHeader("Docker-Content-Digest", m.digest().toString())
           .end(Buffer.buffer(m.bytes()));
     });
+  }
+
+  /**
+   * A committed blob the scrub found corrupt (and quarantined): no longer announced to the mesh, and fetched again in
+   * the background when a cached model names it.
+   */
+  private void lost(Digest d) {
+    Mesh m = mesh;
+    if (m != null) {
+      m.withdraw(d);
+    }
+    vertx.runOnContext(v -> origins.find(d).onSuccess(repo -> repo.ifPresent(r -> downloads.open(r, d).onSuccess(found -> {
+      if (found instanceof DownloadManager.Lookup.InFlight f) {
+        f.reader().close(); // nobody reads through it: the download goes on by itself
+        LOG.info(() -> "fetching " + d + " again after the scrub found it corrupt");
+      }
+    }))));
+  }
+
+  /** The background re-hash of committed blobs (tests run a pass on demand). */
+  Scrubber scrubber() {
+    return scrubber;
   }
 
   /** This node's view of its peers as piece sources, or null when it runs alone. */
@@ -871,6 +897,9 @@ public final class PullmeshProxy implements AutoCloseable {
     Mesh m = mesh;
     if (m != null) {
       m.close();
+    }
+    if (scrubber != null) {
+      scrubber.close();
     }
     if (downloads != null) {
       downloads.persistAll();

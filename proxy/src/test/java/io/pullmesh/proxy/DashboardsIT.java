@@ -54,7 +54,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DashboardsIT {
   static final long MIB = 1 << 20;
   static final Duration WAIT = Duration.ofSeconds(20);
-  static final Set<String> ALERTS = Set.of("PullmeshDown", "UpstreamFailing", "DigestMismatches", "DownloadsStalled", "CacheNearLimit");
+  static final Set<String> ALERTS = Set.of("PullmeshDown", "UpstreamFailing", "DigestMismatches", "DownloadsStalled", "CacheNearLimit",
+      "BlobCorrupt");
 
   @TempDir Path dir;
 
@@ -177,6 +178,15 @@ class DashboardsIT {
       scrapes.sync();
       seen.add(awaitAlert(prom, rules.get("DigestMismatches"), instance));
       seen.add(awaitAlert(prom, rules.get("DownloadsStalled"), instance));
+
+      // ---- bit rot: a committed blob's file changes behind pullmesh's back; a scrub pass quarantines it (BlobCorrupt)
+      io.pullmesh.store.BlobRecord rotted = h.proxy.store().blobs().stream().max(java.util.Comparator.comparingLong(
+          io.pullmesh.store.BlobRecord::size)).orElseThrow();
+      ScrubberTest.flipByte(h.proxy.store().blobPath(rotted.digest()), rotted.size() / 2);
+      assertTrue(h.proxy.scrubber().pass().corrupt().contains(rotted.digest()), "the scrub found the rotted blob");
+      h.awaitIdle();
+      scrapes.sync();
+      seen.add(awaitAlert(prom, rules.get("BlobCorrupt"), instance));
 
       // ---- a CDN outage: every blob request answers 503; the pull fails
       admin.ok(200, "evict", new JsonObject().put("name", c.reference()));

@@ -47,6 +47,7 @@ class MetricsDocTest {
     m.servedBytes(MetricsRecorder.Source.PEER, 1);
     m.peerPieceFailure("node-1", "digest");
     m.meshPeers(() -> 2);
+    m.scrubbed("good", 10);
 
     // every meter name is registered by the calls above (a new meter needs a line here, and one in the doc)
     List<String> unregistered = new ArrayList<>();

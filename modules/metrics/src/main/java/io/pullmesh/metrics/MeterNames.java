@@ -57,4 +57,9 @@ public final class MeterNames {
   public static final String HTTP_REQUESTS = "pullmesh.http.requests";
   /** Counter: CONNECT requests to the forward proxy. Tag {@code outcome}: intercepted, tunnelled, refused, unreachable, bad. */
   public static final String PROXY_CONNECTS = "pullmesh.proxy.connects";
+
+  /** Counter: committed blobs re-hashed (background scrub, or before a first serve to a peer). Tag {@code result}: good, corrupt, unreadable. */
+  public static final String SCRUB_BLOBS = "pullmesh.scrub.blobs";
+  /** Counter: bytes re-hashed by the scrub. */
+  public static final String SCRUB_BYTES = "pullmesh.scrub.bytes";
 }

@@ -65,6 +65,15 @@ public interface MetricsRecorder {
   /** A piece from {@code peer} failed: {@code reason} is "digest" (bytes did not match its hash) or "error". */
   default void peerPieceFailure(String peer, String reason) {}
 
+  /** A committed blob re-hashed in the background or before a peer serve: {@code result} good, corrupt or unreadable. */
+  default void scrubbed(String result, long bytes) {}
+
+  /**
+   * Registers the scrub's counters at zero, so that the first corrupt blob is an increase Prometheus sees (a series born
+   * at 1 has no increase) and the alert on it fires.
+   */
+  default void scrubCounters() {}
+
   /** Registers the gauge of peers in the mesh (other nodes); the supplier must be non-blocking. */
   default void meshPeers(LongSupplier peers) {}
 

@@ -165,6 +165,20 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
+  public void scrubCounters() {
+    for (String r : new String[] {"good", "corrupt", "unreadable"}) {
+      counter(MeterNames.SCRUB_BLOBS, "Committed blobs re-hashed for bit rot", "result", r);
+    }
+    counter(MeterNames.SCRUB_BYTES, "Bytes re-hashed for bit rot");
+  }
+
+  @Override
+  public void scrubbed(String result, long bytes) {
+    counter(MeterNames.SCRUB_BLOBS, "Committed blobs re-hashed for bit rot", "result", result).increment();
+    counter(MeterNames.SCRUB_BYTES, "Bytes re-hashed for bit rot").increment(bytes);
+  }
+
+  @Override
   public long servedBytesTotal() {
     return (long) registry.find(MeterNames.SERVED_BYTES).counters().stream().mapToDouble(Counter::count).sum();
   }

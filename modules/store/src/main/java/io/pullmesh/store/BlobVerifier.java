@@ -5,8 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
@@ -74,26 +72,48 @@ public final class BlobVerifier {
     return new Report(done - skipped.size(), bytes, corrupt, skipped, unreadable);
   }
 
-  private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf) throws IOException {
-    MessageDigest sha;
+  /** What checking one blob found. */
+  public enum Outcome {
+    /** Its bytes match its digest. */
+    GOOD,
+    /** They do not: it was moved to {@code quarantine/}. */
+    CORRUPT,
+    /** It is no longer in the cache (evicted meanwhile). */
+    GONE
+  }
+
+  /**
+   * Re-hashes one committed blob, quarantining it when its bytes no longer match.
+   *
+   * @param afterRead told the size of each read (to pace reads, or count them)
+   * @throws IOException when the file cannot be read (it is left where it is)
+   */
+  public static Outcome verifyOne(BlobStore store, Digest digest, ByteBuffer buf, java.util.function.LongConsumer afterRead) throws IOException {
+    java.util.Optional<BlobRecord> r = store.lookup(digest);
+    if (r.isEmpty()) {
+      return Outcome.GONE;
+    }
+    Digest actual;
     try {
-      sha = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+      actual = hash(store, r.get(), buf, afterRead);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return Outcome.GONE;
     }
+    if (actual.equals(digest)) {
+      return Outcome.GOOD;
+    }
+    store.quarantine(digest);
+    return Outcome.CORRUPT;
+  }
+
+  private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf) throws IOException {
+    return hash(store, r, buf, n -> { });
+  }
+
+  private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf, java.util.function.LongConsumer afterRead) throws IOException {
     try (FileChannel ch = FileChannel.open(store.blobPath(r.digest()), StandardOpenOption.READ)) {
-      long pos = 0;
-      while (true) {
-        buf.clear();
-        int n = ch.read(buf, pos);
-        if (n < 0) {
-          break;
-        }
-        buf.flip();
-        sha.update(buf);
-        pos += n;
-      }
+      // the whole file as it is now: one of another size than recorded hashes wrong, and is reported
+      return FileHash.sha256(ch, 0, ch.size(), buf, afterRead);
     }
-    return Digest.ofBytes(sha.digest());
   }
 }
