@@ -50,6 +50,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * bytes held until its digest is verified.
  */
 final class BlobHandler {
+  /** How long the body of Ollama's URL-resolution GET waits after its headers; see {@link #serveSource}. */
+  static final long RESOLUTION_BODY_DELAY_MS = 200;
   private final Vertx vertx;
   private final DownloadManager downloads;
   private final BlobStore store;
@@ -300,7 +302,8 @@ final class BlobHandler {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);
-    if (r instanceof RangeHeader.Partial p && !p.isSingle()) {
+    if ((r instanceof RangeHeader.Partial p && !p.isSingle()) || (r instanceof RangeHeader.Whole && ex.isOllamaResolution())) {
+      // several ranges (no sendfile for multipart), or Ollama's resolution GET, whose body waits (serveSource)
       FileSource source;
       try {
         source = new FileSource(path, io);
@@ -378,7 +381,17 @@ final class BlobHandler {
       return;
     }
     resp.putHeader("Content-Length", Long.toString(length));
-    new BodyWriter(ex, source, parts, trailer, metrics, tag).start();
+    BodyWriter writer = new BodyWriter(ex, source, parts, trailer, metrics, tag);
+    if (r instanceof RangeHeader.Whole && ex.isOllamaResolution() && length > 0) {
+      // server/download.go reads the status and Location of this GET and hangs up (it never reads the body): the
+      // headers go now, the body a moment later, so a client that hangs up at once is sent none of it (issue 15: up to
+      // 1 MiB of a blob crossed the wire per resolution before the hang-up reached the server). Anyone else with
+      // Ollama's User-Agent who does read it gets it RESOLUTION_BODY_DELAY_MS later.
+      resp.writeHead();
+      vertx.setTimer(RESOLUTION_BODY_DELAY_MS, id -> writer.start());
+      return;
+    }
+    writer.start();
   }
 
   private static void unsatisfiable(HttpServerResponse resp, RangeHeader.Result r, long size) {

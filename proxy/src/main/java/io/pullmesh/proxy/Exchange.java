@@ -68,6 +68,15 @@ final class Exchange {
     return ua != null && ua.regionMatches(true, 0, "ollama-transfer/", 0, "ollama-transfer/".length());
   }
 
+  /**
+   * Whether this is server/download.go's URL-resolution GET: Ollama's own User-Agent ({@code ollama/<version>}, the
+   * registry calls of server/images.go; its parts say {@code Go-http-client/1.1}) on a blob GET without Range. Ollama
+   * reads only the status and Location of that response and closes it (download.go:242-270).
+   */
+  boolean isOllamaResolution() {
+    return request.getHeader("Range") == null && upstreamAgent() != null;
+  }
+
   static String peer(HttpServerRequest req) {
     return req.remoteAddress() == null ? "?" : String.valueOf(req.remoteAddress().hostAddress());
   }
