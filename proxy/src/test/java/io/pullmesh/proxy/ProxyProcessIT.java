@@ -299,7 +299,8 @@ class ProxyProcessIT {
         client.pull(p.url(), model.reference(), dir.resolve("ollama"));
       }
       MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama"));
-      assertTrue(p.listeningLine.contains("bob:***@"), p.listeningLine);
+      assertTrue(p.listeningLine.contains("(upstream " + privateRegistry.registryUrl() + ","),
+          "the credentials left the URL for the upstream's credentials: " + p.listeningLine);
       String[] shown = {p.stdout(), p.stderr(), RawHttp.get(p.url() + "/").bodyText(), RawHttp.get(p.url() + "/admin/v1/stats").bodyText(),
           RawHttp.get(p.url() + "/metrics").bodyText()};
       for (String text : shown) {

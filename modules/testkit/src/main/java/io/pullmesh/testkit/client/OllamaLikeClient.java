@@ -20,8 +20,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Stands for {@code ollama serve} pulling a model: a faithful Java re-implementation of server/images.go
@@ -65,9 +63,9 @@ public final class OllamaLikeClient implements AutoCloseable {
 
   public OllamaLikeClient(ClientOptions options) {
     this.options = options;
-    this.httpExecutor = Executors.newCachedThreadPool(daemon("ollama-like-http"));
-    this.partPool = Executors.newCachedThreadPool(daemon("ollama-like-part"));
-    this.watchdogs = Executors.newSingleThreadScheduledExecutor(daemon("ollama-like-watchdog"));
+    this.httpExecutor = Executors.newCachedThreadPool(Daemons.named("ollama-like-http"));
+    this.partPool = Executors.newCachedThreadPool(Daemons.named("ollama-like-part"));
+    this.watchdogs = Executors.newSingleThreadScheduledExecutor(Daemons.named("ollama-like-watchdog"));
     HttpClient.Builder b = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NEVER)
@@ -166,7 +164,7 @@ public final class OllamaLikeClient implements AutoCloseable {
     } catch (IOException e) {
       throw new PullException(e.toString(), e, results);
     }
-    return new PullResult(model, Digest.ofBytes(sha256().digest(manifest)), manifestPath, results,
+    return new PullResult(model, Digest.of(manifest), manifestPath, results,
         Duration.ofNanos(options.ticker.nanos() - started));
   }
 
@@ -227,12 +225,4 @@ public final class OllamaLikeClient implements AutoCloseable {
     httpExecutor.shutdownNow();
   }
 
-  private static ThreadFactory daemon(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
-  }
 }

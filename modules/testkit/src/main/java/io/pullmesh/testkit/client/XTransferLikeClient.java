@@ -9,16 +9,12 @@ import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Stands for {@code ollama serve} pulling a tensor (safetensors, MLX) model: a Java re-implementation of Ollama's
@@ -113,8 +109,8 @@ public final class XTransferLikeClient implements AutoCloseable {
 
   public XTransferLikeClient(XTransferOptions options) {
     this.options = options;
-    this.httpExecutor = Executors.newCachedThreadPool(daemon("xtransfer-http"));
-    this.watchdogs = Executors.newSingleThreadScheduledExecutor(daemon("xtransfer-watchdog"));
+    this.httpExecutor = Executors.newCachedThreadPool(Daemons.named("xtransfer-http"));
+    this.watchdogs = Executors.newSingleThreadScheduledExecutor(Daemons.named("xtransfer-watchdog"));
     HttpClient.Builder t = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .followRedirects(HttpClient.Redirect.NEVER)
@@ -216,7 +212,7 @@ public final class XTransferLikeClient implements AutoCloseable {
     } catch (IOException e) {
       throw new XTransferException(e.toString(), e, results);
     }
-    return new XTransferResult(results, Digest.ofBytes(sha256(manifest)), manifestPath,
+    return new XTransferResult(results, Digest.of(manifest), manifestPath,
         Duration.ofNanos(options.ticker.nanos() - started));
   }
 
@@ -262,13 +258,6 @@ public final class XTransferLikeClient implements AutoCloseable {
     return true;
   }
 
-  private static byte[] sha256(byte[] bytes) {
-    try {
-      return MessageDigest.getInstance("SHA-256").digest(bytes);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
 
   /** Stops the client's threads; downloads in progress fail. */
   @Override
@@ -277,12 +266,4 @@ public final class XTransferLikeClient implements AutoCloseable {
     httpExecutor.shutdownNow();
   }
 
-  private static ThreadFactory daemon(String prefix) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
-  }
 }
