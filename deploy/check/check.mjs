@@ -223,7 +223,10 @@ function crossCheck(objects, errors) {
           errors.push(`${where}: container ${c.name} has no ${probe}`);
           continue;
         }
-        if (p.httpGet?.path !== "/healthz") errors.push(`${where}: container ${c.name}: ${probe} does not ask /healthz`);
+        // liveness asks /, which answers while the process serves: /healthz says 503 "degraded" while the disk is full,
+        // and a restart would not free the disk, only stop the cached models being served
+        const want = probe === "livenessProbe" ? "/" : "/healthz";
+        if (p.httpGet?.path !== want) errors.push(`${where}: container ${c.name}: ${probe} does not ask ${want}`);
         if (typeof p.httpGet?.port === "string" && !portNames.has(p.httpGet.port)) errors.push(`${where}: container ${c.name}: ${probe} port ${p.httpGet.port} is not a named port`);
       }
       const numbers = new Set((c.ports ?? []).map((p) => p.containerPort));
@@ -371,7 +374,7 @@ async function selfTest() {
     ["a kind that does not exist", "pullmesh.yaml", "kind: DaemonSet", "kind: DaemonSett"],
     ["a value outside the schema's enum-like pattern (ServiceMonitor interval)", "servicemonitor.yaml", "interval: 15s", "interval: fifteen"],
     ["an unknown field in the ServiceMonitor", "servicemonitor.yaml", "scrapeTimeout: 10s", "scrapeTimeout: 10s\n      scrapeTimout: 10s"],
-    ["a probe on a port the container does not name", "pullmesh.yaml", "              path: /healthz\n              port: http\n            periodSeconds: 20", "              path: /healthz\n              port: htp\n            periodSeconds: 20"],
+    ["a probe on a port the container does not name", "pullmesh.yaml", "              path: /\n              port: http\n            periodSeconds: 20", "              path: /\n              port: htp\n            periodSeconds: 20"],
     ["a Service selecting no pods", "pullmesh.yaml", "  internalTrafficPolicy: Local\n  selector:\n    app.kubernetes.io/name: pullmesh", "  internalTrafficPolicy: Local\n  selector:\n    app.kubernetes.io/name: pulmesh"],
     ["a YAML syntax error", "servicemonitor.yaml", "  endpoints:", "  endpoints: ["],
     ["a namespace in a manifest", "servicemonitor.yaml", "  name: pullmesh\n", "  name: pullmesh\n  namespace: default\n"],

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.pullmesh.core.Bytes;
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
@@ -65,6 +66,8 @@ import java.util.logging.Logger;
 public final class PullmeshProxy implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(PullmeshProxy.class.getName());
   private static final Buffer STATUS_PAGE = loadStatusPage();
+  /** How often the cache's disk is looked at for /healthz (full, read-only). */
+  static final long HEALTH_CHECK_MS = 3_000;
 
   private final ProxyConfig config;
   private final Vertx vertx;
@@ -76,6 +79,7 @@ public final class PullmeshProxy implements AutoCloseable {
   private final RegistryRouter router;
   private final HeaderDeadlines deadlines;
   private final Scrubber scrubber;
+  private final CacheHealth health;
   /** This node's token in the Via header of its upstream requests, or null. */
   private final String via;
   private final DownloadManager downloads;
@@ -122,7 +126,12 @@ public final class PullmeshProxy implements AutoCloseable {
       this.upstream = new UpstreamRegistry(vertx, config.upstream(), fetchConfig,
           UpstreamAccess.of(config.upstream().getHost(), config.upstreamCredentials()), metrics, clock, config.upstreamTransport());
       long totalSpace = totalSpace(store.root());
-      this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(), () -> config.cacheLimit().resolve(totalSpace), clock,
+      if (config.cacheLimit().resolve(totalSpace) > totalSpace) {
+        LOG.warning(() -> "--cache-max-bytes " + config.cacheLimit() + " is more than the disk holding " + store.root() + " ("
+            + Bytes.human(totalSpace) + "): the disk's size is the limit");
+      }
+      this.space = new SpaceManager(store, DecayedFrequencyPolicy.withDefaults(),
+          () -> Math.min(config.cacheLimit().resolve(totalSpace), totalSpace), clock,
           (e, reason) -> {
             metrics.eviction(reason, e.bytes());
             Mesh m = mesh;
@@ -141,6 +150,8 @@ public final class PullmeshProxy implements AutoCloseable {
       this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics, fetchConfig.userAgent());
       this.pulls = new PullLog(clock);
       vertx.setPeriodic(10_000, id -> pulls.sweep());
+      this.health = new CacheHealth(store);
+      vertx.setPeriodic(HEALTH_CHECK_MS, id -> vertx.executeBlocking(() -> health.check(), false));
       this.blobs = new BlobHandler(vertx, downloads, store, space, io, metrics, config.publicUrl(), aliases, pulls, clock, () -> transferPort);
       this.origins = new BlobOrigins(vertx, store.catalog());
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
@@ -180,6 +191,7 @@ public final class PullmeshProxy implements AutoCloseable {
             }
           });
       this.scrubber = new Scrubber(store, space::inUse, metrics, config.scrubInterval(), config.scrubRate(), this::lost);
+      metrics.cacheWritable(() -> health.state().writable());
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);
       space.enforce();
@@ -703,10 +715,14 @@ public final class PullmeshProxy implements AutoCloseable {
       switch (path) {
         case "/healthz" -> {
           resp.putHeader("Content-Type", "text/plain; charset=utf-8");
-          if (ready) {
-            resp.setStatusCode(200).end("ok\n");
-          } else {
+          CacheHealth.State h = health.state();
+          if (!ready) {
             resp.setStatusCode(503).end("starting\n");
+          } else if (!h.writable()) {
+            // cached blobs are still served; new ones cannot be stored: not ready for new pulls, the truth for a probe
+            resp.setStatusCode(503).end("degraded: " + h.reason() + "\n");
+          } else {
+            resp.setStatusCode(200).end("ok\n");
           }
           return;
         }

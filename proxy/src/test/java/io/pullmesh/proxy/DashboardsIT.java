@@ -55,7 +55,7 @@ class DashboardsIT {
   static final long MIB = 1 << 20;
   static final Duration WAIT = Duration.ofSeconds(20);
   static final Set<String> ALERTS = Set.of("PullmeshDown", "UpstreamFailing", "DigestMismatches", "DownloadsStalled", "CacheNearLimit",
-      "BlobCorrupt");
+      "BlobCorrupt", "CacheNotWritable");
 
   @TempDir Path dir;
 

@@ -48,6 +48,7 @@ class MetricsDocTest {
     m.peerPieceFailure("node-1", "digest");
     m.meshPeers(() -> 2);
     m.scrubbed("good", 10);
+    m.cacheWritable(() -> true);
 
     // every meter name is registered by the calls above (a new meter needs a line here, and one in the doc)
     List<String> unregistered = new ArrayList<>();

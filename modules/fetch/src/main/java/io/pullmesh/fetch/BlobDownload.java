@@ -407,10 +407,20 @@ public final class BlobDownload {
   }
 
   /** Reopens a resumable partial file of the right size, or creates a new one. Blocking. */
-  private Opened open(BlobLocation loc, int wantedPieceSize) throws IOException {
-    space.reserve(digest, loc.size());
-    Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size());
-    if (had.isPresent() && loc.rangeSupported()) {
+  private Opened open(BlobLocation loc, int wantedPieceSize) {
+    Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size() && loc.rangeSupported());
+    // reserved against the limit and the disk before the first body byte: a blob that cannot fit is a 507 now, not a
+    // 200 that breaks (issue 18); a resumed download needs room only for what it lacks
+    space.reserve(digest, loc.size(), had.map(r -> Math.min(r.size(), (long) r.done().cardinality() * r.pieceSize())).orElse(0L));
+    try {
+      return openPartial(loc, wantedPieceSize, had);
+    } catch (IOException e) {
+      throw new RegistryException(storageCode(e), "blob " + digest + ": the cache cannot store it: " + e.getMessage(), e);
+    }
+  }
+
+  private Opened openPartial(BlobLocation loc, int wantedPieceSize, Optional<PartialRecord> had) throws IOException {
+    if (had.isPresent()) {
       return new Opened(loc, store.reopenPartial(had.get()), had.get());
     }
     int pieceSize = wantedPieceSize > 0 ? wantedPieceSize
@@ -1217,9 +1227,11 @@ public final class BlobDownload {
     int attempts = 0;
     while (bb.hasRemaining()) {
       try {
-        at += channel.write(bb, at);
+        int n = channel.write(bb, at);
+        at += n;
+        space.wrote(digest, n);
       } catch (IOException e) {
-        if (storageCode(e) != ErrorCode.INSUFFICIENT_STORAGE || attempts++ >= 2) {
+        if (!isDiskFull(e) || attempts++ >= 2) {
           throw e;
         }
         // what this download still has to write (its file is sparse): evicting that much lets it finish
@@ -1235,9 +1247,18 @@ public final class BlobDownload {
     }
   }
 
-  private static ErrorCode storageCode(IOException e) {
+  private static boolean isDiskFull(IOException e) {
     String m = String.valueOf(e.getMessage());
-    return m.contains("No space left") || m.contains("Disk quota") ? ErrorCode.INSUFFICIENT_STORAGE : ErrorCode.INTERNAL_ERROR;
+    return m.contains("No space left") || m.contains("Disk quota");
+  }
+
+  /**
+   * What a failure of the cache's own disk means to a client: 507 for a disk that is full or cannot be written (a
+   * read-only file system), 500 for anything else; never 502, which blames the upstream (issue 18).
+   */
+  private static ErrorCode storageCode(IOException e) {
+    return isDiskFull(e) || String.valueOf(e.getMessage()).contains("Read-only file system") ? ErrorCode.INSUFFICIENT_STORAGE
+        : ErrorCode.INTERNAL_ERROR;
   }
 
   /**

@@ -62,4 +62,6 @@ public final class MeterNames {
   public static final String SCRUB_BLOBS = "pullmesh.scrub.blobs";
   /** Counter: bytes re-hashed by the scrub. */
   public static final String SCRUB_BYTES = "pullmesh.scrub.bytes";
+  /** Gauge: 1 while the cache can take new blobs, 0 while its disk is full (under the index's reserve) or read-only. */
+  public static final String CACHE_WRITABLE = "pullmesh.cache.writable";
 }

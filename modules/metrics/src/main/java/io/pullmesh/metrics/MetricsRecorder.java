@@ -77,6 +77,9 @@ public interface MetricsRecorder {
   /** Registers the gauge of peers in the mesh (other nodes); the supplier must be non-blocking. */
   default void meshPeers(LongSupplier peers) {}
 
+  /** Registers the gauge that is 1 while the cache can take new blobs, 0 while its disk is full or read-only. */
+  default void cacheWritable(java.util.function.BooleanSupplier writable) {}
+
   /** Registers the cache limit gauge. */
   void cacheLimit(LongSupplier limitBytes);
 

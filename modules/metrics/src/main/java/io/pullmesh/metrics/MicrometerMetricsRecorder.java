@@ -165,6 +165,12 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
+  public void cacheWritable(java.util.function.BooleanSupplier writable) {
+    Gauge.builder(MeterNames.CACHE_WRITABLE, writable, w -> w.getAsBoolean() ? 1 : 0)
+        .description("1 while the cache can take new blobs, 0 while its disk is full or read-only").strongReference(true).register(registry);
+  }
+
+  @Override
   public void scrubCounters() {
     for (String r : new String[] {"good", "corrupt", "unreadable"}) {
       counter(MeterNames.SCRUB_BLOBS, "Committed blobs re-hashed for bit rot", "result", r);

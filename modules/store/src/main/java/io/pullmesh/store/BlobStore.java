@@ -32,6 +32,7 @@ import org.rocksdb.RocksDBException;
  *
  * <pre>
  *   LOCK                          held with a file lock while one process owns the cache
+ *   ballast                       8 MiB of zeros, freed at start when the disk is full so the index can open
  *   blobs/sha256/ab/abcdef...     committed blobs: verified, complete, never written again (mode 0444)
  *   partial/sha256-abcdef....data blobs being fetched: a sparse file of the final size, written at offsets
  *   quarantine/sha256-abcdef...   committed blobs whose bytes no longer matched their digest (kept for inspection)
@@ -120,10 +121,12 @@ public final class BlobStore implements AutoCloseable {
       Files.createDirectories(abs.resolve("blobs").resolve(Digest.ALGORITHM));
       Files.createDirectories(abs.resolve("partial"));
       Files.createDirectories(abs.resolve("index"));
+      Ballast.makeRoomToStart(abs);
       index = new CacheIndex(abs.resolve("index"));
       BlobStore store = new BlobStore(abs, clock, lockChannel, lock, index);
       store.reconcilePartials();
       store.reconcile();
+      Ballast.ensure(abs);
       return store;
     } catch (IOException | RocksDBException | RuntimeException e) {
       if (index != null) {
@@ -353,6 +356,11 @@ public final class BlobStore implements AutoCloseable {
     } catch (IOException e) {
       LOG.warning(() -> "could not delete partial file of " + d + ": " + e);
     }
+  }
+
+  /** Makes the start-up ballast again if it was freed and the disk has room now (see {@link Ballast}). Blocking. */
+  public void keepBallast() {
+    Ballast.ensure(root);
   }
 
   /** Bytes of partial files on disk (resumable downloads and downloads in progress). */

@@ -19,11 +19,14 @@ import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 
 /**
- * Keeps the cache within its limit. Space is accounted as committed blob bytes plus the full size of every
- * download in progress (reserved when it starts, since its partial file grows to that size). When a download
- * needs room, or a commit or a smaller limit leaves the cache over it, the {@link EvictionPolicy} picks blobs to
- * remove among those that may go: never a pinned blob (of a pinned tag's current manifest), one being served
- * ({@link #use}) or one being downloaded.
+ * Keeps the cache within its limit and its disk. Space is accounted as committed blob bytes, plus the full size of
+ * every download in progress (reserved when it starts, since its partial file grows to that size), plus the pieces of
+ * partial downloads kept for a later resume. A download is reserved against the limit and against the disk's real free
+ * space, whichever is smaller (other programs' data on the disk counts, and {@link #DISK_RESERVE} stays free for the
+ * index), before its first byte is served: one that cannot fit is refused with 507 up front (issue 18). When a
+ * download needs room, or a commit or a smaller limit leaves the cache over it, kept partials go first, oldest first,
+ * then the {@link EvictionPolicy} picks blobs among those that may go: never a pinned blob (of a pinned tag's current
+ * manifest), one being served ({@link #use}) or one being downloaded.
  *
  * <p>Blocking (eviction deletes files, candidates come from the index) and thread-safe; never call from an
  * event loop.
@@ -49,7 +52,15 @@ public final class SpaceManager {
   private final Clock clock;
   private final Listener listener;
   private final Map<Digest, Integer> inUse = new ConcurrentHashMap<>();
+  /** Bytes of the disk downloads never take: RocksDB writes there, and a full disk must not stop the index. */
+  public static final long DISK_RESERVE = 16L << 20;
+
+  private final LongSupplier usableSpace;
   private final Map<Digest, Long> reservations = new HashMap<>();
+  /** Per reservation: what was on disk already when it was made (a resumed download's pieces). */
+  private final Map<Digest, Long> onDisk = new HashMap<>();
+  /** Per reservation: bytes written since; read without the lock. */
+  private final Map<Digest, java.util.concurrent.atomic.LongAdder> written = new ConcurrentHashMap<>();
   private final AtomicLong reserved = new AtomicLong();
   private final AtomicLong evictions = new AtomicLong();
 
@@ -57,6 +68,12 @@ public final class SpaceManager {
    * @param limit the cache limit in bytes, read on every decision (so it may change at runtime)
    */
   public SpaceManager(BlobStore store, EvictionPolicy policy, LongSupplier limit, Clock clock, Listener listener) {
+    this(store, policy, limit, clock, listener, () -> Ballast.usable(store.root()));
+  }
+
+  /** As above, with the disk's usable bytes from {@code usableSpace} (tests stand in for a disk). */
+  public SpaceManager(BlobStore store, EvictionPolicy policy, LongSupplier limit, Clock clock, Listener listener, LongSupplier usableSpace) {
+    this.usableSpace = usableSpace;
     this.store = store;
     this.policy = policy;
     this.limit = limit;
@@ -73,9 +90,32 @@ public final class SpaceManager {
     return reserved.get();
   }
 
-  /** Committed plus reserved bytes: what counts against the limit. */
+  /** Committed, reserved and kept-partial bytes: what counts against the limit. */
   public long used() {
-    return store.committedBytes() + reserved.get();
+    return store.committedBytes() + reserved.get() + keptPartialBytes();
+  }
+
+  /** The pieces on disk of partial downloads not running now (kept for a later resume). */
+  public synchronized long keptPartialBytes() {
+    long sum = 0;
+    for (PartialRecord r : keptPartials()) {
+      sum += piecesOnDisk(r);
+    }
+    return sum;
+  }
+
+  private List<PartialRecord> keptPartials() {
+    List<PartialRecord> out = new ArrayList<>();
+    for (PartialRecord r : store.partials()) {
+      if (!reservations.containsKey(r.digest())) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  private static long piecesOnDisk(PartialRecord r) {
+    return Math.min(r.size(), (long) r.done().cardinality() * r.pieceSize());
   }
 
   public long evictions() {
@@ -105,14 +145,20 @@ public final class SpaceManager {
     return inUse.containsKey(d);
   }
 
-  /**
-   * Holds room for a download of {@code size} bytes, evicting what the policy chooses if the cache would
-   * otherwise exceed its limit. Reserving a digest already reserved changes nothing.
-   *
-   * @throws RegistryException INSUFFICIENT_STORAGE (507) when the blob is larger than the limit, or not enough
-   *     can be evicted because the rest is pinned, in use or being downloaded
-   */
+  /** As {@link #reserve(Digest, long, long)} for a download with nothing on disk yet. */
   public synchronized void reserve(Digest d, long size) {
+    reserve(d, size, 0);
+  }
+
+  /**
+   * Holds room for a download of {@code size} bytes, of which {@code alreadyOnDisk} (a resumed download's pieces) are
+   * written already, evicting what is needed if the cache would exceed its limit or its disk would fill. Reserving a
+   * digest already reserved changes nothing.
+   *
+   * @throws RegistryException INSUFFICIENT_STORAGE (507) when the blob is larger than the limit or than the disk can
+   *     hold, or not enough can be evicted because the rest is pinned, in use or being downloaded
+   */
+  public synchronized void reserve(Digest d, long size, long alreadyOnDisk) {
     if (reservations.containsKey(d)) {
       return;
     }
@@ -121,23 +167,77 @@ public final class SpaceManager {
       throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "blob " + d + " is " + Bytes.human(size)
           + ", larger than the whole cache limit of " + Bytes.human(max) + ": raise --cache-max-bytes");
     }
-    long over = store.committedBytes() + reserved.get() + size - max;
+    // the other blobs of the model being pulled are about to be used, and this blob's own kept pieces are what it
+    // resumes from: not them; and what it has on disk already is counted once, in its reservation
+    Set<Digest> keep = siblings(d);
+    keep.add(d);
+    long over = used() - alreadyOnDisk + size - max;
+    if (over > 0 && over <= evictable(keep)) {
+      evict(over, "room for download", "room for " + d.shortHex(), keep);
+      over = used() - alreadyOnDisk + size - max;
+    }
     if (over > 0) {
-      // the other blobs of the model being pulled are about to be used: not them
-      evict(over, "room for download", "room for " + d.shortHex(), siblings(d));
-      over = store.committedBytes() + reserved.get() + size - max;
-      if (over > 0) {
-        throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "the cache (limit " + Bytes.human(max) + ") has no room for "
-            + Bytes.human(size) + " more: " + Bytes.human(over) + " short, and the rest is pinned, being served or being downloaded");
+      throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "the cache (limit " + Bytes.human(max) + ") has no room for "
+          + Bytes.human(size) + " more: " + Bytes.human(over) + " short, and the rest is pinned, being served or being downloaded");
+    }
+    long need = Math.max(0, size - alreadyOnDisk);
+    long diskShort = need + pendingWrites() + DISK_RESERVE - usableSpace.getAsLong();
+    if (diskShort > 0) {
+      // evict only when that would make the room: a blob that cannot fit anyway must not cost the cache what it holds
+      if (diskShort <= evictable(keep)) {
+        evict(diskShort, "disk full", "disk full, room for " + d.shortHex(), keep);
+      }
+      diskShort = need + pendingWrites() + DISK_RESERVE - usableSpace.getAsLong();
+      if (diskShort > 0) {
+        throw new RegistryException(ErrorCode.INSUFFICIENT_STORAGE, "the disk holding the cache has " + Bytes.human(Math.max(0, usableSpace.getAsLong()))
+            + " free (other programs' data counts, " + Bytes.human(DISK_RESERVE) + " is kept for the index, " + Bytes.human(pendingWrites())
+            + " is promised to downloads in progress): no room for " + Bytes.human(need) + " more of blob " + d.shortHex() + ", "
+            + Bytes.human(diskShort) + " short, and the rest is pinned, being served or being downloaded");
       }
     }
     reservations.put(d, size);
+    onDisk.put(d, alreadyOnDisk);
+    written.put(d, new java.util.concurrent.atomic.LongAdder());
     reserved.addAndGet(size);
+  }
+
+  /** What eviction could free at most: kept partials and committed blobs not pinned, served, downloaded or in {@code keep}. */
+  private long evictable(Set<Digest> keep) {
+    Set<Digest> kept = protectedDigests();
+    kept.addAll(keep);
+    long sum = 0;
+    for (PartialRecord r : keptPartials()) {
+      sum += keep.contains(r.digest()) ? 0 : piecesOnDisk(r);
+    }
+    for (BlobRecord r : store.blobs()) {
+      sum += kept.contains(r.digest()) ? 0 : r.size();
+    }
+    return sum;
+  }
+
+  /** A download reserved with {@link #reserve} wrote {@code bytes} more to its partial file (any thread; no lock). */
+  public void wrote(Digest d, long bytes) {
+    java.util.concurrent.atomic.LongAdder a = written.get(d);
+    if (a != null) {
+      a.add(bytes);
+    }
+  }
+
+  /** Bytes the downloads in progress will still write: what the disk must keep for them. Caller holds the lock. */
+  private long pendingWrites() {
+    long sum = 0;
+    for (Map.Entry<Digest, Long> e : reservations.entrySet()) {
+      java.util.concurrent.atomic.LongAdder w = written.get(e.getKey());
+      sum += Math.max(0, e.getValue() - onDisk.getOrDefault(e.getKey(), 0L) - (w == null ? 0 : w.sum()));
+    }
+    return sum;
   }
 
   /** The download of {@code d} ended (committed or given up): its reservation is released. */
   public synchronized void release(Digest d) {
     Long size = reservations.remove(d);
+    onDisk.remove(d);
+    written.remove(d);
     if (size != null) {
       reserved.addAndGet(-size);
     }
@@ -167,11 +267,7 @@ public final class SpaceManager {
   }
 
   private long usableSpace() {
-    try {
-      return java.nio.file.Files.getFileStore(store.root()).getUsableSpace();
-    } catch (java.io.IOException e) {
-      return 0;
-    }
+    return usableSpace.getAsLong();
   }
 
   /**
@@ -221,10 +317,39 @@ public final class SpaceManager {
   }
 
   /**
+   * Deletes partial downloads kept for a resume (none is running), oldest first, until {@code bytes} are freed: a kept
+   * partial is worth less than a committed blob, and nobody reads it (issue 18: a kept partial could fill the disk and
+   * could not be evicted).
+   */
+  private long evictKeptPartials(long bytes, String reason, String detail, Set<Digest> alsoKeep) {
+    List<PartialRecord> kept = new ArrayList<>(keptPartials());
+    kept.removeIf(r -> alsoKeep.contains(r.digest()));
+    kept.sort(java.util.Comparator.comparingLong(PartialRecord::updatedAt));
+    long freed = 0;
+    for (PartialRecord r : kept) {
+      if (freed >= bytes) {
+        break;
+      }
+      long n = piecesOnDisk(r);
+      store.discardPartial(r.digest());
+      freed += n;
+      evictions.incrementAndGet();
+      LOG.info(() -> "deleted the kept partial download of " + r.digest() + " (" + Bytes.human(n) + " of pieces): " + detail);
+      listener.evicted(new Eviction(r.digest(), n), reason);
+    }
+    return freed;
+  }
+
+  /**
    * @param reason the listener's (bounded) reason
    * @param detail the log's, which may name the download making room
    */
   private long evict(long bytes, String reason, String detail, Set<Digest> alsoKeep) {
+    long freed = evictKeptPartials(bytes, reason, detail, alsoKeep);
+    if (freed >= bytes) {
+      return freed;
+    }
+    bytes -= freed;
     Set<Digest> keep = protectedDigests();
     keep.addAll(alsoKeep);
     List<EvictionCandidate> candidates = new ArrayList<>();
@@ -233,7 +358,6 @@ public final class SpaceManager {
         candidates.add(new EvictionCandidate(r.digest(), r.size(), r.lastAccess(), r.hits(), r.createdAt()));
       }
     }
-    long freed = 0;
     for (Digest d : policy.selectVictims(candidates, bytes, clock.millis())) {
       long n = store.evict(d);
       if (n > 0) {

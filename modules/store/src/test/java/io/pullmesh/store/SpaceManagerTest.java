@@ -139,4 +139,83 @@ class SpaceManagerTest {
       assertFalse(space.inUse(d), "closing a lease twice releases once");
     }
   }
+
+  private static final long MIB = 1 << 20;
+
+  /** A disk of {@code free} usable bytes, that shrinks as downloads write: stands for the file system under the cache. */
+  private SpaceManager onDisk(BlobStore store, long limit, AtomicLong free) {
+    return new SpaceManager(store, new LruPolicy(), () -> limit, clock, (e, why) -> evicted.add(e), free::get);
+  }
+
+  @Test
+  void regressionADownloadTheDiskCannotHoldIsRefusedUpFrontThoughTheLimitAllowsIt() throws Exception {
+    // issue 18: on a disk other programs had filled, a blob within --cache-max-bytes got a 200 that broke at ENOSPC
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      SpaceManager space = onDisk(store, 1L << 30, new AtomicLong(100 * MIB));
+      RegistryException e = assertThrows(RegistryException.class, () -> space.reserve(BlobStoreTest.sha256(new byte[] {1}), 90 * MIB));
+      assertEquals(ErrorCode.INSUFFICIENT_STORAGE, e.code());
+      assertTrue(e.getMessage().contains("other programs' data counts"), e.getMessage());
+      space.reserve(BlobStoreTest.sha256(new byte[] {2}), 80 * MIB);
+      assertEquals(80 * MIB, space.reserved(), "what fits beside the index's reserve is reserved");
+    }
+  }
+
+  @Test
+  void bytesPromisedToDownloadsInProgressCountUntilTheyAreWritten() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      AtomicLong free = new AtomicLong(100 * MIB);
+      SpaceManager space = onDisk(store, 1L << 30, free);
+      Digest a = BlobStoreTest.sha256(new byte[] {1});
+      space.reserve(a, 60 * MIB);
+      Digest b = BlobStoreTest.sha256(new byte[] {2});
+      assertThrows(RegistryException.class, () -> space.reserve(b, 30 * MIB), "60 promised + 30 + the reserve is more than 100");
+      // a writes 50 MiB: the disk shrinks by that, and so does what a still needs
+      free.addAndGet(-50 * MIB);
+      space.wrote(a, 50 * MIB);
+      assertThrows(RegistryException.class, () -> space.reserve(b, 30 * MIB), "50 free - 10 promised - 16 reserve < 30");
+      space.reserve(b, 20 * MIB);
+      space.release(a);
+      assertEquals(20 * MIB, space.reserved());
+    }
+  }
+
+  @Test
+  void aBlobThatCannotFitEvenAfterEvictingEverythingEvictsNothing() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest cached = put(store, 1000, 1);
+      SpaceManager space = onDisk(store, 1L << 30, new AtomicLong(20 * MIB));
+      assertThrows(RegistryException.class, () -> space.reserve(BlobStoreTest.sha256(new byte[] {3}), 40 * MIB));
+      assertTrue(evicted.isEmpty() && store.lookup(cached).isPresent(), "nothing was evicted in vain");
+    }
+  }
+
+  @Test
+  void regressionKeptPartialsCountAgainstTheLimitAndAreEvictedFirstOldestFirst() throws Exception {
+    // issue 18: a failed download's kept partial filled the disk, and could not be evicted ("not in the cache")
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest cached = put(store, 4000, 1);
+      Digest older = keptPartial(store, (byte) 5, 2);
+      Digest newer = keptPartial(store, (byte) 6, 3);
+      SpaceManager space = space(store, 20_000);
+      assertEquals(4000 + 2 * 4096, space.used(), "two kept pieces of 4 KiB and a blob count against the limit");
+      assertEquals(2 * 4096, space.keptPartialBytes());
+      space.reserve(BlobStoreTest.sha256(new byte[] {9}), 10_000);
+      assertEquals(List.of(older), evicted.stream().map(SpaceManager.Eviction::digest).toList(), "the oldest kept partial went first");
+      assertTrue(store.partial(older).isEmpty() && store.partial(newer).isPresent() && store.lookup(cached).isPresent());
+    }
+  }
+
+  /** A partial download of 16 KiB in 4 KiB pieces with its first piece on disk, not running, last updated at {@code at}. */
+  private Digest keptPartial(BlobStore store, byte seed, long at) throws Exception {
+    clock.millis = at;
+    Digest d = BlobStoreTest.sha256(new byte[] {seed, 1, 2});
+    try (java.nio.channels.FileChannel ch = store.openPartial(d, 16 << 10, RepositoryName.parse("library/x"), 4096)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[4096]), 0);
+      ch.force(true);
+    }
+    java.util.BitSet done = new java.util.BitSet();
+    done.set(0);
+    store.putPartial(new PartialRecord(d, RepositoryName.parse("library/x"), 16 << 10, 4096, done, at));
+    return d;
+  }
 }
