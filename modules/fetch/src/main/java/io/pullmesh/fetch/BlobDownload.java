@@ -111,6 +111,7 @@ public final class BlobDownload {
   private final ArrayDeque<long[]> rateSamples = new ArrayDeque<>();
   private long persister = -1;
   private BitSet persisted = new BitSet();
+  private int[] persistedFilled = new int[0];
   private boolean persisting;
   private int readers;
   private long startedAt;
@@ -374,7 +375,14 @@ public final class BlobDownload {
             done.set(p);
             taken.set(p);
           }
+          // an unfinished piece goes on from the prefix that was on disk when its state was last recorded
+          for (int p = 0; p < n; p++) {
+            if (!done.get(p)) {
+              filled[p] = o.resumed().onDisk(p);
+            }
+          }
           persisted = (BitSet) done.clone();
+          persistedFilled = filledOfUnfinished();
         }
         resumedPieces = done.cardinality();
         state = State.FETCHING;
@@ -411,7 +419,7 @@ public final class BlobDownload {
     Optional<PartialRecord> had = store.partial(digest).filter(r -> r.size() == loc.size() && loc.rangeSupported());
     // reserved against the limit and the disk before the first body byte: a blob that cannot fit is a 507 now, not a
     // 200 that breaks (issue 18); a resumed download needs room only for what it lacks
-    space.reserve(digest, loc.size(), had.map(r -> Math.min(r.size(), (long) r.done().cardinality() * r.pieceSize())).orElse(0L));
+    space.reserve(digest, loc.size(), had.map(PartialRecord::bytesOnDisk).orElse(0L));
     try {
       return openPartial(loc, wantedPieceSize, had);
     } catch (IOException e) {
@@ -1166,11 +1174,16 @@ public final class BlobDownload {
    */
   void persistPieces() {
     BitSet snapshot;
+    int[] prefixes;
     long size;
     int pieceSize;
     synchronized (this) {
-      if (persisting || layout == null || channel == null || !(state == State.FETCHING || state == State.FAILED)
-          || done.equals(persisted) || !rangeMode) {
+      if (persisting || layout == null || channel == null || !(state == State.FETCHING || state == State.FAILED) || !rangeMode) {
+        return;
+      }
+      // taken before the flush: every byte these name was written before it, so it is on disk once the flush returns
+      prefixes = filledOfUnfinished();
+      if (done.equals(persisted) && java.util.Arrays.equals(prefixes, persistedFilled)) {
         return;
       }
       persisting = true;
@@ -1184,9 +1197,10 @@ public final class BlobDownload {
       try (FileChannel own = FileChannel.open(store.partialPath(digest), java.nio.file.StandardOpenOption.WRITE)) {
         own.force(false);
       }
-      store.putPartial(new PartialRecord(digest, repository, size, pieceSize, snapshot, clock.millis()));
+      store.putPartial(new PartialRecord(digest, repository, size, pieceSize, snapshot, clock.millis(), prefixes));
       synchronized (this) {
         persisted = snapshot;
+        persistedFilled = prefixes;
       }
     } catch (IOException | RuntimeException e) {
       LOG.fine(() -> "could not record the pieces of " + digest.shortHex() + ": " + e);
@@ -1195,6 +1209,19 @@ public final class BlobDownload {
         persisting = false;
       }
     }
+  }
+
+  /**
+   * Per piece, the prefix written so far of each piece not done, 0 for done ones (recorded in the piece map: issue 18,
+   * a SIGKILL lost every byte of the pieces in flight). A piece being checked against its published hash counts as not
+   * written: its bytes may yet be thrown away. Caller holds the lock.
+   */
+  private int[] filledOfUnfinished() {
+    int[] out = new int[filled.length];
+    for (int p = 0; p < filled.length; p++) {
+      out[p] = done.get(p) || checking.get(p) ? 0 : (int) filled[p];
+    }
+    return out;
   }
 
   private synchronized void upstreamBytesAdd(long n) {

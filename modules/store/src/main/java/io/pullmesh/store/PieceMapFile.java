@@ -14,18 +14,22 @@ import java.util.Optional;
 
 /**
  * The piece map of a download, in a small file beside its data ({@code partial/sha256-<hex>.pieces}). The file
- * gets its full size when the download starts, and afterwards only its bitmap is rewritten in place: recording
+ * gets its full size when the download starts, and afterwards only its body is rewritten in place: recording
  * progress never needs new disk space, so it works on a disk that has just filled up (where a database write
  * would fail). A torn rewrite is harmless: the set of done pieces only grows, so any mix of an old and a new
- * bitmap names a subset of the new one, whose pieces were all flushed before it was written.
+ * bitmap names a subset of the new one, whose pieces were all flushed before it was written; the per-piece prefixes
+ * carry a CRC-32, and prefixes whose CRC does not match are read as none.
  *
  * <pre>
- *   "PMPC" version(1) size(8) pieceSize(4) updatedAt(8) repoLength(2) repo(UTF-8) pieces(4) bitmap(ceil(pieces/8))
+ *   version 2: "PMPC" 2 size(8) pieceSize(4) updatedAt(8) repoLength(2) repo(UTF-8) pieces(4) bitmap(ceil(pieces/8))
+ *              filled(4 x pieces) crc32(filled)(4)
+ *   version 1: the same up to the bitmap (read, and updated in place, as written by earlier builds)
  * </pre>
  */
 final class PieceMapFile {
   private static final byte[] MAGIC = "PMPC".getBytes(StandardCharsets.US_ASCII);
-  private static final byte VERSION = 1;
+  private static final byte V1 = 1;
+  private static final byte VERSION = 2;
 
   private PieceMapFile() {}
 
@@ -37,14 +41,23 @@ final class PieceMapFile {
     return MAGIC.length + 1 + 8 + 4 + 8 + 2 + repo.length + 4;
   }
 
+  private static int v1Length(byte[] repo, int n) {
+    return headerLength(repo) + (n + 7) / 8;
+  }
+
+  private static int length(byte[] repo, int n) {
+    return v1Length(repo, n) + 4 * n + 4;
+  }
+
   /** Creates the file at its final size, with an empty bitmap, and flushes it. */
   static void create(Path file, PartialRecord r) throws IOException {
     byte[] repo = r.repository().value().getBytes(StandardCharsets.UTF_8);
     int n = pieces(r.size(), r.pieceSize());
-    ByteBuffer b = ByteBuffer.allocate(headerLength(repo) + (n + 7) / 8);
+    ByteBuffer b = ByteBuffer.allocate(length(repo, n));
     b.put(MAGIC).put(VERSION).putLong(r.size()).putInt(r.pieceSize()).putLong(r.updatedAt()).putShort((short) repo.length)
         .put(repo).putInt(n);
     writeBitmap(b, r.done(), n);
+    b.put(filledWithCrc(r.filled(), n));
     b.flip();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -55,7 +68,7 @@ final class PieceMapFile {
     }
   }
 
-  /** Rewrites the bitmap (and time) in place and flushes; needs no new disk space. */
+  /** Rewrites the bitmap, the prefixes (version 2) and the time in place and flushes; needs no new disk space. */
   static void update(Path file, PartialRecord r) throws IOException {
     byte[] repo = r.repository().value().getBytes(StandardCharsets.UTF_8);
     int n = pieces(r.size(), r.pieceSize());
@@ -65,13 +78,29 @@ final class PieceMapFile {
     writeBitmap(bits, r.done(), n);
     bits.flip();
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
-      if (ch.size() != headerLength(repo) + (n + 7) / 8) {
+      boolean v2 = ch.size() == length(repo, n);
+      if (!v2 && ch.size() != v1Length(repo, n)) {
         throw new IOException("piece map " + file.getFileName() + " does not match its download");
       }
       ch.write(bits, headerLength(repo));
+      if (v2) {
+        ch.write(filledWithCrc(r.filled(), n), v1Length(repo, n));
+      }
       ch.write(time, MAGIC.length + 1 + 8 + 4);
       ch.force(false);
     }
+  }
+
+  private static ByteBuffer filledWithCrc(int[] filled, int n) {
+    ByteBuffer b = ByteBuffer.allocate(4 * n + 4);
+    for (int p = 0; p < n; p++) {
+      b.putInt(p < filled.length ? Math.max(0, filled[p]) : 0);
+    }
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(b.array(), 0, 4 * n);
+    b.putInt((int) crc.getValue());
+    b.flip();
+    return b;
   }
 
   private static void writeBitmap(ByteBuffer b, BitSet done, int n) {
@@ -88,7 +117,8 @@ final class PieceMapFile {
       ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file));
       byte[] magic = new byte[MAGIC.length];
       b.get(magic);
-      if (!java.util.Arrays.equals(magic, MAGIC) || b.get() != VERSION) {
+      byte version = b.get();
+      if (!java.util.Arrays.equals(magic, MAGIC) || (version != V1 && version != VERSION)) {
         return Optional.empty();
       }
       long size = b.getLong();
@@ -97,7 +127,8 @@ final class PieceMapFile {
       byte[] repo = new byte[b.getShort()];
       b.get(repo);
       int n = b.getInt();
-      if (pieceSize <= 0 || size < 0 || n != pieces(size, pieceSize) || b.remaining() != (n + 7) / 8) {
+      int body = version == V1 ? (n + 7) / 8 : (n + 7) / 8 + 4 * n + 4;
+      if (pieceSize <= 0 || size < 0 || n != pieces(size, pieceSize) || b.remaining() != body) {
         return Optional.empty();
       }
       BitSet done = new BitSet(n);
@@ -106,8 +137,20 @@ final class PieceMapFile {
           done.set(p);
         }
       }
+      int[] filled = new int[0];
+      if (version == VERSION) {
+        int at = v1Length(repo, n);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b.array(), at, 4 * n);
+        if ((int) crc.getValue() == b.getInt(at + 4 * n)) {
+          filled = new int[n];
+          for (int p = 0; p < n; p++) {
+            filled[p] = Math.max(0, b.getInt(at + 4 * p));
+          }
+        }
+      }
       return Optional.of(new PartialRecord(digest, RepositoryName.parse(new String(repo, StandardCharsets.UTF_8)), size,
-          pieceSize, done, updated));
+          pieceSize, done, updated, filled));
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

@@ -115,7 +115,7 @@ public final class SpaceManager {
   }
 
   private static long piecesOnDisk(PartialRecord r) {
-    return Math.min(r.size(), (long) r.done().cardinality() * r.pieceSize());
+    return r.bytesOnDisk();
   }
 
   public long evictions() {

@@ -95,6 +95,48 @@ class StoreLifecycleTest {
   }
 
   @Test
+  void regressionThePrefixOfEachUnfinishedPieceSurvivesARestart() throws Exception {
+    // issue 18: only whole pieces were recorded, so a SIGKILL lost every byte of the pieces in flight
+    Digest d = digest("prefixes");
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      store.openPartial(d, 100, REPO, 10).close();
+      BitSet done = new BitSet();
+      done.set(0);
+      store.putPartial(new PartialRecord(d, REPO, 100, 10, done, clock.millis(), new int[] {0, 7, 0, 3, 0, 0, 0, 0, 0, 0}));
+    }
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      PartialRecord r = store.partial(d).orElseThrow();
+      assertEquals(10, r.onDisk(0), "a done piece is all on disk");
+      assertEquals(7, r.onDisk(1));
+      assertEquals(3, r.onDisk(3));
+      assertEquals(0, r.onDisk(2));
+      assertEquals(20, r.bytesOnDisk());
+    }
+  }
+
+  @Test
+  void prefixesWhoseChecksumDoesNotMatchAreReadAsNoneButTheDonePiecesStay() throws Exception {
+    Digest d = digest("torn");
+    Path map;
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      store.openPartial(d, 100, REPO, 10).close();
+      BitSet done = new BitSet();
+      done.set(2);
+      store.putPartial(new PartialRecord(d, REPO, 100, 10, done, clock.millis(), new int[] {5, 0, 0, 0, 0, 0, 0, 0, 0, 9}));
+      map = store.partialPath(d).resolveSibling("sha256-" + d.hex() + ".pieces");
+    }
+    // a torn rewrite: one byte of the prefixes changed, the CRC no longer matches
+    byte[] bytes = Files.readAllBytes(map);
+    bytes[bytes.length - 8] ^= 1;
+    Files.write(map, bytes);
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      PartialRecord r = store.partial(d).orElseThrow();
+      assertTrue(r.done().get(2));
+      assertEquals(10, r.bytesOnDisk(), "only the done piece is trusted");
+    }
+  }
+
+  @Test
   void aPieceMapWhoseFileChangedSizeIsDropped() throws Exception {
     Digest d = digest("resized");
     try (BlobStore store = BlobStore.open(dir, clock)) {
