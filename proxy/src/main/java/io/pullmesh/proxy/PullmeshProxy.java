@@ -191,6 +191,7 @@ public final class PullmeshProxy implements AutoCloseable {
             }
           });
       this.scrubber = new Scrubber(store, space::inUse, metrics, config.scrubInterval(), config.scrubRate(), this::lost);
+      downloads.onCommitted(scrubber::trust);
       metrics.cacheWritable(() -> health.state().writable());
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);

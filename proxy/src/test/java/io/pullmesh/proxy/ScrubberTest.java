@@ -12,6 +12,7 @@ import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
 import io.pullmesh.testkit.model.ModelFixture;
+import io.pullmesh.testkit.registry.FakeRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -72,14 +73,19 @@ class ScrubberTest {
   @Test
   void aBlobIsReHashedBeforeItIsFirstServedToAPeerAndARottedOneIsNot() throws Exception {
     FakeModel model = model();
+    FakeBlob good = model.layers().stream().filter(l -> l.mediaType().equals(MediaTypes.TEMPLATE)).findFirst().orElseThrow();
+    FakeBlob rotted = model.largestLayer();
     try (Harness h = Harness.start(dir, model); OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(h.url(), "library/rot:latest", dir.resolve("o"));
       h.awaitIdle();
-      FakeBlob good = model.layers().stream().filter(l -> l.mediaType().equals(MediaTypes.TEMPLATE)).findFirst().orElseThrow();
-      FakeBlob rotted = model.largestLayer();
+      // committed by this very process, its SHA-256 checked moments ago: served to peers without a second hash
+      assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).isPresent());
+    }
+    // the node restarts on its cache, where a blob rotted meanwhile
+    flipByte(dir.resolve("cache").resolve("blobs").resolve("sha256").resolve(rotted.digest().hex().substring(0, 2))
+        .resolve(rotted.digest().hex()), 7);
+    try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), FakeRegistry.start(model))) {
       assertEquals(h.proxy.store().blobPath(good.digest()), h.proxy.scrubber().verifiedForPeer(good.digest()).orElseThrow());
-
-      flipByte(h.proxy.store().blobPath(rotted.digest()), 7);
       assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).isEmpty(), "a rotted blob is not served to a peer");
       assertTrue(h.proxy.store().lookup(rotted.digest()).isEmpty() || !sameBytes(h, rotted), "it left the cache (quarantined)");
       assertTrue(h.proxy.scrubber().verifiedForPeer(Digest.parse("sha256:" + "0".repeat(64))).isEmpty(), "an unknown blob is not served");
