@@ -2,20 +2,34 @@ package io.pullmesh.proxy;
 
 import io.pullmesh.core.Bytes;
 import io.pullmesh.proxy.cli.AdminCli;
+import io.pullmesh.proxy.cli.CaCommand;
+import io.pullmesh.proxy.cli.CliSpec;
+import io.pullmesh.proxy.cli.CompletionCommand;
 import io.pullmesh.proxy.cli.VerifyCommand;
 import io.pullmesh.store.CacheUnusableException;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
 
 /**
  * {@code java -jar pullmesh-proxy.jar [serve] [options]} runs the proxy; {@code admin <command>} is a client of a
- * running proxy's admin API; {@code verify} checks a stopped proxy's cache. See {@code --help}. Exit codes: 0 ok, 1
- * the operation failed or found problems, 2 bad usage or configuration, cannot connect, or refused.
+ * running proxy's admin API; {@code verify} checks a stopped proxy's cache; {@code ca} prints or rotates its CA;
+ * {@code completion} prints a shell completion script. See {@code --help}. Exit codes: 0 ok, 1 the operation failed
+ * or found problems, 2 bad usage or configuration, cannot connect, or refused.
  */
 public final class Main {
+  /** The commands, the first argument; without one, {@code serve}. */
+  static final List<String> COMMANDS = List.of("serve", "admin", "verify", "ca", "completion");
+
+  private static final String JAR = "java -jar pullmesh-proxy.jar";
+
   private Main() {}
 
   public static void main(String[] args) {
@@ -28,9 +42,9 @@ public final class Main {
   }
 
   /**
-   * Dispatches on the first argument: {@code admin ...} and {@code verify ...} run a command and return; otherwise
-   * ({@code serve}, flags or nothing) runs the proxy until the JVM is asked to stop (when {@code block}), or returns
-   * after start.
+   * Dispatches on the first argument: {@code admin ...}, {@code verify ...}, {@code ca ...} and {@code completion}
+   * run a command and return; otherwise ({@code serve}, flags or nothing) runs the proxy until the JVM is asked to
+   * stop (when {@code block}), or returns after start.
    *
    * @param terminal whether stderr is a terminal (progress bars are redrawn in place)
    * @return the exit code
@@ -47,7 +61,10 @@ public final class Main {
         return VerifyCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err, terminal);
       }
       case "ca" -> {
-        return io.pullmesh.proxy.cli.CaCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err);
+        return CaCommand.run(rest, env, ProxyConfig.defaultCacheDir(env), out, err);
+      }
+      case "completion" -> {
+        return CompletionCommand.run(rest, commands(env), JAR, "pullmesh completion: ", out, err);
       }
       case "serve" -> {
         return serve(rest, env, out, err, block);
@@ -56,6 +73,50 @@ public final class Main {
         return serve(args, env, out, err, block);
       }
     }
+  }
+
+  /**
+   * The jar's commands as one picocli tree: the proxy's options at the top ({@code serve} is the default), each
+   * command below. The usage's command list and the completion script are made from it.
+   */
+  static CommandSpec commands(Map<String, String> env) {
+    CommandSpec root = ProxyOptions.spec(env).name("pullmesh-proxy");
+    CommandSpec serve = ProxyOptions.spec(env);
+    serve.usageMessage().customSynopsis(JAR + " [serve] [options]");
+    CliSpec.summary(serve, "run the proxy (the default)");
+    root.addSubcommand("serve", serve);
+    root.addSubcommand("admin", AdminCli.spec());
+    root.addSubcommand("verify", VerifyCommand.spec());
+    root.addSubcommand("ca", CaCommand.spec());
+    root.addSubcommand("completion", CompletionCommand.spec(JAR, "pullmesh-proxy"));
+    return root;
+  }
+
+  /** {@code --help}: every command's synopsis, the commands, the proxy's options (with the cache directory {@code env} implies). */
+  static String usage(Map<String, String> env) {
+    CommandSpec root = commands(env);
+    List<String> synopsis = new ArrayList<>();
+    for (CommandLine c : root.subcommands().values()) {
+      for (String line : c.getCommandSpec().usageMessage().customSynopsis()) {
+        synopsis.add((synopsis.isEmpty() ? "" : "       ") + line.strip());
+      }
+    }
+    root.usageMessage().header(CliSpec.text("pullmesh proxy " + ProxyConfig.VERSION + ": a caching registry mirror that Ollama pulls through"), "")
+        .customSynopsis(synopsis.toArray(String[]::new))
+        .optionListHeading("%n" + ProxyOptions.HEADING + "%n")
+        .footerHeading("%n")
+        .footer("Pull through it with:  ollama pull --insecure <this-host>:9200/library/qwen2.5:7b",
+            "or, unchanged names:   HTTPS_PROXY=http://<this-host>:9200 ollama serve",
+            "                       (trust <ca-dir>/ca.crt first: docs/interception.md)",
+            "Endpoints: /v2/... (registry API), /healthz, /metrics (Prometheus), /admin/v1/... (admin API)",
+            "Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad usage or configuration, cannot",
+            "connect, or refused");
+    List<String> keys = new ArrayList<>(root.usageMessage().sectionKeys());
+    keys.removeAll(List.of(UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING, UsageMessageSpec.SECTION_KEY_COMMAND_LIST));
+    int options = keys.indexOf(UsageMessageSpec.SECTION_KEY_OPTION_LIST_HEADING);
+    keys.addAll(options, List.of(UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING, UsageMessageSpec.SECTION_KEY_COMMAND_LIST));
+    root.usageMessage().sectionKeys(keys);
+    return CliSpec.usage(root);
   }
 
   private static int serve(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean block) {
@@ -76,15 +137,15 @@ public final class Main {
     }
     ProxyConfig.Run run = (ProxyConfig.Run) parsed;
     ProxyConfig config = run.config();
-    LogSetup.configure(config.logLevel());
+    LogSetup.configure(config.logLevel(), config.logFormat());
     for (String w : run.warnings()) {
-      err.println("pullmesh: warning: " + w);
+      LogSetup.warning(err, "pullmesh: ", w);
     }
     PullmeshProxy proxy;
     try {
       proxy = PullmeshProxy.start(config);
     } catch (CacheUnusableException | IllegalStateException e) {
-      err.println("pullmesh: " + e.getMessage());
+      LogSetup.message(err, Level.SEVERE, "pullmesh: ", e.getMessage());
       return 2;
     }
     LogSetup.print(out, "pullmesh proxy " + ProxyConfig.VERSION + " listening on http://" + hostForUrl(config.listenHost()) + ":" + proxy.port()
@@ -110,7 +171,7 @@ public final class Main {
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      err.println("pullmesh: shutting down");
+      LogSetup.message(err, Level.INFO, "pullmesh: ", "shutting down");
       proxy.close();
       stopped.countDown();
     }, "pullmesh-shutdown"));

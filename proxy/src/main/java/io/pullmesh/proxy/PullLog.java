@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -23,8 +24,10 @@ import java.util.logging.Logger;
  *
  * <pre>pull model=library/qwen2.5:7b client=10.0.0.7 result=complete bytes=4683087519 size=4683087519 wire=4720000000 cache=0 inflight=4720000000 started_upstream=4 blobs=4/4 duration_ms=61234 (4.4 GiB)</pre>
  *
- * Fields are {@code key=value}, values without spaces, so the line is easy to parse. It carries no URL query, header
- * or credential. Thread-safe; cheap enough for the event loop (a map lookup per finished blob response).
+ * Fields are {@code key=value}, values without spaces, so the line is easy to parse; the log record also carries
+ * them as its parameter (a map, numbers as numbers), which {@code --log-format json} writes as JSON fields. It
+ * carries no URL query, header or credential. Thread-safe; cheap enough for the event loop (a map lookup per
+ * finished blob response).
  */
 final class PullLog {
   static final long IDLE_MS = 60_000;
@@ -32,11 +35,12 @@ final class PullLog {
   private static final int MAX_PULLS = 4096;
 
   private final Clock clock;
+  /** Where the lines go; null for the log, each record with its fields. */
   private final Consumer<String> sink;
   private final Map<String, Pull> pulls = new LinkedHashMap<>();
 
   PullLog(Clock clock) {
-    this(clock, LOG::info);
+    this(clock, null);
   }
 
   PullLog(Clock clock, Consumer<String> sink) {
@@ -160,9 +164,25 @@ final class PullLog {
       size += e.getValue();
       delivered += Math.min(e.getValue(), p.sent.getOrDefault(e.getKey(), 0L));
     }
-    sink.accept("pull model=" + p.model + " client=" + p.client + " result=" + result + " bytes=" + delivered
-        + " size=" + size + " wire=" + wire + " cache=" + p.cacheBytes + " inflight=" + p.inflightBytes + " started_upstream=" + p.startedUpstream
-        + " blobs=" + p.blobsDone() + "/" + p.sizes.size() + " duration_ms=" + (p.lastProgress - p.started)
-        + " (" + Bytes.human(delivered) + ")");
+    Map<String, Object> fields = new LinkedHashMap<>();
+    fields.put("model", p.model);
+    fields.put("client", p.client);
+    fields.put("result", result);
+    fields.put("bytes", delivered);
+    fields.put("size", size);
+    fields.put("wire", wire);
+    fields.put("cache", p.cacheBytes);
+    fields.put("inflight", p.inflightBytes);
+    fields.put("started_upstream", p.startedUpstream);
+    fields.put("blobs", p.blobsDone() + "/" + p.sizes.size());
+    fields.put("duration_ms", p.lastProgress - p.started);
+    StringBuilder line = new StringBuilder("pull");
+    fields.forEach((k, v) -> line.append(' ').append(k).append('=').append(v));
+    line.append(" (").append(Bytes.human(delivered)).append(')');
+    if (sink != null) {
+      sink.accept(line.toString());
+    } else {
+      LOG.log(Level.INFO, line.toString(), fields);
+    }
   }
 }

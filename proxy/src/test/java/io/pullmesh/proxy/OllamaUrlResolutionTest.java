@@ -55,7 +55,7 @@ class OllamaUrlResolutionTest {
       port = s.getLocalPort();
     }
     FakeRegistry upstream = FakeRegistry.start(model);
-    ProxyConfig config = ((ProxyConfig.Run) ProxyConfig.parse(new String[] {"--listen", "127.0.0.1:" + port,
+    ProxyConfig config = ((ProxyConfig.Run) ProxyConfig.parse(new String[] {"--listen", "127.0.0.1:" + port, "--transfer-port", "0",
         "--upstream", upstream.registryUrl(), "--cache-dir", dir.resolve("cache").toString(),
         "--public-url", "http://localhost:" + port}, Map.of())).config();
     try (upstream;

@@ -2,6 +2,7 @@ package io.pullmesh.seeder;
 
 import io.pullmesh.core.Bytes;
 import io.pullmesh.proxy.LogSetup;
+import io.pullmesh.proxy.cli.CliSpec;
 import io.pullmesh.proxy.cli.ProgressDisplay;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheInUseException;
@@ -17,32 +18,30 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.logging.Level;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code export NAME... DIR [--cache-dir DIR]}: models of a stopped node's cache as an Ollama models directory. */
 final class ExportCommand {
   private ExportCommand() {}
 
-  static final String USAGE = """
-      Usage: java -jar pullmesh-seeder.jar export NAME... DIR [--cache-dir DIR] [--registry-host HOST]
-
-      Writes the named models from a pullmesh cache as an Ollama models directory that `ollama serve` loads
-      offline: OLLAMA_MODELS=DIR ollama serve. NAME is as for ollama pull (qwen2.5:7b is library/qwen2.5:7b).
-      DIR may be new or an existing models directory (blobs already there are kept). Every file is written under a
-      temporary name and renamed into place; each blob is re-hashed on the way out. Names the cache does not hold
-      completely are refused, and then nothing is written.
-      No node may be running on the cache (stop it first).
-
-        --cache-dir DIR        the cache [default: PULLMESH_CACHE_DIR, else the proxy's default]
-        --registry-host HOST   the host directory the manifests go under [default registry.ollama.ai]
-
-      Exit codes: 0 every model exported, 1 a name is not in the cache or a blob could not be written (each is
-      named), 2 bad usage, no cache there, or the cache is in use.
-      """;
+  static CommandSpec spec() {
+    CommandSpec spec = OfflineArgs.spec("export", "java -jar pullmesh-seeder.jar export NAME... DIR [--cache-dir DIR] [--registry-host HOST]",
+        new String[] {"", "Writes the named models from a pullmesh cache as an Ollama models directory that `ollama serve` loads offline: "
+            + "OLLAMA_MODELS=DIR ollama serve. NAME is as for ollama pull (qwen2.5:7b is library/qwen2.5:7b). DIR may be new or an existing "
+            + "models directory (blobs already there are kept). Every file is written under a temporary name and renamed into place; each "
+            + "blob is re-hashed on the way out. Names the cache does not hold completely are refused, and then nothing is written.",
+            "No node may be running on the cache (stop it first)."},
+        new String[] {"", "Exit codes: 0 every model exported, 1 a name is not in the cache or a blob could not be written (each is named), "
+            + "2 bad usage, no cache there, or the cache is in use."});
+    CliSpec.summary(spec, "write models from a cache as an Ollama models directory (OLLAMA_MODELS=DIR ollama serve)");
+    return spec;
+  }
 
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean terminal, Clock clock) throws UsageException {
-    OfflineArgs a = OfflineArgs.parse(args, env, "export");
+    CommandSpec spec = spec();
+    OfflineArgs a = OfflineArgs.parse(spec, args, env);
     if (a.help) {
-      out.print(USAGE);
+      out.print(CliSpec.usage(spec));
       return 0;
     }
     if (a.operands.size() < 2) {

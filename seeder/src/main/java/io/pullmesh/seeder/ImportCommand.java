@@ -2,6 +2,7 @@ package io.pullmesh.seeder;
 
 import io.pullmesh.core.Bytes;
 import io.pullmesh.proxy.LogSetup;
+import io.pullmesh.proxy.cli.CliSpec;
 import io.pullmesh.proxy.cli.ProgressDisplay;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.CacheInUseException;
@@ -13,31 +14,30 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
 import java.util.logging.Level;
+import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code import DIR [--cache-dir DIR] [--registry-host HOST]}: an Ollama models directory into a stopped node's cache. */
 final class ImportCommand {
   private ImportCommand() {}
 
-  static final String USAGE = """
-      Usage: java -jar pullmesh-seeder.jar import DIR [--cache-dir DIR] [--registry-host HOST]
-
-      Imports the models of an Ollama models directory (~/.ollama/models, or $OLLAMA_MODELS) into a pullmesh cache,
-      offline: a node started on that cache then serves them without asking upstream. Every blob is copied and its
-      SHA-256 and size checked before it is committed; a blob whose bytes do not match its name is refused, and the
-      models that need it are not imported. Blobs the cache already holds are not copied again.
-      No node may be running on the cache (stop it, or import into another directory and start a node on that).
-
-        --cache-dir DIR        the cache [default: PULLMESH_CACHE_DIR, else the proxy's default]
-        --registry-host HOST   import the manifests of this registry [default registry.ollama.ai]
-
-      Exit codes: 0 every model imported, 1 a blob was refused or a model not imported (each is named), 2 bad usage,
-      no models directory, or the cache is in use.
-      """;
+  static CommandSpec spec() {
+    CommandSpec spec = OfflineArgs.spec("import", "java -jar pullmesh-seeder.jar import DIR [--cache-dir DIR] [--registry-host HOST]",
+        new String[] {"", "Imports the models of an Ollama models directory (~/.ollama/models, or $OLLAMA_MODELS) into a pullmesh cache, "
+            + "offline: a node started on that cache then serves them without asking upstream. Every blob is copied and its SHA-256 and "
+            + "size checked before it is committed; a blob whose bytes do not match its name is refused, and the models that need it are "
+            + "not imported. Blobs the cache already holds are not copied again.",
+            "No node may be running on the cache (stop it, or import into another directory and start a node on that)."},
+        new String[] {"", "Exit codes: 0 every model imported, 1 a blob was refused or a model not imported (each is named), 2 bad usage, "
+            + "no models directory, or the cache is in use."});
+    CliSpec.summary(spec, "import an Ollama models directory (~/.ollama/models) into a cache, verifying every blob");
+    return spec;
+  }
 
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean terminal, Clock clock) throws UsageException {
-    OfflineArgs a = OfflineArgs.parse(args, env, "import");
+    CommandSpec spec = spec();
+    OfflineArgs a = OfflineArgs.parse(spec, args, env);
     if (a.help) {
-      out.print(USAGE);
+      out.print(CliSpec.usage(spec));
       return 0;
     }
     if (a.operands.size() != 1) {

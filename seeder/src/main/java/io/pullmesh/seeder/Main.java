@@ -2,42 +2,60 @@ package io.pullmesh.seeder;
 
 import io.pullmesh.proxy.ProxyConfig;
 import io.pullmesh.proxy.Terminal;
+import io.pullmesh.proxy.cli.CliSpec;
+import io.pullmesh.proxy.cli.CompletionCommand;
 import java.io.PrintStream;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
 
 /**
- * {@code java -jar pullmesh-seeder.jar <command>}: {@code seed}, {@code prefetch}, {@code import}, {@code export}.
- * Exit codes: 0 ok, 1 the operation failed (each failure is named), 2 bad usage or configuration.
+ * {@code java -jar pullmesh-seeder.jar <command>}: {@code seed}, {@code prefetch}, {@code import}, {@code export},
+ * {@code completion}. Exit codes: 0 ok, 1 the operation failed (each failure is named), 2 bad usage or configuration.
  */
 public final class Main {
   static final int OK = 0;
   static final int FAILED = 1;
   static final int USAGE = 2;
 
+  static final List<String> COMMANDS = List.of("seed", "prefetch", "import", "export", "completion");
+
+  private static final String JAR = "java -jar pullmesh-seeder.jar";
+
   private Main() {}
-
-  static final String USAGE_TEXT = """
-      pullmesh seeder %s: a headless pullmesh node and its offline tools
-
-      Usage: java -jar pullmesh-seeder.jar <command> [arguments]
-
-      Commands:
-        seed       run a node that serves its cache into a LAN mesh until stopped (needs --mesh-name and
-                   --mesh-secret-file); optionally keeps a list of models warm (--prefetch-list, --every, --at)
-        prefetch   pull models into a cache through a node started here: prefetch qwen2.5:7b llama3.2;
-                   with --every 24h or --at 02:00 it keeps serving and warms them again
-        import     import an Ollama models directory (~/.ollama/models) into a cache, verifying every blob
-        export     write models from a cache as an Ollama models directory (OLLAMA_MODELS=DIR ollama serve)
-
-      `<command> --help` describes each. Exit codes: 0 ok, 1 the operation failed (each failure is named),
-      2 bad usage or configuration.
-      """;
 
   public static void main(String[] args) {
     System.exit(run(args, System.getenv(), System.out, System.err, Terminal.stderrIsTerminal(), Lifecycle.untilSignal(System.err),
         Clock.systemDefaultZone()));
+  }
+
+  /**
+   * The jar's commands as one picocli tree: the usage's command list and the completion script are made from it.
+   */
+  static CommandSpec commands(Map<String, String> env) {
+    CommandSpec root = CliSpec.command("pullmesh-seeder");
+    root.usageMessage().header(CliSpec.text("pullmesh seeder " + ProxyConfig.VERSION + ": a headless pullmesh node and its offline tools"), "")
+        .customSynopsis(JAR + " <command> [arguments]")
+        .footerHeading("%n")
+        .footer(CliSpec.text("`<command> --help` describes each. Exit codes: 0 ok, 1 the operation failed (each failure is named), "
+            + "2 bad usage or configuration."));
+    List<String> keys = new ArrayList<>(root.usageMessage().sectionKeys());
+    keys.removeAll(List.of(UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING, UsageMessageSpec.SECTION_KEY_COMMAND_LIST));
+    keys.addAll(keys.indexOf(UsageMessageSpec.SECTION_KEY_OPTION_LIST_HEADING),
+        List.of(UsageMessageSpec.SECTION_KEY_COMMAND_LIST_HEADING, UsageMessageSpec.SECTION_KEY_COMMAND_LIST));
+    root.usageMessage().sectionKeys(keys);
+    root.addOption(CliSpec.helpOption());
+    root.addOption(CliSpec.versionOption());
+    root.addSubcommand("seed", SeedCommand.spec(env));
+    root.addSubcommand("prefetch", PrefetchCommand.spec(env));
+    root.addSubcommand("import", ImportCommand.spec());
+    root.addSubcommand("export", ExportCommand.spec());
+    root.addSubcommand("completion", CompletionCommand.spec(JAR, "pullmesh-seeder"));
+    return root;
   }
 
   /**
@@ -61,14 +79,17 @@ public final class Main {
           return ImportCommand.run(rest, env, out, err, terminal, clock);
         case "export":
           return ExportCommand.run(rest, env, out, err, terminal, clock);
+        case "completion":
+          return CompletionCommand.run(rest, commands(env), JAR, "pullmesh-seeder completion: ", out, err);
         case "", "help", "--help", "-h":
-          (command.isEmpty() ? err : out).print(USAGE_TEXT.formatted(ProxyConfig.VERSION));
+          (command.isEmpty() ? err : out).print(CliSpec.usage(commands(env)));
           return command.isEmpty() ? USAGE : OK;
         case "--version", "-V":
           out.println("pullmesh seeder " + ProxyConfig.VERSION);
           return OK;
         default:
-          err.println("pullmesh-seeder: unknown command '" + command + "' (commands: seed, prefetch, import, export; see --help)");
+          err.println("pullmesh-seeder: unknown command '" + command + "'" + CliSpec.didYouMean(CliSpec.closest(command, COMMANDS))
+              + " (commands: " + String.join(", ", COMMANDS) + "; see --help)");
           return USAGE;
       }
     } catch (UsageException e) {

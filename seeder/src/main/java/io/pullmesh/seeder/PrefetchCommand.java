@@ -4,6 +4,8 @@ import io.pullmesh.core.Bytes;
 import io.pullmesh.proxy.LogSetup;
 import io.pullmesh.proxy.ProxyConfig;
 import io.pullmesh.proxy.PullmeshProxy;
+import io.pullmesh.proxy.cli.CliSpec;
+import io.pullmesh.proxy.cli.OptionDef;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -11,8 +13,8 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.logging.Level;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code prefetch NAME... | --list FILE [proxy options] [--every D | --at HH:MM]}: starts a node here (the proxy's
@@ -22,30 +24,33 @@ import java.util.logging.Level;
 final class PrefetchCommand {
   private PrefetchCommand() {}
 
-  static String usage(Map<String, String> env) {
-    return """
-        Usage: java -jar pullmesh-seeder.jar prefetch NAME... [--list FILE] [options] [--every DURATION | --at HH:MM]
+  /** The options of its own; it takes the proxy's too. */
+  static final List<OptionDef> OWN = List.of(
+      OptionDef.of("list", "FILE", "also the models listed in FILE (one name per line, # comments, blank lines)"),
+      OptionDef.of("every", "DURATION", "keep running (and serving) and warm the models again every DURATION (e.g. 24h)"),
+      OptionDef.of("at", "HH:MM", "keep running (and serving) and warm them again daily at this local time"));
 
-        Starts a pullmesh node on the cache and pulls each model through it, the way Ollama pulls: the cache then
-        holds its manifest and every blob. NAME is as for ollama pull: qwen2.5:7b is library/qwen2.5:7b, user/model
-        is user/model:latest. Without a schedule the node listens on 127.0.0.1 only (no --listen given) and stops
-        when done; exit 0 when every model is in the cache, 1 otherwise, naming each failure.
-
-          --list FILE            also the models listed in FILE (one name per line, # comments, blank lines)
-          --every DURATION       keep running (and serving) and warm the models again every DURATION (e.g. 24h)
-          --at HH:MM             keep running (and serving) and warm them again daily at this local time
-
-        While a node already runs on the cache, prefetch through it instead:
-          java -jar pullmesh-proxy.jar admin prefetch qwen2.5:7b --url http://HOST:9200
-
-        """ + NodeStarter.proxyOptions(env);
+  static CommandSpec spec(Map<String, String> env) {
+    CommandSpec spec = NodeArgs.spec("prefetch", OWN, env,
+        new String[] {"java -jar pullmesh-seeder.jar prefetch NAME... [--list FILE] [options]",
+            "         [--every DURATION | --at HH:MM]"},
+        new String[] {"", "Starts a pullmesh node on the cache and pulls each model through it, the way Ollama pulls: the cache then "
+            + "holds its manifest and every blob. NAME is as for ollama pull: qwen2.5:7b is library/qwen2.5:7b, user/model is "
+            + "user/model:latest. Without a schedule the node listens on 127.0.0.1 only (no --listen given) and stops when done; exit 0 "
+            + "when every model is in the cache, 1 otherwise, naming each failure."},
+        new String[] {"While a node already runs on the cache, prefetch through it instead:",
+            "  java -jar pullmesh-proxy.jar admin prefetch qwen2.5:7b --url http://HOST:9200"});
+    CliSpec.summary(spec, "pull models into a cache through a node started here: prefetch qwen2.5:7b llama3.2; with --every 24h or "
+        + "--at 02:00 it keeps serving and warms them again");
+    return spec;
   }
 
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean terminal, Lifecycle life, Clock clock)
       throws UsageException, InterruptedException {
-    NodeArgs a = NodeArgs.split(args, Set.of("list", "every", "at"));
+    CommandSpec spec = spec(env);
+    NodeArgs a = NodeArgs.split(spec, args);
     if (a.help) {
-      out.print(usage(env));
+      out.print(CliSpec.usage(spec));
       return 0;
     }
     Schedule schedule;
@@ -76,7 +81,8 @@ final class PrefetchCommand {
       }
     }
     ProxyConfig config = NodeStarter.config(proxyArgs, env, err, "prefetch");
-    LogSetup.configure(schedule == null && config.logLevel().intValue() >= Level.INFO.intValue() ? Level.WARNING : config.logLevel());
+    LogSetup.configure(schedule == null && config.logLevel().intValue() >= Level.INFO.intValue() ? Level.WARNING : config.logLevel(),
+        config.logFormat());
     PullmeshProxy node = NodeStarter.start(config, "prefetch through it (java -jar pullmesh-proxy.jar admin prefetch NAME --url ...), "
         + "or stop it first");
     if (schedule == null) {

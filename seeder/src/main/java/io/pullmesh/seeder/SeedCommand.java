@@ -3,6 +3,8 @@ package io.pullmesh.seeder;
 import io.pullmesh.proxy.LogSetup;
 import io.pullmesh.proxy.ProxyConfig;
 import io.pullmesh.proxy.PullmeshProxy;
+import io.pullmesh.proxy.cli.CliSpec;
+import io.pullmesh.proxy.cli.OptionDef;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -10,7 +12,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code seed [proxy options] [--prefetch-list FILE [--every D | --at HH:MM]]}: a headless node in a LAN mesh. It
@@ -20,32 +22,34 @@ import java.util.Set;
 final class SeedCommand {
   private SeedCommand() {}
 
-  static String usage(Map<String, String> env) {
-    return """
-        Usage: java -jar pullmesh-seeder.jar seed --mesh-name NAME --mesh-secret-file FILE [options]
-                 [--prefetch-list FILE [--every DURATION | --at HH:MM]]
+  /** The options of its own; it takes the proxy's too. */
+  static final List<OptionDef> OWN = List.of(
+      OptionDef.of("prefetch-list", "FILE", "warm the models listed in FILE (one name per line, # comments) at start, read again before "
+          + "each run"),
+      OptionDef.of("every", "DURATION", "and again every DURATION (e.g. 6h, 24h)"),
+      OptionDef.of("at", "HH:MM", "or daily at this local time (e.g. 02:00)"));
 
-        Runs a pullmesh node with no one at the keyboard: it joins the mesh, announces every blob its cache holds
-        (e.g. models brought in with `import`), serves Ollama clients and peers, and runs until SIGTERM or Ctrl-C.
-        It takes every option of the proxy (below); the mesh options are required.
-
-          --prefetch-list FILE   warm the models listed in FILE (one name per line, # comments) at start,
-                                 read again before each run
-          --every DURATION       and again every DURATION (e.g. 6h, 24h)
-          --at HH:MM             or daily at this local time (e.g. 02:00)
-
-        Example:
-          java -jar pullmesh-seeder.jar seed --mesh-name office --mesh-secret-file /etc/pullmesh/mesh.secret \\
-              --mesh-bind 10.0.0.5 --cache-dir /srv/pullmesh --prefetch-list /etc/pullmesh/models.txt --at 02:00
-
-        """ + NodeStarter.proxyOptions(env);
+  static CommandSpec spec(Map<String, String> env) {
+    CommandSpec spec = NodeArgs.spec("seed", OWN, env,
+        new String[] {"java -jar pullmesh-seeder.jar seed --mesh-name NAME --mesh-secret-file FILE [options]",
+            "         [--prefetch-list FILE [--every DURATION | --at HH:MM]]"},
+        new String[] {"", "Runs a pullmesh node with no one at the keyboard: it joins the mesh, announces every blob its cache holds "
+            + "(e.g. models brought in with `import`), serves Ollama clients and peers, and runs until SIGTERM or Ctrl-C. It takes every "
+            + "option of the proxy (below); the mesh options are required."},
+        new String[] {"Example:",
+            "  java -jar pullmesh-seeder.jar seed --mesh-name office --mesh-secret-file /etc/pullmesh/mesh.secret \\",
+            "      --mesh-bind 10.0.0.5 --cache-dir /srv/pullmesh --prefetch-list /etc/pullmesh/models.txt --at 02:00"});
+    CliSpec.summary(spec, "run a node that serves its cache into a LAN mesh until stopped (needs --mesh-name and --mesh-secret-file); "
+        + "optionally keeps a list of models warm (--prefetch-list, --every, --at)");
+    return spec;
   }
 
   static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err, boolean terminal, Lifecycle life, Clock clock)
       throws UsageException, InterruptedException {
-    NodeArgs a = NodeArgs.split(args, Set.of("prefetch-list", "every", "at"));
+    CommandSpec spec = spec(env);
+    NodeArgs a = NodeArgs.split(spec, args);
     if (a.help) {
-      out.print(usage(env));
+      out.print(CliSpec.usage(spec));
       return 0;
     }
     if (!a.operands.isEmpty()) {
@@ -74,7 +78,7 @@ final class SeedCommand {
         throw new UsageException("--prefetch-list: " + e.getMessage());
       }
     }
-    LogSetup.configure(config.logLevel());
+    LogSetup.configure(config.logLevel(), config.logFormat());
     PullmeshProxy node = NodeStarter.start(config, "stop it, or give the seeder its own --cache-dir");
     Rewarmer rewarmer = null;
     try {

@@ -67,7 +67,7 @@ class SeedTest {
     String members = "127.0.0.1:" + seedMeshPort + ",127.0.0.1:" + otherMeshPort;
     String[] mesh = {"--mesh-name", "office", "--mesh-secret-file", secret.toString(), "--mesh-members", members};
 
-    try (Cli.Daemon seeder = new Cli.Daemon(concat(new String[] {"seed", "--listen", "127.0.0.1:" + seedPort, "--cache-dir", cache.toString(),
+    try (Cli.Daemon seeder = new Cli.Daemon(concat(new String[] {"seed", "--listen", "127.0.0.1:" + seedPort, "--transfer-port", "0", "--cache-dir", cache.toString(),
         "--upstream", "http://127.0.0.1:1", "--intercept-hosts", "none", "--mesh-port", Integer.toString(seedMeshPort)}, mesh))) {
       PullmeshProxy seed = seeder.node();
       String startup = seeder.out();
@@ -124,7 +124,7 @@ class SeedTest {
     String members = "127.0.0.1:" + seedMeshPort + ",127.0.0.1:" + otherMeshPort;
     String[] mesh = {"--mesh-name", "office", "--mesh-secret-file", secret.toString(), "--mesh-members", members};
     try (io.pullmesh.testkit.registry.FakeRegistry upstream = io.pullmesh.testkit.registry.FakeRegistry.start(model);
-        Cli.Daemon seeder = new Cli.Daemon(concat(new String[] {"seed", "--listen", "127.0.0.1:" + Cli.freePort(), "--cache-dir",
+        Cli.Daemon seeder = new Cli.Daemon(concat(new String[] {"seed", "--listen", "127.0.0.1:" + Cli.freePort(), "--transfer-port", "0", "--cache-dir",
             cache.toString(), "--upstream", upstream.registryUrl(), "--intercept-hosts", "none", "--mesh-port",
             Integer.toString(seedMeshPort)}, mesh))) {
       PullmeshProxy seed = seeder.node();

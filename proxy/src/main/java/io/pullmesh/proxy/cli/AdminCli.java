@@ -6,9 +6,15 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 
 /**
  * {@code java -jar pullmesh-proxy.jar admin <command> [--url URL] [--token TOKEN] [--json]}: a client of a running
@@ -28,39 +34,96 @@ public final class AdminCli {
   /** What the command line asked for. */
   record Invocation(String command, List<String> args, URI url, String token, boolean json, boolean help) {}
 
+  static final OptionDef URL = new OptionDef.Basic("url", "URL", "the proxy", DEFAULT_URL, "PULLMESH_ADMIN_URL");
+  static final OptionDef TOKEN = new OptionDef.Basic("token", "TOKEN", "the proxy's --admin-token (changes need it when one is set)", null,
+      "PULLMESH_ADMIN_TOKEN");
+  static final OptionDef JSON = OptionDef.of("json", null, "print the server's JSON instead of tables");
+
+  /** The commands: the arguments each takes (-1: one or more) and what it does. */
+  enum Command {
+    STATS("", 0, "cache, disk, download and traffic totals"),
+    MODELS("", 0, "cached models: size, hits, last access, pinned, last upstream check"),
+    BLOBS("", 0, "cached blobs: size, hits, last access, pinned, in use, models using them"),
+    DOWNLOADS("", 0, "downloads in progress: progress, rate, source"),
+    PINS("", 0, "pinned models"),
+    ALIASES("", 0, "alias names and the models they serve"),
+    PIN(" NAME", 1, "keep NAME's blobs whatever the space pressure"),
+    UNPIN(" NAME", 1, "let NAME's blobs be evicted again"),
+    EVICT(" NAME|sha256:DIGEST", 1, "remove a model's blobs, or one blob, from the cache now"),
+    REFRESH(" NAME", 1, "ask upstream now what NAME's tag points to"),
+    PREFETCH(" NAME...", -1, "fetch models into the cache, with a progress bar"),
+    ALIAS(" NAME TARGET", 2, "make NAME serve TARGET (name:tag or name@sha256:digest)"),
+    UNALIAS(" NAME", 1, "remove an alias"),
+    VERIFY("", 0, "re-hash every cached blob on the server; corrupt ones go to quarantine/");
+
+    final String form;
+    final int args;
+    final String help;
+
+    Command(String form, int args, String help) {
+      this.form = form;
+      this.args = args;
+      this.help = help;
+    }
+
+    String word() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    static List<String> words() {
+      return Arrays.stream(values()).map(Command::word).toList();
+    }
+
+    /** @throws CliException for a command that does not exist */
+    static Command named(String word) {
+      for (Command c : values()) {
+        if (c.word().equals(word)) {
+          return c;
+        }
+      }
+      throw CliException.usage("unknown command '" + word + "'" + CliSpec.didYouMean(CliSpec.closest(word, words())) + " ("
+          + String.join(", ", words()) + "; see admin --help)");
+    }
+
+    /** @throws CliException when {@code a} is not as many arguments as the command takes */
+    void check(List<String> a) {
+      if (args < 0 && a.isEmpty()) {
+        throw CliException.usage(word() + " needs at least one NAME (e.g. admin " + word() + " qwen2.5:7b)");
+      }
+      if (args >= 0 && a.size() != args) {
+        throw CliException.usage(word() + " takes " + (args == 0 ? "no arguments" : args == 1 ? "one argument" : args + " arguments")
+            + ", got " + a.size() + " (usage: admin " + word() + form + ")");
+      }
+    }
+  }
+
   private AdminCli() {}
 
+  /** The {@code admin} command line: its options, the command and its arguments. */
+  public static CommandSpec spec() {
+    CommandSpec spec = CliSpec.command("admin");
+    spec.usageMessage().customSynopsis("java -jar pullmesh-proxy.jar admin <command> [--url URL] [--token TOKEN] [--json]")
+        .footer("", "NAME is model:tag as for ollama pull: qwen2.5:7b means library/qwen2.5:7b; the tag defaults to latest.",
+            "Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad usage, cannot connect, or refused.");
+    CliSpec.summary(spec, "talk to a running proxy: " + String.join(", ", Command.words()) + " (admin --help)");
+    CliSpec.section(spec, "commands", UsageMessageSpec.SECTION_KEY_SYNOPSIS, help -> {
+      Map<String, String> rows = new LinkedHashMap<>();
+      for (Command c : Command.values()) {
+        rows.put(c.word() + c.form, c.help);
+      }
+      return "\nCommands:\n" + CliSpec.table(help, rows);
+    });
+    for (OptionDef o : List.of(URL, TOKEN, JSON)) {
+      spec.addOption(CliSpec.option(o));
+    }
+    spec.addOption(CliSpec.helpOption());
+    spec.addPositional(CliSpec.positional("COMMAND", "0", Command.words(), "what to do"));
+    spec.addPositional(CliSpec.positional("ARG", "1..*", List.of(), "its arguments"));
+    return spec;
+  }
+
   public static String usage() {
-    return """
-        Usage: java -jar pullmesh-proxy.jar admin <command> [--url URL] [--token TOKEN] [--json]
-
-        Commands:
-          stats                      cache, disk, download and traffic totals
-          models                     cached models: size, hits, last access, pinned, last upstream check
-          blobs                      cached blobs: size, hits, last access, pinned, in use, models using them
-          downloads                  downloads in progress: progress, rate, source
-          pins                       pinned models
-          aliases                    alias names and the models they serve
-          pin NAME                   keep NAME's blobs whatever the space pressure
-          unpin NAME                 let NAME's blobs be evicted again
-          evict NAME|sha256:DIGEST   remove a model's blobs, or one blob, from the cache now
-          refresh NAME               ask upstream now what NAME's tag points to
-          prefetch NAME...           fetch models into the cache, with a progress bar
-          alias NAME TARGET          make NAME serve TARGET (name:tag or name@sha256:digest)
-          unalias NAME               remove an alias
-          verify                     re-hash every cached blob on the server; corrupt ones go to quarantine/
-
-        Options:
-          --url URL                  the proxy [default %s]
-                                     PULLMESH_ADMIN_URL
-          --token TOKEN              the proxy's --admin-token (changes need it when one is set)
-                                     PULLMESH_ADMIN_TOKEN
-          --json                     print the server's JSON instead of tables
-          --help                     print this help
-
-        NAME is model:tag as for ollama pull: qwen2.5:7b means library/qwen2.5:7b, and the tag defaults to latest.
-        Exit codes: 0 ok, 1 the operation failed or found problems, 2 bad usage, cannot connect, or refused.
-        """.formatted(DEFAULT_URL);
+    return CliSpec.usage(spec());
   }
 
   /** Runs one admin command with the default timing. */
@@ -91,53 +154,29 @@ public final class AdminCli {
   }
 
   static Invocation parse(String[] args, Map<String, String> env) {
-    String url = env.getOrDefault("PULLMESH_ADMIN_URL", "");
-    String token = env.getOrDefault("PULLMESH_ADMIN_TOKEN", "");
-    boolean json = false;
-    List<String> positional = new ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      String value = null;
-      int eq = a.indexOf('=');
-      if (a.startsWith("--") && eq > 0) {
-        value = a.substring(eq + 1);
-        a = a.substring(0, eq);
-      }
-      switch (a) {
-        case "--help", "-h" -> {
-          return new Invocation(null, List.of(), null, null, false, true);
-        }
-        case "--json" -> json = true;
-        case "--url", "--token" -> {
-          if (value == null) {
-            if (i + 1 >= args.length) {
-              throw CliException.usage(a + " needs a value (see admin --help)");
-            }
-            value = args[++i];
-          }
-          if (a.equals("--url")) {
-            url = value;
-          } else {
-            token = value;
-          }
-        }
-        default -> {
-          if (a.equals("help") && positional.isEmpty()) {
-            return new Invocation(null, List.of(), null, null, false, true);
-          }
-          if (a.startsWith("-")) {
-            throw CliException.usage("unknown option " + a + " (options: --url URL, --token TOKEN, --json; see admin --help)");
-          }
-          positional.add(args[i]);
-        }
-      }
+    CommandSpec spec = spec();
+    ParseResult r;
+    try {
+      r = CliSpec.parse(spec, args);
+    } catch (ParameterException e) {
+      CliSpec.Failure f = CliSpec.failure(e);
+      throw CliException.usage(switch (f.kind()) {
+        case NEEDS_VALUE -> f.text() + " (see admin --help)";
+        case UNKNOWN_OPTION -> f.text() + " (options: --url URL, --token TOKEN, --json; see admin --help)";
+        default -> f.text() + " (see admin --help)";
+      });
+    }
+    List<String> positional = CliSpec.positionals(spec);
+    if (r.isUsageHelpRequested() || (!positional.isEmpty() && positional.get(0).equals("help"))) {
+      return new Invocation(null, List.of(), null, null, false, true);
     }
     if (positional.isEmpty()) {
-      throw CliException.usage("which command? (stats, models, blobs, downloads, pins, aliases, pin, unpin, evict, refresh, "
-          + "prefetch, alias, unalias, verify; see admin --help)");
+      throw CliException.usage("which command? (" + String.join(", ", Command.words()) + "; see admin --help)");
     }
+    String url = CliSpec.value(r, URL, env);
+    String token = CliSpec.value(r, TOKEN, env);
     return new Invocation(positional.get(0), List.copyOf(positional.subList(1, positional.size())), url(url.isBlank() ? DEFAULT_URL : url),
-        token.isBlank() ? null : token.strip(), json, false);
+        token == null || token.isBlank() ? null : token.strip(), CliSpec.value(r, JSON) != null, false);
   }
 
   private static URI url(String text) {
@@ -155,58 +194,43 @@ public final class AdminCli {
   private static int execute(Invocation inv, AdminClient client, Watch watch, PrintStream out) {
     List<String> a = inv.args();
     String cmd = inv.command();
+    Command c = Command.named(cmd);
+    c.check(a);
     long now = System.currentTimeMillis();
-    switch (cmd) {
-      case "stats", "models", "blobs", "downloads", "pins", "aliases" -> {
-        arguments(cmd, a, 0, "");
+    switch (c) {
+      case STATS, MODELS, BLOBS, DOWNLOADS, PINS, ALIASES -> {
         AdminClient.Reply r = client.get(cmd);
         if (inv.json()) {
           out.println(r.text().strip());
           return 0;
         }
-        out.print(switch (cmd) {
-          case "stats" -> Listings.stats(r.object());
-          case "models" -> Listings.models(r.array(), now);
-          case "blobs" -> Listings.blobs(r.array(), now);
-          case "downloads" -> Listings.downloads(r.array(), now);
-          case "pins" -> Listings.pins(r.array(), now);
+        out.print(switch (c) {
+          case STATS -> Listings.stats(r.object());
+          case MODELS -> Listings.models(r.array(), now);
+          case BLOBS -> Listings.blobs(r.array(), now);
+          case DOWNLOADS -> Listings.downloads(r.array(), now);
+          case PINS -> Listings.pins(r.array(), now);
           default -> Listings.aliases(r.array(), now);
         });
         return 0;
       }
-      case "pin", "unpin", "refresh", "unalias" -> {
-        arguments(cmd, a, 1, " NAME");
+      case PIN, UNPIN, REFRESH, UNALIAS -> {
         return change(inv, out, client.post(cmd, new JsonObject().put("name", a.get(0))));
       }
-      case "evict" -> {
-        arguments(cmd, a, 1, " NAME|sha256:DIGEST");
+      case EVICT -> {
         String what = a.get(0).strip();
         JsonObject body = what.startsWith("sha256:") ? new JsonObject().put("digest", what) : new JsonObject().put("name", what);
         return change(inv, out, client.post(cmd, body));
       }
-      case "alias" -> {
-        arguments(cmd, a, 2, " NAME TARGET");
+      case ALIAS -> {
         return change(inv, out, client.post(cmd, new JsonObject().put("name", a.get(0)).put("target", a.get(1))));
       }
-      case "prefetch" -> {
-        if (a.isEmpty()) {
-          throw CliException.usage("prefetch needs at least one NAME (e.g. admin prefetch qwen2.5:7b)");
-        }
+      case PREFETCH -> {
         return watch.prefetch(a);
       }
-      case "verify" -> {
-        arguments(cmd, a, 0, "");
+      default -> {
         return watch.verify();
       }
-      default -> throw CliException.usage("unknown command '" + cmd + "' (stats, models, blobs, downloads, pins, aliases, pin, "
-          + "unpin, evict, refresh, prefetch, alias, unalias, verify; see admin --help)");
-    }
-  }
-
-  private static void arguments(String cmd, List<String> a, int n, String form) {
-    if (a.size() != n) {
-      throw CliException.usage(cmd + " takes " + (n == 0 ? "no arguments" : n == 1 ? "one argument" : n + " arguments")
-          + ", got " + a.size() + " (usage: admin " + cmd + form + ")");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.pullmesh.proxy.cli;
 
+import io.pullmesh.proxy.ProxyConfig.Option;
 import io.pullmesh.tls.CertificateAuthority;
 import io.pullmesh.tls.KeyAlgorithm;
 import io.pullmesh.tls.TlsSetupException;
@@ -7,7 +8,13 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.UsageMessageSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 
 /**
  * {@code java -jar pullmesh-proxy.jar ca print|rotate [--ca-dir DIR | --cache-dir DIR]}: prints pullmesh's CA
@@ -18,74 +25,64 @@ import java.util.Map;
 public final class CaCommand {
   private CaCommand() {}
 
+  /** The {@code ca} command line: print or rotate, and where the CA is. */
+  public static CommandSpec spec() {
+    CommandSpec spec = CliSpec.command("ca");
+    spec.usageMessage().customSynopsis("java -jar pullmesh-proxy.jar ca print|rotate [--ca-dir DIR | --cache-dir DIR] [options]");
+    CliSpec.summary(spec, "print pullmesh's CA certificate (PEM, to trust), or rotate it (restart the proxy after)");
+    CliSpec.section(spec, "commands", UsageMessageSpec.SECTION_KEY_SYNOPSIS, help -> "\nCommands:\n" + CliSpec.table(help, COMMANDS));
+    spec.addOption(CliSpec.option(Option.CA_DIR));
+    spec.addOption(CliSpec.option(Option.CACHE_DIR, "the proxy's"));
+    spec.addOption(CliSpec.option(Option.CA_KEY_TYPE));
+    spec.addOption(CliSpec.helpOption());
+    spec.addPositional(CliSpec.positional("COMMAND", "0", List.copyOf(COMMANDS.keySet()), "print or rotate"));
+    spec.addPositional(CliSpec.positional("ARG", "1..*", List.of(), "nothing: refused"));
+    return spec;
+  }
+
+  private static final Map<String, String> COMMANDS = new LinkedHashMap<>();
+
+  static {
+    COMMANDS.put("print", "write the CA certificate (PEM) to stdout, e.g. `ca print > pullmesh-ca.crt`; its details go to stderr. "
+        + "Makes the CA if there is none yet, so it can be handed out before the proxy first starts.");
+    COMMANDS.put("rotate", "replace the CA with a new one; the previous ca.crt and ca.key are kept as ca.crt.<time> and ca.key.<time>. "
+        + "Restart the proxy afterwards, and give clients the new certificate.");
+  }
+
   public static String usage() {
-    return """
-        Usage: java -jar pullmesh-proxy.jar ca print  [--ca-dir DIR | --cache-dir DIR] [--ca-key-type TYPE]
-               java -jar pullmesh-proxy.jar ca rotate [--ca-dir DIR | --cache-dir DIR] [--ca-key-type TYPE]
-
-        print   write the CA certificate (PEM) to stdout, e.g. `ca print > pullmesh-ca.crt`; its details go to
-                stderr. Makes the CA if there is none yet, so it can be handed out before the proxy first starts.
-        rotate  replace the CA with a new one; the previous ca.crt and ca.key are kept as ca.crt.<time> and
-                ca.key.<time>. Restart the proxy afterwards, and give clients the new certificate.
-
-          --ca-dir DIR         the CA's directory [default: PULLMESH_CA_DIR, else <cache-dir>/ca]
-          --cache-dir DIR      the proxy's cache [default: PULLMESH_CACHE_DIR, else the proxy's default]
-          --ca-key-type TYPE   ecdsa-p256 (default) or rsa-3072, for a CA made now
-        """;
+    return CliSpec.usage(spec());
   }
 
   /**
    * @param defaultCacheDir the proxy's default cache directory
    */
   public static int run(String[] args, Map<String, String> env, Path defaultCacheDir, PrintStream out, PrintStream err) {
-    if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
-      (args.length == 0 ? err : out).print(usage());
-      return args.length == 0 ? CliException.USAGE : 0;
-    }
-    String command = args[0];
-    if (!command.equals("print") && !command.equals("rotate")) {
-      err.println("pullmesh ca: unknown command '" + command + "' (use print or rotate; see ca --help)");
+    CommandSpec spec = spec();
+    ParseResult parsed;
+    try {
+      parsed = CliSpec.parse(spec, args);
+    } catch (ParameterException e) {
+      err.println("pullmesh ca: " + CliSpec.failure(e).text() + " (see ca --help)");
       return CliException.USAGE;
     }
-    String caDir = env.get("PULLMESH_CA_DIR");
-    String cacheDir = env.get("PULLMESH_CACHE_DIR");
-    String keyType = env.getOrDefault("PULLMESH_CA_KEY_TYPE", "ecdsa-p256");
-    for (int i = 1; i < args.length; i++) {
-      String a = args[i];
-      String name = a;
-      String value = null;
-      int eq = a.indexOf('=');
-      if (a.startsWith("--") && eq > 0) {
-        name = a.substring(0, eq);
-        value = a.substring(eq + 1);
-      } else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
-        value = args[i + 1];
-      }
-      switch (name) {
-        case "--help", "-h" -> {
-          out.print(usage());
-          return 0;
-        }
-        case "--ca-dir", "--cache-dir", "--ca-key-type" -> {
-          if (value == null) {
-            err.println("pullmesh ca: " + name + " needs a value (see ca --help)");
-            return CliException.USAGE;
-          }
-          if (eq < 0) {
-            i++;
-          }
-          switch (name) {
-            case "--ca-dir" -> caDir = value;
-            case "--cache-dir" -> cacheDir = value;
-            default -> keyType = value;
-          }
-        }
-        default -> {
-          err.println("pullmesh ca: unexpected argument '" + a + "' (see ca --help)");
-          return CliException.USAGE;
-        }
-      }
+    List<String> words = CliSpec.positionals(spec);
+    if (parsed.isUsageHelpRequested() || words.isEmpty() || words.get(0).equals("help")) {
+      (words.isEmpty() && !parsed.isUsageHelpRequested() ? err : out).print(usage());
+      return words.isEmpty() && !parsed.isUsageHelpRequested() ? CliException.USAGE : 0;
     }
+    String command = words.get(0);
+    if (!COMMANDS.containsKey(command)) {
+      err.println("pullmesh ca: unknown command '" + command + "'" + CliSpec.didYouMean(CliSpec.closest(command, COMMANDS.keySet()))
+          + " (use print or rotate; see ca --help)");
+      return CliException.USAGE;
+    }
+    if (words.size() > 1) {
+      err.println("pullmesh ca: unexpected argument '" + words.get(1) + "' (see ca --help)");
+      return CliException.USAGE;
+    }
+    String caDir = CliSpec.value(parsed, Option.CA_DIR, env);
+    String cacheDir = CliSpec.value(parsed, Option.CACHE_DIR, env);
+    String keyType = CliSpec.value(parsed, Option.CA_KEY_TYPE, env);
     KeyAlgorithm algorithm;
     try {
       algorithm = KeyAlgorithm.parse(keyType);

@@ -1,6 +1,7 @@
 package io.pullmesh.proxy.cli;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.proxy.ProxyConfig.Option;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.BlobVerifier;
 import io.pullmesh.store.CacheInUseException;
@@ -12,6 +13,9 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 
 /**
  * {@code java -jar pullmesh-proxy.jar verify [--cache-dir DIR]}: re-hashes every blob of a cache no proxy is using,
@@ -21,15 +25,20 @@ import java.util.Map;
 public final class VerifyCommand {
   private VerifyCommand() {}
 
+  /** The {@code verify} command line. */
+  public static CommandSpec spec() {
+    CommandSpec spec = CliSpec.command("verify");
+    spec.usageMessage().customSynopsis("java -jar pullmesh-proxy.jar verify [--cache-dir DIR]")
+        .description("", "Re-hashes every blob of a stopped proxy's cache; corrupt ones are moved to DIR/quarantine/.",
+            "While a proxy runs on the cache, use `admin verify` instead.");
+    CliSpec.summary(spec, "re-hash every blob of a cache no proxy is running on; corrupt ones go to quarantine/");
+    spec.addOption(CliSpec.option(Option.CACHE_DIR, "the proxy's"));
+    spec.addOption(CliSpec.helpOption());
+    return spec;
+  }
+
   public static String usage() {
-    return """
-        Usage: java -jar pullmesh-proxy.jar verify [--cache-dir DIR]
-
-        Re-hashes every blob of a stopped proxy's cache; corrupt ones are moved to DIR/quarantine/.
-        While a proxy runs on the cache, use `admin verify` instead.
-
-          --cache-dir DIR    the cache [default: PULLMESH_CACHE_DIR, else the proxy's default]
-        """;
+    return CliSpec.usage(spec());
   }
 
   /**
@@ -37,22 +46,23 @@ public final class VerifyCommand {
    * @param terminal whether stderr is a terminal
    */
   public static int run(String[] args, Map<String, String> env, Path defaultCacheDir, PrintStream out, PrintStream err, boolean terminal) {
-    String dir = env.get("PULLMESH_CACHE_DIR");
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (a.equals("--help") || a.equals("-h")) {
-        out.print(usage());
-        return 0;
-      } else if (a.startsWith("--cache-dir=")) {
-        dir = a.substring("--cache-dir=".length());
-      } else if (a.equals("--cache-dir") && i + 1 < args.length) {
-        dir = args[++i];
-      } else {
-        err.println("pullmesh verify: " + (a.equals("--cache-dir") ? "--cache-dir needs a value" : "unexpected argument '" + a + "'")
-            + " (usage: verify [--cache-dir DIR])");
-        return CliException.USAGE;
-      }
+    ParseResult parsed;
+    try {
+      parsed = CliSpec.parse(spec(), args);
+    } catch (ParameterException e) {
+      CliSpec.Failure f = CliSpec.failure(e);
+      String what = switch (f.kind()) {
+        case UNKNOWN_OPTION -> "unexpected argument '" + f.subject() + "'" + CliSpec.didYouMean(f.suggestion());
+        default -> f.text();
+      };
+      err.println("pullmesh verify: " + what + " (usage: verify [--cache-dir DIR])");
+      return CliException.USAGE;
     }
+    if (parsed.isUsageHelpRequested()) {
+      out.print(usage());
+      return 0;
+    }
+    String dir = CliSpec.value(parsed, Option.CACHE_DIR, env);
     Path cache = dir == null || dir.isBlank() ? defaultCacheDir : Path.of(dir);
     if (!Files.isDirectory(cache.resolve("index"))) {
       err.println("pullmesh verify: no pullmesh cache at " + cache.toAbsolutePath() + " (choose one with --cache-dir)");
