@@ -195,7 +195,7 @@ public record ProxyConfig(
     IDLE_TIMEOUT("idle-timeout", "DURATION", "75s", "close a client connection with nothing sent either way this long, or a kept-alive one "
         + "whose next request's headers take longer (nginx's keepalive_timeout); a body that flows is never cut"),
     PIECE_SIZE("piece-size", "SIZE", null, "chosen per blob, 1 to 16 MiB", "fixed piece size, 64k to 64m"),
-    USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "
+    USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, FetchConfig.DEFAULT_USER_AGENT_TEXT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "
         + "seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) "
         + "to old versions"),
     UPSTREAM_USERNAME("upstream-username", "NAME", null, "username for a private upstream registry (password from PULLMESH_UPSTREAM_PASSWORD "

@@ -44,6 +44,8 @@ public record FetchConfig(
    * another. The architecture and system are this machine's, in Go's words.
    */
   public static final String DEFAULT_USER_AGENT = "ollama/0.33.0 (" + goArch() + " " + goOs() + ") Go/go1.24.1";
+  /** {@link #DEFAULT_USER_AGENT} as documentation shows it, the same on every machine. */
+  public static final String DEFAULT_USER_AGENT_TEXT = "ollama/0.33.0 (<arch> <os>) Go/go1.24.1, this machine's arch and OS as Go names them";
 
   private static String goArch() {
     String a = System.getProperty("os.arch", "amd64").toLowerCase(java.util.Locale.ROOT);

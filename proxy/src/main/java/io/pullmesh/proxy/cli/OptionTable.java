@@ -22,7 +22,9 @@ public final class OptionTable {
   public static String markdown() {
     StringBuilder b = new StringBuilder("| flag | env | default | |\n|---|---|---|---|\n");
     for (ProxyConfig.Option o : ProxyConfig.Option.values()) {
-      String shown = o.defaultValue() != null ? code(o.defaultValue()) : o.defaultText() != null ? text(o.defaultText()) : "";
+      // a default described in words (computed, or this machine's) shows as those words, so the table is the same anywhere
+      String shown = o.defaultText() != null && !o.defaultText().equals(o.defaultValue()) ? text(o.defaultText())
+          : o.defaultValue() != null ? code(o.defaultValue()) : "";
       b.append("| ").append(code(o.flag() + " " + o.arg())).append(" | ").append(code(o.env())).append(" | ").append(shown).append(" | ")
           .append(text(o.help())).append(" |\n");
     }
