@@ -121,6 +121,32 @@ class ProxyProcessIT {
     return p;
   }
 
+  /**
+   * GETs {@code url} in the background and SIGKILLs {@code p} (no shutdown hook, nothing flushed on the way out) once the
+   * fake CDN has sent {@code atBytes} of {@code layer} since {@code before}.
+   *
+   * @return the bytes of the layer the CDN sent before the kill
+   */
+  private long killMidDownload(ProxyProcess p, String url, FakeBlob layer, long before, long atBytes) throws Exception {
+    Thread client = new Thread(() -> {
+      try {
+        RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60));
+      } catch (RuntimeException cutOff) {
+        // the proxy is killed under it
+      }
+    });
+    client.setDaemon(true);
+    client.start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (registry.stats().cdnBlobBytes(layer.digest()) - before < atBytes) {
+      assertTrue(System.nanoTime() < deadline, "the download should progress\n" + p.describe());
+      Thread.sleep(20);
+    }
+    p.process.destroyForcibly();
+    p.process.waitFor();
+    return registry.stats().cdnBlobBytes(layer.digest()) - before;
+  }
+
   /** A running proxy with a cache at {@code cache}, in front of the fake registry. */
   private ProxyProcess launchProxy(Path cache) throws Exception {
     ProxyProcess p = launch("--listen", "127.0.0.1:0", "--upstream", registry.registryUrl(), "--cache-dir", cache.toString());
@@ -302,24 +328,7 @@ class ProxyProcessIT {
       ProxyProcess first = launch(args);
       first.awaitListening();
       long before = registry.stats().cdnBlobBytes(layer.digest());
-      String url = first.url() + "/v2/library/resume/blobs/" + layer.digest();
-      Thread client = new Thread(() -> {
-        try {
-          RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60));
-        } catch (RuntimeException cutOff) {
-          // the proxy is killed under it
-        }
-      });
-      client.setDaemon(true);
-      client.start();
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (registry.stats().cdnBlobBytes(layer.digest()) - before < layer.size() / 3) {
-        assertTrue(System.nanoTime() < deadline, "the download should progress\n" + first.describe());
-        Thread.sleep(20);
-      }
-      first.process.destroyForcibly(); // SIGKILL
-      first.process.waitFor();
-      long beforeKill = registry.stats().cdnBlobBytes(layer.digest()) - before;
+      long beforeKill = killMidDownload(first, first.url() + "/v2/library/resume/blobs/" + layer.digest(), layer, before, layer.size() / 3);
 
       registry.setCdnBytesPerSecond(0);
       ProxyProcess second = launch(args);
@@ -375,24 +384,8 @@ class ProxyProcessIT {
       ProxyProcess first = launch(args);
       first.awaitListening();
       long before = registry.stats().cdnBlobBytes(layer.digest());
-      String url = first.url() + "/v2/library/crash/blobs/" + layer.digest();
-      Thread client = new Thread(() -> {
-        try {
-          RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60));
-        } catch (RuntimeException cutOff) {
-          // the proxy is killed under it
-        }
-      });
-      client.setDaemon(true);
-      client.start();
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (registry.stats().cdnBlobBytes(layer.digest()) - before < layer.size() * 6 / 10) {
-        assertTrue(System.nanoTime() < deadline, "the download should progress\n" + first.describe());
-        Thread.sleep(20);
-      }
-      first.process.destroyForcibly(); // SIGKILL: no shutdown hook, nothing flushed on the way out
-      first.process.waitFor();
-      long fetchedBeforeKill = registry.stats().cdnBlobBytes(layer.digest()) - before;
+      long fetchedBeforeKill = killMidDownload(first, first.url() + "/v2/library/crash/blobs/" + layer.digest(), layer, before,
+          layer.size() * 6 / 10);
       assertTrue(fetchedBeforeKill < layer.size(), "killed mid-download: " + fetchedBeforeKill + " of " + layer.size());
 
       ProxyProcess second = launch(args);

@@ -5,12 +5,9 @@ import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Base64;
-import java.util.List;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -31,9 +28,7 @@ final class HubSigner {
 
   private final Clock clock;
   private final long validitySeconds;
-  private final SecureRandom random = new SecureRandom();
-  private byte[] secret;
-  private final List<byte[]> retired = new ArrayList<>();
+  private final SecretRing keys = new SecretRing();
 
   HubSigner(Clock clock, Duration validity) {
     if (validity.getSeconds() < 1) {
@@ -41,7 +36,6 @@ final class HubSigner {
     }
     this.clock = clock;
     this.validitySeconds = validity.getSeconds();
-    this.secret = newSecret();
   }
 
   /** A fresh token that opens the blobs of {@code repository} (spelled as in the URL) until it expires. */
@@ -55,7 +49,7 @@ final class HubSigner {
         .put("exp", now + validitySeconds)
         .put("iss", issuer);
     String unsigned = HEADER + "." + b64(payload.encode().getBytes(StandardCharsets.UTF_8));
-    return unsigned + "." + b64(hmac(secret, unsigned));
+    return unsigned + "." + b64(hmac(keys.current(), unsigned));
   }
 
   /**
@@ -77,10 +71,9 @@ final class HubSigner {
       return UrlSigner.Verdict.MISSING;
     }
     String unsigned = parts[0] + "." + parts[1];
-    boolean current = MessageDigest.isEqual(hmac(secret, unsigned), signature);
-    if (!current) {
-      boolean old = retired.stream().anyMatch(k -> MessageDigest.isEqual(hmac(k, unsigned), signature));
-      return old ? UrlSigner.Verdict.EXPIRED : UrlSigner.Verdict.BAD_SIGNATURE;
+    SecretRing.Match m = keys.match(k -> MessageDigest.isEqual(hmac(k, unsigned), signature));
+    if (m != SecretRing.Match.CURRENT) {
+      return m == SecretRing.Match.RETIRED ? UrlSigner.Verdict.EXPIRED : UrlSigner.Verdict.BAD_SIGNATURE;
     }
     if (!("/" + repository).equals(payload.getValue("sub"))) {
       return UrlSigner.Verdict.BAD_SIGNATURE;
@@ -94,15 +87,9 @@ final class HubSigner {
 
   /** Retires the current secret: every token issued so far verifies as expired; new ones are valid. */
   synchronized void rotate() {
-    retired.add(secret);
-    secret = newSecret();
+    keys.rotate();
   }
 
-  private byte[] newSecret() {
-    byte[] s = new byte[32];
-    random.nextBytes(s);
-    return s;
-  }
 
   private static String b64(byte[] bytes) {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);

@@ -4,16 +4,13 @@ import io.pullmesh.core.Digest;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
-import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Map;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -47,9 +44,7 @@ final class UrlSigner {
 
   private final Clock clock;
   private final long expiresSeconds;
-  private final SecureRandom random = new SecureRandom();
-  private byte[] secret;
-  private final List<byte[]> retired = new ArrayList<>();
+  private final SecretRing keys = new SecretRing();
 
   UrlSigner(Clock clock, Duration validity) {
     if (validity.getSeconds() < 1) {
@@ -57,7 +52,6 @@ final class UrlSigner {
     }
     this.clock = clock;
     this.expiresSeconds = validity.getSeconds();
-    this.secret = newSecret();
   }
 
   /** The CDN path of a blob. */
@@ -93,7 +87,7 @@ final class UrlSigner {
         + "&X-Amz-Date=" + date
         + "&X-Amz-Expires=" + expires
         + "&X-Amz-SignedHeaders=host"
-        + "&X-Amz-Signature=" + hmac(secret, path, date, expires);
+        + "&X-Amz-Signature=" + hmac(keys.current(), path, date, expires);
   }
 
   /** Checks a request's path and query parameters (already decoded). */
@@ -113,31 +107,21 @@ final class UrlSigner {
     } catch (DateTimeParseException | NumberFormatException e) {
       return Verdict.MISSING;
     }
-    if (matches(secret, signature, path, date, expires)) {
+    SecretRing.Match m = keys.match(k -> matches(k, signature, path, date, expires));
+    if (m == SecretRing.Match.CURRENT) {
       Instant now = clock.instant();
       return now.isAfter(signedAt.plusSeconds(validFor)) || now.isBefore(signedAt.minusSeconds(900))
           ? Verdict.EXPIRED
           : Verdict.VALID;
     }
-    for (byte[] old : retired) {
-      if (matches(old, signature, path, date, expires)) {
-        return Verdict.EXPIRED;
-      }
-    }
-    return Verdict.BAD_SIGNATURE;
+    return m == SecretRing.Match.RETIRED ? Verdict.EXPIRED : Verdict.BAD_SIGNATURE;
   }
 
   /** Retires the current secret: every URL issued so far verifies as {@link Verdict#EXPIRED}. */
   synchronized void rotate() {
-    retired.add(secret);
-    secret = newSecret();
+    keys.rotate();
   }
 
-  private byte[] newSecret() {
-    byte[] s = new byte[32];
-    random.nextBytes(s);
-    return s;
-  }
 
   private static boolean matches(byte[] key, String signature, String path, String date, String expires) {
     return MessageDigest.isEqual(hmac(key, path, date, expires).getBytes(StandardCharsets.US_ASCII),
