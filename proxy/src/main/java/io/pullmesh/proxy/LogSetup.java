@@ -147,37 +147,15 @@ public final class LogSetup {
     if (b.length() > 1) {
       b.append(',');
     }
-    string(b, name);
+    b.append(io.pullmesh.core.RegistryException.jsonString(name));
     b.append(':');
     if (value == null) {
       b.append("null");
     } else if (value instanceof Boolean || (value instanceof Number n && Double.isFinite(n.doubleValue()))) {
       b.append(value);
     } else {
-      string(b, value.toString());
+      b.append(io.pullmesh.core.RegistryException.jsonString(value.toString()));
     }
-  }
-
-  private static void string(StringBuilder b, String s) {
-    b.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> {
-          if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    b.append('"');
   }
 
   private static String label(Level l) {

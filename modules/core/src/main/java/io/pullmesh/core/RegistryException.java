@@ -42,7 +42,7 @@ public class RegistryException extends RuntimeException {
     return "{\"errors\":[{\"code\":\"" + code.name() + "\",\"message\":" + jsonString(message) + "}]}";
   }
 
-  /** A JSON string literal; escapes quotes, backslashes and control characters. */
+  /** A JSON string literal; escapes quotes, backslashes, control characters (DEL too) and the JS line separators. */
   public static String jsonString(String s) {
     if (s == null) {
       return "null";
@@ -57,7 +57,7 @@ public class RegistryException extends RuntimeException {
         case '\r' -> b.append("\\r");
         case '\t' -> b.append("\\t");
         default -> {
-          if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+          if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029) {
             b.append(String.format("\\u%04x", (int) c));
           } else {
             b.append(c);

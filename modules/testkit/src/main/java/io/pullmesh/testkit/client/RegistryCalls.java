@@ -1,17 +1,12 @@
 package io.pullmesh.testkit.client;
 
-import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
-import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 
@@ -36,7 +31,6 @@ final class RegistryCalls {
 
   private final HttpClient http;
   private final ClientOptions options;
-  private final SecureRandom random = new SecureRandom();
   private volatile String token;
 
   RegistryCalls(HttpClient http, ClientOptions options) {
@@ -120,50 +114,10 @@ final class RegistryCalls {
     }
   }
 
-  /** {@code getAuthorizationToken}: the realm must be on the host asked (Ollama #13738). */
+  /** {@code getAuthorizationToken} ({@link AuthorizationToken}): the realm must be on the host asked (Ollama #13738). */
   private String fetchToken(Challenge challenge, URI original) throws IOException {
-    URI realm;
-    try {
-      realm = URI.create(challenge.realm());
-    } catch (IllegalArgumentException e) {
-      throw new IOException("bad realm in challenge: " + challenge.realm(), e);
-    }
-    if (!Redirects.hostAndPort(realm).equals(Redirects.hostAndPort(original))) {
-      throw new RegistryCallException(0, "realm host \"" + Redirects.hostAndPort(realm)
-          + "\" does not match original host \"" + Redirects.hostAndPort(original) + "\"");
-    }
-    StringBuilder q = new StringBuilder(realm.getRawQuery() == null ? "" : realm.getRawQuery());
-    appendParam(q, "service", challenge.service());
-    for (String s : challenge.scope().split(" ")) {
-      appendParam(q, "scope", s);
-    }
-    appendParam(q, "ts", Long.toString(System.currentTimeMillis() / 1000));
-    byte[] nonce = new byte[16];
-    random.nextBytes(nonce);
-    appendParam(q, "nonce", Base64.getEncoder().encodeToString(nonce));
-    URI tokenUri = URI.create(realm.getScheme() + "://" + realm.getRawAuthority() + realm.getRawPath() + "?" + q);
-
-    HttpRequest.Builder b = HttpRequest.newBuilder(tokenUri).GET().header("User-Agent", options.userAgent)
-        .header("Accept-Encoding", "gzip");
-    if (options.tokenUsername != null) {
-      String basic = Base64.getEncoder().encodeToString(
-          (options.tokenUsername + ":" + options.tokenPassword).getBytes(StandardCharsets.UTF_8));
-      b.header("Authorization", "Basic " + basic);
-    } else {
-      // Real Ollama signs the request with its ed25519 key; the fake registry ignores this header.
-      b.header("Authorization", "fakekey:" + HexFormat.of().formatHex(nonce));
-    }
-    HttpResponse<InputStream> resp = send(b.build());
-    String body = new String(body(resp), StandardCharsets.UTF_8);
-    if (resp.statusCode() >= 400) {
-      throw new RegistryCallException(resp.statusCode(),
-          body.isEmpty() ? Integer.toString(resp.statusCode()) : resp.statusCode() + ": " + body);
-    }
-    try {
-      return new JsonObject(body).getString("token");
-    } catch (RuntimeException e) {
-      throw new IOException("token response is not JSON: " + body, e);
-    }
+    return AuthorizationToken.fetch(this::send, options.userAgent, options.tokenUsername, options.tokenPassword, challenge.realm(),
+        challenge.service(), challenge.scope(), XTransferDownload.goHost(original));
   }
 
   /** Reads and closes a body, gunzipping it when the server used gzip (as Go's transport does transparently). */
@@ -174,12 +128,6 @@ final class RegistryCalls {
     }
   }
 
-  private static void appendParam(StringBuilder q, String key, String value) {
-    if (q.length() > 0) {
-      q.append('&');
-    }
-    q.append(key).append('=').append(URLEncoder.encode(value, StandardCharsets.UTF_8));
-  }
 
   /** A parsed {@code WWW-Authenticate: Bearer realm=...,service=...,scope=...}, Ollama's way. */
   record Challenge(String realm, String service, String scope) {

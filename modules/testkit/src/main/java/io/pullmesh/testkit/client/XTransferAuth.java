@@ -1,17 +1,12 @@
 package io.pullmesh.testkit.client;
 
-import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
-import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Map;
 
 /**
@@ -49,7 +44,6 @@ final class XTransferAuth {
 
   private final HttpClient registryHttp;
   private final XTransferOptions options;
-  private final SecureRandom random = new SecureRandom();
   private String token = "";
 
   XTransferAuth(HttpClient registryHttp, XTransferOptions options) {
@@ -134,51 +128,9 @@ final class XTransferAuth {
     }
   }
 
-  /**
-   * {@code getAuthorizationToken} (server/auth.go:53-100): the realm must be on {@code originalHost} (host:port,
-   * exact); GET realm?service=..&scope=..&ts=..&nonce=..; status >= 400 is {@code "<status>: <body>"}.
-   */
   private String fetchToken(String realm, String service, String scope, String originalHost) throws IOException {
-    URI realmUri;
-    try {
-      realmUri = URI.create(realm);
-    } catch (IllegalArgumentException e) {
-      throw new IOException("parse \"" + realm + "\": " + e.getMessage(), e);
-    }
-    String realmHost = XTransferDownload.goHost(realmUri);
-    if (!realmHost.equals(originalHost)) {
-      throw new IOException("realm host \"" + realmHost + "\" does not match original host \"" + originalHost + "\"");
-    }
-    StringBuilder q = new StringBuilder(realmUri.getRawQuery() == null ? "" : realmUri.getRawQuery());
-    param(q, "service", service);
-    for (String s : scope.split(" ", -1)) {
-      param(q, "scope", s);
-    }
-    param(q, "ts", Long.toString(System.currentTimeMillis() / 1000));
-    byte[] nonce = new byte[16];
-    random.nextBytes(nonce);
-    param(q, "nonce", Base64.getEncoder().encodeToString(nonce));
-    URI tokenUri = URI.create(realmUri.getScheme() + "://" + realmUri.getRawAuthority()
-        + (realmUri.getRawPath() == null ? "" : realmUri.getRawPath()) + "?" + q);
-    HttpRequest.Builder b = HttpRequest.newBuilder(tokenUri).GET()
-        .header("User-Agent", options.registryUserAgent).header("Accept-Encoding", "gzip");
-    if (options.tokenUsername != null) {
-      b.header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-          (options.tokenUsername + ":" + options.tokenPassword).getBytes(StandardCharsets.UTF_8)));
-    } else {
-      // Real Ollama signs "GET,<url>,<sha256 of nothing>" with its ed25519 key; the fake registry ignores this.
-      b.header("Authorization", "fakekey:" + HexFormat.of().formatHex(nonce));
-    }
-    HttpResponse<InputStream> resp = send(b.build());
-    String body = new String(RegistryCalls.body(resp), StandardCharsets.UTF_8);
-    if (resp.statusCode() >= 400) {
-      throw new IOException(body.isEmpty() ? Integer.toString(resp.statusCode()) : resp.statusCode() + ": " + body);
-    }
-    try {
-      return new JsonObject(body).getString("token", "");
-    } catch (RuntimeException e) {
-      throw new IOException("token response is not JSON: " + body, e);
-    }
+    return AuthorizationToken.fetch(this::send, options.registryUserAgent, options.tokenUsername, options.tokenPassword, realm, service,
+        scope, originalHost);
   }
 
   private HttpResponse<InputStream> send(HttpRequest request) throws IOException {
@@ -192,10 +144,4 @@ final class XTransferAuth {
     }
   }
 
-  private static void param(StringBuilder q, String key, String value) {
-    if (q.length() > 0) {
-      q.append('&');
-    }
-    q.append(key).append('=').append(URLEncoder.encode(value, StandardCharsets.UTF_8));
-  }
 }
