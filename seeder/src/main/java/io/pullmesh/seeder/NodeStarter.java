@@ -61,12 +61,4 @@ final class NodeStarter {
     }
     return node.url();
   }
-
-  /** The proxy's option list, from its help text. */
-  static String proxyOptions(Map<String, String> env) {
-    String text = ((ProxyConfig.Help) ProxyConfig.parse(new String[] {"--help"}, env)).text();
-    int from = text.indexOf("Options (");
-    int to = text.indexOf("\nPull through it");
-    return from >= 0 && to > from ? text.substring(from, to + 1) : text;
-  }
 }
