@@ -51,6 +51,8 @@ final class AdminApi {
   private static final Logger LOG = Logger.getLogger(AdminApi.class.getName());
   static final String PREFIX = "/admin/v1/";
   private static final int MAX_BODY = 64 << 10;
+  /** Bytes of a refused body read and thrown away before the connection is closed on the client. */
+  private static final long DRAIN_LIMIT = 4L << 20;
 
   private final Vertx vertx;
   private final BlobStore store;
@@ -163,8 +165,8 @@ final class AdminApi {
 
   /**
    * A change's body, refused as soon as it is known to exceed {@link #MAX_BODY}: by its Content-Length before a byte is
-   * read, or while it arrives. Never buffers more than that: the refusal is answered at once and the connection closed
-   * after it, whatever the client still sends.
+   * read, or while it arrives. Never buffers more than that: the refusal is answered at once, and the rest is thrown
+   * away as it comes, up to {@link #DRAIN_LIMIT}, past which the connection is closed.
    */
   private static Future<Buffer> body(HttpServerRequest req) {
     String length = req.getHeader("Content-Length");
@@ -193,8 +195,16 @@ final class AdminApi {
   }
 
   private static Future<Buffer> refuseTooLarge(HttpServerRequest req) {
-    req.handler(b -> { });
-    req.response().putHeader("Connection", "close").endHandler(v -> req.connection().close());
+    // the refusal is answered at once; what the client still sends is read and thrown away (never kept), so that it
+    // reads the answer instead of a reset (a close while it still sent made the JDK's client fail with "header parser
+    // received no bytes"); one that goes on past DRAIN_LIMIT is cut off
+    long[] drained = {0};
+    req.handler(b -> {
+      drained[0] += b.length();
+      if (drained[0] > DRAIN_LIMIT) {
+        req.connection().close();
+      }
+    });
     return Future.failedFuture(bad("request body larger than " + MAX_BODY + " bytes"));
   }
 

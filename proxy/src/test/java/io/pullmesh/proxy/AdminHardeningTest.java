@@ -85,7 +85,7 @@ class AdminHardeningTest {
       String declared = exchange(port, "POST /admin/v1/pin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
           + "Content-Length: 400000000\r\n\r\n", new byte[0]);
       assertTrue(declared.startsWith("HTTP/1.1 400") && declared.contains("larger than"), declared);
-      // chunked, 1 MiB sent: refused once 64 KiB have arrived, the connection closed
+      // chunked, 1 MiB sent: refused once 64 KiB have arrived, the rest read and thrown away
       ByteArrayOutputStream chunked = new ByteArrayOutputStream();
       byte[] chunk = new byte[16 << 10];
       for (int i = 0; i < 64; i++) {
@@ -96,6 +96,40 @@ class AdminHardeningTest {
       String streamed = exchange(port, "POST /admin/v1/pin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
           + "Transfer-Encoding: chunked\r\n\r\n", chunked.toByteArray());
       assertTrue(streamed.startsWith("HTTP/1.1 400") && streamed.contains("larger than"), streamed);
+    }
+  }
+
+  @Test
+  void aClientThatGoesOnSendingARefusedBodyIsCutOffPastTheDrainLimit() throws Exception {
+    try (Harness h = Harness.start(dir, ModelFixture.tiny().create(dir.resolve("m")));
+        Socket s = new Socket("127.0.0.1", h.proxy.port())) {
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /admin/v1/pin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: 400000000\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      boolean cut = false;
+      byte[] block = new byte[64 << 10];
+      try {
+        for (int i = 0; i < 6 * 16; i++) { // 6 MiB, past the 4 MiB drained before the connection is closed
+          out.write(block);
+        }
+        out.flush();
+      } catch (IOException e) {
+        cut = true; // reset while still sending: the server closed
+      }
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      try {
+        for (int n = in.read(block); n >= 0; n = in.read(block)) {
+          got.write(block, 0, n);
+        }
+        cut = true; // end of stream: the server closed
+      } catch (java.net.SocketTimeoutException e) {
+        // still open after 10 s: not cut off
+      } catch (IOException e) {
+        cut = true; // reset
+      }
+      assertTrue(cut, "the connection is closed once the client has sent well past the drain limit; read: " + got);
     }
   }
 }
