@@ -73,7 +73,7 @@ public record OllamaVersion(int major, int minor, int patch, String preRelease) 
       boolean ny = y[i].chars().allMatch(Character::isDigit);
       int c;
       if (nx && ny) {
-        c = Long.compare(Long.parseLong(x[i]), Long.parseLong(y[i]));
+        c = compareDigits(x[i], y[i]);
       } else if (nx != ny) {
         c = nx ? -1 : 1;
       } else {
@@ -84,6 +84,13 @@ public record OllamaVersion(int major, int minor, int patch, String preRelease) 
       }
     }
     return Integer.compare(x.length, y.length);
+  }
+
+  /** Two runs of digits compared as numbers of any length (a pre-release identifier may be 40 digits long). */
+  private static int compareDigits(String a, String b) {
+    String x = a.replaceFirst("^0+(?=.)", "");
+    String y = b.replaceFirst("^0+(?=.)", "");
+    return x.length() != y.length() ? Integer.compare(x.length(), y.length()) : x.compareTo(y);
   }
 
   public boolean isOlderThan(OllamaVersion o) {

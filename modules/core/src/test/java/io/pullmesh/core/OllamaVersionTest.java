@@ -39,6 +39,16 @@ class OllamaVersionTest {
   }
 
   @Test
+  void regressionANumericPreReleaseTooLongForALongStillCompares() {
+    // a client's User-Agent may carry up to 40 digits of pre-release; Long.parseLong threw on the 20th
+    OllamaVersion big = OllamaVersion.parse("0.1.0-99999999999999999999");
+    OllamaVersion bigger = OllamaVersion.parse("0.1.0-100000000000000000000");
+    assertTrue(big.isOlderThan(bigger));
+    assertTrue(OllamaVersion.parse("0.1.0-9").isOlderThan(big));
+    assertEquals(0, big.compareTo(OllamaVersion.parse("0.1.0-99999999999999999999")));
+  }
+
+  @Test
   void refusesWhatIsNotAVersionSayingWhatIsExpected() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OllamaVersion.parse("0.13"));
     assertTrue(e.getMessage().contains("major.minor.patch"), e.getMessage());
