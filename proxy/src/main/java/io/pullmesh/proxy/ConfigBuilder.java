@@ -73,15 +73,7 @@ final class ConfigBuilder {
 
     Path cacheDir = v.containsKey(Option.CACHE_DIR) ? Path.of(v.get(Option.CACHE_DIR)) : ProxyConfig.defaultCacheDir(env);
 
-    int connections;
-    try {
-      connections = Integer.parseInt(v.get(Option.UPSTREAM_CONNECTIONS).strip());
-      if (connections < 1 || connections > 256) {
-        throw new NumberFormatException();
-      }
-    } catch (NumberFormatException e) {
-      throw bad(Option.UPSTREAM_CONNECTIONS, v.get(Option.UPSTREAM_CONNECTIONS), "a whole number from 1 to 256");
-    }
+    int connections = wholeNumber(Option.UPSTREAM_CONNECTIONS, 1, 256, "a whole number from 1 to 256");
 
     Duration ttl = duration(Option.MANIFEST_TTL);
     Duration stall = duration(Option.STALL_TIMEOUT);
@@ -236,15 +228,7 @@ final class ConfigBuilder {
       throw new ConfigException(Option.MESH_NAME.flag() + ": set " + Option.MESH_BIND.flag() + " to this node's LAN address (the --listen host "
           + listenHost + " is a wildcard, which other nodes cannot reach)");
     }
-    int port;
-    try {
-      port = Integer.parseInt(v.get(Option.MESH_PORT).strip());
-      if (port < 1 || port > 65535) {
-        throw new NumberFormatException();
-      }
-    } catch (NumberFormatException e) {
-      throw bad(Option.MESH_PORT, v.get(Option.MESH_PORT), "a port from 1 to 65535");
-    }
+    int port = wholeNumber(Option.MESH_PORT, 1, 65535, "a port from 1 to 65535");
     List<String> members = new ArrayList<>();
     if (v.containsKey(Option.MESH_MEMBERS)) {
       for (String m : v.get(Option.MESH_MEMBERS).split(",")) {
@@ -323,6 +307,18 @@ final class ConfigBuilder {
       return new CacheLimit(bytes, 0);
     } catch (IllegalArgumentException e) {
       throw bad(Option.CACHE_MAX_BYTES, value, "a size of at least 64m (e.g. 500g) or a share of the disk from 1% to 100% (e.g. 80%)");
+    }
+  }
+
+  private int wholeNumber(Option o, int min, int max, String expected) {
+    try {
+      int n = Integer.parseInt(v.get(o).strip());
+      if (n < min || n > max) {
+        throw new NumberFormatException();
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw bad(o, v.get(o), expected);
     }
   }
 
