@@ -35,6 +35,7 @@ import io.pullmesh.tls.CertificateAuthority;
 import io.pullmesh.tls.TlsSetupException;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -342,45 +343,17 @@ public final class PullmeshProxy implements AutoCloseable {
       vertx.deployVerticle(() -> new io.vertx.core.VerticleBase() {
         @Override
         public Future<?> start() {
-          // a client hanging up mid-body (Ollama does, after the headers of its URL-resolution GET) is routine:
-          // debug level, not Vert.x's default ERROR log
-          HttpServer s = vertx.createHttpServer(options).requestHandler(PullmeshProxy.this::handle)
-              .connectionHandler(c -> {
-                deadlines.connected(c);
-                c.exceptionHandler(t -> LOG.fine(() -> "client connection " + c.remoteAddress() + ": " + t));
-              })
-              .exceptionHandler(t -> LOG.fine(() -> "client connection: " + t));
-          synchronized (servers) {
-            servers.add(s);
-          }
+          HttpServer s = server(options, PullmeshProxy.this::handle, "client", servers);
           Future<?> transfer = Future.succeededFuture();
           if (config.transferPort() != ProxyConfig.NO_TRANSFER_PORT) {
-            HttpServer t = vertx.createHttpServer(new HttpServerOptions(options).setPort(config.transferPort() == 0 ? -3 : config.transferPort()))
-                .requestHandler(PullmeshProxy.this::handleTransfer)
-                .connectionHandler(c -> {
-                  deadlines.connected(c);
-                  c.exceptionHandler(e -> LOG.fine(() -> "transfer connection " + c.remoteAddress() + ": " + e));
-                })
-                .exceptionHandler(e -> LOG.fine(() -> "transfer connection: " + e));
-            synchronized (transferServers) {
-              transferServers.add(t);
-            }
-            transfer = t.listen();
+            transfer = server(new HttpServerOptions(options).setPort(config.transferPort() == 0 ? -3 : config.transferPort()),
+                PullmeshProxy.this::handleTransfer, "transfer", transferServers).listen();
           }
           if (!forward.intercepting()) {
             return transfer.compose(x -> s.listen());
           }
-          HttpServer tls = vertx.createHttpServer(forward.interceptServerOptions().setIdleTimeout((int) config.idleTimeout().toSeconds())
-                  .setIdleTimeoutUnit(TimeUnit.SECONDS))
-              .requestHandler(PullmeshProxy.this::handleIntercepted)
-              .connectionHandler(c -> {
-                deadlines.connected(c);
-                c.exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t));
-              })
-              .exceptionHandler(t -> LOG.fine(() -> "intercepted connection: " + t));
-          synchronized (interceptServers) {
-            interceptServers.add(tls);
-          }
+          HttpServer tls = server(forward.interceptServerOptions().setIdleTimeout((int) config.idleTimeout().toSeconds())
+              .setIdleTimeoutUnit(TimeUnit.SECONDS), PullmeshProxy.this::handleIntercepted, "intercepted", interceptServers);
           return transfer.compose(x -> tls.listen()).compose(x -> s.listen());
         }
       }, new DeploymentOptions().setInstances(instances)).toCompletionStage().toCompletableFuture().get();
@@ -409,6 +382,24 @@ public final class PullmeshProxy implements AutoCloseable {
       }
     }
     ready = true;
+  }
+
+  /**
+   * One instance's server, kept in {@code into} (for its port): each connection under the header and idle deadlines,
+   * and a client hanging up mid-body logged at debug level, not Vert.x's default ERROR (routine: Ollama hangs up after
+   * the headers of its URL-resolution GET).
+   */
+  private HttpServer server(HttpServerOptions options, Handler<HttpServerRequest> handler, String kind, List<HttpServer> into) {
+    HttpServer s = vertx.createHttpServer(options).requestHandler(handler)
+        .connectionHandler(c -> {
+          deadlines.connected(c);
+          c.exceptionHandler(t -> LOG.fine(() -> kind + " connection " + c.remoteAddress() + ": " + t));
+        })
+        .exceptionHandler(t -> LOG.fine(() -> kind + " connection: " + t));
+    synchronized (into) {
+      into.add(s);
+    }
+    return s;
   }
 
   public int port() {
