@@ -44,7 +44,7 @@ final class AuthorizationToken {
     } catch (IllegalArgumentException e) {
       throw new IOException("parse \"" + realm + "\": " + e.getMessage(), e);
     }
-    String realmHost = XTransferDownload.goHost(realmUri);
+    String realmHost = Redirects.host(realmUri);
     if (!realmHost.equals(originalHost)) {
       throw new RegistryCallException(0, "realm host \"" + realmHost + "\" does not match original host \"" + originalHost + "\"");
     }

@@ -156,7 +156,7 @@ public final class OllamaLikeClient implements AutoCloseable {
       }
     }
 
-    Path manifestPath = dest.resolve("manifests").resolve(Redirects.hostAndPort(base))
+    Path manifestPath = dest.resolve("manifests").resolve(Redirects.host(base))
         .resolve(model.namespace()).resolve(model.model()).resolve(model.tag());
     try {
       Files.createDirectories(manifestPath.getParent());

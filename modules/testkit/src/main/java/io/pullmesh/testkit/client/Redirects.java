@@ -24,9 +24,14 @@ final class Redirects {
     return h.toLowerCase(Locale.ROOT);
   }
 
-  /** {@code url.URL.Host}: host and port as written. */
-  static String hostAndPort(URI uri) {
-    return uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+  /** Go's {@code url.URL.Host}: host[:port] exactly as written, without user info (Go keeps that in {@code url.URL.User}). */
+  static String host(URI uri) {
+    String a = uri.getRawAuthority();
+    if (a == null) {
+      return "";
+    }
+    int at = a.lastIndexOf('@');
+    return at < 0 ? a : a.substring(at + 1);
   }
 
   /**

@@ -117,7 +117,7 @@ final class RegistryCalls {
   /** {@code getAuthorizationToken} ({@link AuthorizationToken}): the realm must be on the host asked (Ollama #13738). */
   private String fetchToken(Challenge challenge, URI original) throws IOException {
     return AuthorizationToken.fetch(this::send, options.userAgent, options.tokenUsername, options.tokenPassword, challenge.realm(),
-        challenge.service(), challenge.scope(), XTransferDownload.goHost(original));
+        challenge.service(), challenge.scope(), Redirects.host(original));
   }
 
   /** Reads and closes a body, gunzipping it when the server used gzip (as Go's transport does transparently). */

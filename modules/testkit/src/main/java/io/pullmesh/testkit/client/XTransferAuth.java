@@ -83,7 +83,7 @@ final class XTransferAuth {
         resp.body().close();
         RegistryCalls.Challenge c =
             RegistryCalls.Challenge.parse(resp.headers().firstValue("www-authenticate").orElse(""));
-        String t = fetchToken(c.realm(), c.service(), c.scope(), XTransferDownload.goHost(uri));
+        String t = fetchToken(c.realm(), c.service(), c.scope(), Redirects.host(uri));
         synchronized (this) {
           token = t;
         }

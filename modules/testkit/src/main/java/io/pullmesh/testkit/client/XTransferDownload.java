@@ -20,7 +20,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -129,21 +128,11 @@ final class XTransferDownload {
     this.options = options;
     this.auth = auth;
     this.baseUrl = baseUrl;
-    this.baseHost = goHost(URI.create(baseUrl));
+    this.baseHost = Redirects.host(URI.create(baseUrl));
     this.repository = repository == null || repository.isEmpty() ? "library/_" : repository;
     this.destDir = destDir;
     this.watchdogs = watchdogs;
     this.bodySem = new Semaphore(Math.max(1, options.bodyConcurrency), true);
-  }
-
-  /** Go's {@code url.URL.Host}: host[:port] exactly as written, without user info. */
-  static String goHost(URI uri) {
-    String a = uri.getRawAuthority();
-    if (a == null) {
-      return "";
-    }
-    int at = a.lastIndexOf('@');
-    return at < 0 ? a : a.substring(at + 1);
   }
 
   /** {@code digestToPath} (x/transfer/transfer.go:171-176): {@code sha256:abc} becomes {@code sha256-abc}. */
@@ -176,12 +165,7 @@ final class XTransferDownload {
     if (todo.isEmpty()) {
       return states;
     }
-    AtomicInteger n = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(Math.min(options.concurrency, todo.size()), r -> {
-      Thread t = new Thread(r, "xtransfer-blob-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService pool = Executors.newFixedThreadPool(Math.min(options.concurrency, todo.size()), Daemons.named("xtransfer-blob"));
     try {
       List<Future<?>> tasks = new ArrayList<>();
       for (BlobState s : todo) {
@@ -321,7 +305,7 @@ final class XTransferDownload {
 
       HttpRequest.Builder b = HttpRequest.newBuilder(u).GET().header("User-Agent", options.userAgent);
       String token = auth.token();
-      if (goHost(u).equals(baseHost) && !token.isEmpty()) {
+      if (Redirects.host(u).equals(baseHost) && !token.isEmpty()) {
         b.header("Authorization", "Bearer " + token);
       }
       boolean askedGzip = existingSize <= 0;
@@ -411,7 +395,7 @@ final class XTransferDownload {
             throw new Panic("x/transfer/download.go:431: " + status + " from " + u + " with "
                 + (location == null ? "no Location" : "unparsable Location " + location));
           }
-          if (!goHost(loc).equals(goHost(u))) {
+          if (!Redirects.host(loc).equals(Redirects.host(u))) {
             return loc;
           }
           u = loc;
@@ -458,8 +442,7 @@ final class XTransferDownload {
     try (FileChannel file = f) {
       n = copy(file, in, raw, h);
     }
-    String got = "sha256:" + HexFormat.of().formatHex(h.digest());
-    if (!got.equals(s.blob.digest().toString())) {
+    if (!Digest.ofBytes(h.digest()).equals(s.blob.digest())) {
       deleteQuietly(tmp);
       throw new IOException("digest mismatch");
     }

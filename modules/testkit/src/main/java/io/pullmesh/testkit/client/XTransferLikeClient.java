@@ -167,16 +167,16 @@ public final class XTransferLikeClient implements AutoCloseable {
    */
   public XTransferResult pull(String baseUrl, String name, Path dest) throws XTransferException {
     long started = options.ticker.nanos();
-    String[] n = parseName(name);
+    ModelName n = parseName(name);
     String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-    String repository = n[0] + "/" + n[1];
+    String repository = n.repository();
     XTransferAuth auth = new XTransferAuth(registryHttp, options);
 
     byte[] manifest;
     List<XTransferBlob> blobs = new ArrayList<>();
     boolean tensor = false;
     try {
-      manifest = auth.getManifest(URI.create(base + "/v2/" + repository + "/manifests/" + n[2]), ACCEPT_MANIFEST);
+      manifest = auth.getManifest(URI.create(base + "/v2/" + repository + "/manifests/" + n.tag()), ACCEPT_MANIFEST);
       JsonObject m = new JsonObject(new String(manifest, StandardCharsets.UTF_8));
       JsonArray layers = m.getJsonArray("layers", new JsonArray());
       List<JsonObject> all = new ArrayList<>();
@@ -204,8 +204,8 @@ public final class XTransferLikeClient implements AutoCloseable {
     long now = options.ticker.nanos();
     List<XTransferBlobResult> results = states.stream().map(s -> s.result(now)).toList();
 
-    Path manifestPath = dest.resolve("manifests").resolve(XTransferDownload.goHost(URI.create(base)))
-        .resolve(n[0]).resolve(n[1]).resolve(n[2]);
+    Path manifestPath = dest.resolve("manifests").resolve(Redirects.host(URI.create(base)))
+        .resolve(n.namespace()).resolve(n.model()).resolve(n.tag());
     try {
       Files.createDirectories(manifestPath.getParent());
       Files.write(manifestPath, manifest);
@@ -220,7 +220,7 @@ public final class XTransferLikeClient implements AutoCloseable {
    * {@code [namespace/]model[:tag]} as types/model/name.go's ParseName splits it (tag after the last ':' that
    * follows the last '/'), with its defaults and part rules (isValidPart), and no lower-casing.
    */
-  static String[] parseName(String text) {
+  static ModelName parseName(String text) {
     if (text == null || text.isBlank()) {
       throw new IllegalArgumentException("model name: empty (expected: [namespace/]model[:tag])");
     }
@@ -240,7 +240,7 @@ public final class XTransferLikeClient implements AutoCloseable {
     if (!validPart(namespace, false) || !validPart(model, true) || !validPart(tag, true)) {
       throw new IllegalArgumentException("model name: " + text + " (invalid part)");
     }
-    return new String[] {namespace, model, tag};
+    return new ModelName(namespace, model, tag);
   }
 
   /** name.go isValidPart: 1-80 chars, first alphanumeric or '_', then also '-', and '.' except in a namespace. */

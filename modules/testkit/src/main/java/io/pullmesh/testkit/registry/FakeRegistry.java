@@ -158,7 +158,7 @@ public final class FakeRegistry implements AutoCloseable {
       HttpServer registry = listen(() -> {
         HttpServer server = vertx.createHttpServer(serverOptions());
         server.connectionHandler(c -> c.closeHandler(v -> registryThrottle.closed(c)));
-        server.requestHandler(new RegistryHandler(this, catalog, stats, signer, tokens, registryFaults, registrySender, clock));
+        server.requestHandler(new RegistryHandler(this, catalog, stats, tokens, registryFaults, registrySender, clock));
         return server;
       }, registryPort, registryHost);
       registryPort = registry.actualPort();
@@ -182,7 +182,7 @@ public final class FakeRegistry implements AutoCloseable {
         HttpServer hub = listen(() -> {
           HttpServer server = vertx.createHttpServer(serverOptions());
           server.connectionHandler(c -> c.closeHandler(v -> hubThrottle.closed(c)));
-          server.requestHandler(new HubHandler(this, catalog, stats, signer, hubSigner, hubFaults, hubSender, clock));
+          server.requestHandler(new HubHandler(this, catalog, stats, hubSigner, hubFaults, hubSender, clock));
           return server;
         }, hubPort, hubHost);
         hubPort = hub.actualPort();

@@ -39,18 +39,16 @@ final class HubHandler implements Handler<HttpServerRequest> {
   private final FakeRegistry registry;
   private final ModelCatalog catalog;
   private final TrafficStats stats;
-  private final UrlSigner cdnSigner;
   private final HubSigner hubSigner;
   private final FaultPlan faults;
   private final BlobSender sender;
   private final Clock clock;
 
-  HubHandler(FakeRegistry registry, ModelCatalog catalog, TrafficStats stats, UrlSigner cdnSigner, HubSigner hubSigner,
+  HubHandler(FakeRegistry registry, ModelCatalog catalog, TrafficStats stats, HubSigner hubSigner,
       FaultPlan faults, BlobSender sender, Clock clock) {
     this.registry = registry;
     this.catalog = catalog;
     this.stats = stats;
-    this.cdnSigner = cdnSigner;
     this.hubSigner = hubSigner;
     this.faults = faults;
     this.sender = sender;
@@ -118,7 +116,7 @@ final class HubHandler implements Handler<HttpServerRequest> {
       return;
     }
     request.response().setStatusCode(302)
-        .putHeader("Location", registry.cdnUrl() + cdnSigner.signedPathAndQuery(route.digest()))
+        .putHeader("Location", registry.signedCdnUrl(route.digest()))
         .putHeader("Content-Length", "0")
         .end();
   }

@@ -38,10 +38,6 @@ final class ModelCatalog {
   private final Map<String, List<FakeModel>> members = new HashMap<>();
   private final List<FakeModel> known = new ArrayList<>();
 
-  ModelCatalog() {
-    this(false, false);
-  }
-
   ModelCatalog(boolean caseSensitiveNames, boolean quantTags) {
     this.caseSensitiveNames = caseSensitiveNames;
     this.quantTags = quantTags;

@@ -32,18 +32,16 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
   private final FakeRegistry registry;
   private final ModelCatalog catalog;
   private final TrafficStats stats;
-  private final UrlSigner signer;
   private final TokenAuthority tokens;
   private final FaultPlan faults;
   private final BlobSender sender;
   private final Clock clock;
 
-  RegistryHandler(FakeRegistry registry, ModelCatalog catalog, TrafficStats stats, UrlSigner signer,
+  RegistryHandler(FakeRegistry registry, ModelCatalog catalog, TrafficStats stats,
       TokenAuthority tokens, FaultPlan faults, BlobSender sender, Clock clock) {
     this.registry = registry;
     this.catalog = catalog;
     this.stats = stats;
-    this.signer = signer;
     this.tokens = tokens;
     this.faults = faults;
     this.sender = sender;
@@ -185,7 +183,7 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
 
   private void redirect(HttpServerRequest request, RegistryRoute.Blob route) {
     String location = switch (registry.flavour()) {
-      case OLLAMA -> registry.cdnUrl() + signer.signedPathAndQuery(route.digest());
+      case OLLAMA -> registry.signedCdnUrl(route.digest());
       case HUGGING_FACE -> registry.signedHubUrl(route.name().spelled(), route.digest());
       case MODEL_SCOPE -> registry.hubDownloadUrl(route.name().spelled(), route.digest());
     };

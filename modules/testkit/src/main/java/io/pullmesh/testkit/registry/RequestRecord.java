@@ -22,12 +22,6 @@ public record RequestRecord(
     Instant at, String server, RequestKind kind, String method, String host, String uri, String range,
     boolean authorization, int status, String userAgent) {
 
-  /** A record without a User-Agent (the shape before the field existed). */
-  public RequestRecord(Instant at, String server, RequestKind kind, String method, String host, String uri,
-      String range, boolean authorization, int status) {
-    this(at, server, kind, method, host, uri, range, authorization, status, null);
-  }
-
   /** The path without the query string. */
   public String path() {
     int q = uri.indexOf('?');
