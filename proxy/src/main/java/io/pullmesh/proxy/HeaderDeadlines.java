@@ -2,6 +2,7 @@ package io.pullmesh.proxy;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.time.Duration;
 import java.util.Map;
@@ -36,13 +37,19 @@ final class HeaderDeadlines {
     c.closeHandler(v -> disarm(c));
   }
 
-  /** A request's headers arrived: no deadline while it is answered ({@link #answered} starts the next one's). */
+  /**
+   * A request's headers arrived: no deadline while it is answered; the end of its response, whoever answers it, starts
+   * the next one's. Not for CONNECT: a tunnel carries no more requests, and its bytes are not headers.
+   */
   void headersRead(HttpServerRequest req) {
     disarm(req.connection());
+    if (req.method() != HttpMethod.CONNECT) {
+      req.response().bodyEndHandler(v -> answered(req));
+    }
   }
 
   /** The response to {@code req} ended: the next request's headers are due within {@code next}, if the connection stays. */
-  void answered(HttpServerRequest req) {
+  private void answered(HttpServerRequest req) {
     if (!req.response().closed() && !"close".equalsIgnoreCase(req.getHeader("Connection"))) {
       arm(req.connection(), nextMs);
     }

@@ -385,12 +385,19 @@ public final class PullmeshProxy implements AutoCloseable {
   }
 
   /**
-   * One instance's server, kept in {@code into} (for its port): each connection under the header and idle deadlines,
-   * and a client hanging up mid-body logged at debug level, not Vert.x's default ERROR (routine: Ollama hangs up after
-   * the headers of its URL-resolution GET).
+   * One instance's server, kept in {@code into} (for its port): each connection and each request under the header
+   * deadlines, a request that came back to this node refused before {@code handler} sees it, and a client hanging up
+   * mid-body logged at debug level, not Vert.x's default ERROR (routine: Ollama hangs up after the headers of its
+   * URL-resolution GET).
    */
   private HttpServer server(HttpServerOptions options, Handler<HttpServerRequest> handler, String kind, List<HttpServer> into) {
-    HttpServer s = vertx.createHttpServer(options).requestHandler(handler)
+    HttpServer s = vertx.createHttpServer(options)
+        .requestHandler(req -> {
+          deadlines.headersRead(req);
+          if (!cameBack(req)) {
+            handler.handle(req);
+          }
+        })
         .connectionHandler(c -> {
           deadlines.connected(c);
           c.exceptionHandler(t -> LOG.fine(() -> kind + " connection " + c.remoteAddress() + ": " + t));
@@ -412,10 +419,6 @@ public final class PullmeshProxy implements AutoCloseable {
   }
 
   /**
-   * A request on the transfer port: the registry API only (an x/transfer client GETs the blob URL it was redirected to
-   * there). Nothing else is served on it: no admin API, no metrics.
-   */
-  /**
    * Answers 508 to a request this node itself sent upstream (its token in {@code Via}): an upstream that redirects a blob
    * to pullmesh, or two nodes configured as each other's upstream, would otherwise have the node wait on itself until a
    * timeout (issue 18).
@@ -431,14 +434,13 @@ public final class PullmeshProxy implements AutoCloseable {
     return true;
   }
 
+  /**
+   * A request on the transfer port: the registry API only (an x/transfer client GETs the blob URL it was redirected to
+   * there). Nothing else is served on it: no admin API, no metrics.
+   */
   private void handleTransfer(HttpServerRequest req) {
     long started = System.nanoTime();
-    deadlines.headersRead(req);
-    if (cameBack(req)) {
-      return;
-    }
     Exchange ex = Exchange.onTransferPort(req);
-    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     ex.onDone(() -> metrics.httpRequest("transfer-" + routeTag(req.path()), req.method().name(), resp.getStatusCode(), System.nanoTime() - started));
     try {
@@ -588,10 +590,6 @@ public final class PullmeshProxy implements AutoCloseable {
   // ---------------------------------------------------------------- dispatch
 
   private void handle(HttpServerRequest req) {
-    deadlines.headersRead(req);
-    if (cameBack(req)) {
-      return;
-    }
     if (req.method() == HttpMethod.CONNECT) {
       forward.connect(req);
       return;
@@ -640,10 +638,6 @@ public final class PullmeshProxy implements AutoCloseable {
 
   /** A request that reached this node's loopback TLS server through an intercepted CONNECT. */
   private void handleIntercepted(HttpServerRequest req) {
-    deadlines.headersRead(req);
-    if (cameBack(req)) {
-      return;
-    }
     io.vertx.core.net.HostAndPort a = req.authority();
     String host = a == null ? null : a.host();
     if (host == null || !forward.intercepts(host)) {
@@ -662,7 +656,6 @@ public final class PullmeshProxy implements AutoCloseable {
   private void serveAs(HttpServerRequest req, String host) {
     long started = System.nanoTime();
     Exchange ex = new Exchange(req, true, forward.clientOf(req));
-    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);
@@ -698,7 +691,6 @@ public final class PullmeshProxy implements AutoCloseable {
   private void serveLocal(HttpServerRequest req) {
     long started = System.nanoTime();
     Exchange ex = new Exchange(req);
-    ex.onDone(() -> deadlines.answered(req));
     HttpServerResponse resp = req.response();
     String path = req.path();
     String routeTag = routeTag(path);

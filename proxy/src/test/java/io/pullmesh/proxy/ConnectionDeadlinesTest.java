@@ -96,6 +96,50 @@ class ConnectionDeadlinesTest {
   }
 
   @Test
+  void regressionAfterA421OnAnInterceptedConnectionTheNextHeadersAreStillDue() throws Exception {
+    // the 421 was answered outside the handlers that re-armed the deadline, so a client dripping header lines after it
+    // held the connection forever (each byte restarts the idle timeout)
+    try (Harness h = start(ModelFixture.tiny().create(dir.resolve("m"))); Socket raw = new Socket("127.0.0.1", h.proxy.port())) {
+      raw.setSoTimeout(10_000);
+      raw.getOutputStream().write("CONNECT registry.ollama.ai:443 HTTP/1.1\r\nHost: registry.ollama.ai:443\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      StringBuilder connected = new StringBuilder();
+      while (!connected.toString().endsWith("\r\n\r\n")) {
+        connected.append((char) raw.getInputStream().read());
+      }
+      assertTrue(connected.toString().startsWith("HTTP/1.1 200"), connected.toString());
+      javax.net.ssl.SSLContext ctx = InterceptionTest.trusting(h.proxy.ca().certificate());
+      try (Socket tls = ctx.getSocketFactory().createSocket(raw, "registry.ollama.ai", 443, true)) {
+        tls.setSoTimeout(10_000);
+        OutputStream out = tls.getOutputStream();
+        out.write("GET /v2/ HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        byte[] buf = new byte[512];
+        int n = tls.getInputStream().read(buf);
+        assertTrue(new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 421"), new String(buf, 0, n, StandardCharsets.US_ASCII));
+        out.write("GET /v2/ HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+        long start = System.nanoTime();
+        boolean closed = false;
+        for (int i = 0; i < 40 && !closed; i++) {
+          try {
+            out.write(("X-Slow-" + i + ": 1\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(250);
+            tls.setSoTimeout(1);
+            closed = tls.getInputStream().read() < 0;
+          } catch (SocketTimeoutException e) {
+            // still open
+          } catch (IOException e) {
+            closed = true;
+          }
+        }
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertTrue(closed && ms < 6_000, "header lines dripped after a 421 are cut at the deadline: closed=" + closed + " after " + ms + " ms");
+      }
+    }
+  }
+
+  @Test
   void aSlowButFlowingBodyIsNeverCut() throws Exception {
     // 3 MiB read at about 600 KiB/s: five seconds, longer than both deadlines, with bytes moving all the time
     FakeModel model = ModelFixture.of("library/slow", "latest").layer(MediaTypes.MODEL, 3L << 20).create(dir.resolve("m"));
