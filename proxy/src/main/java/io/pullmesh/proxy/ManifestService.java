@@ -24,10 +24,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 import java.util.logging.Logger;
 
 /**
@@ -64,7 +61,8 @@ final class ManifestService {
   private final Duration ttl;
   private final MetricsRecorder metrics;
   private final String defaultAgent;
-  private final Map<String, Shared> pending = new ConcurrentHashMap<>();
+  private final SharedFetches<Result> shared;
+  /** How long a manifest fetch that answered stays shared with requests that read the catalog before it was saved. */
   private static final long SHARED_GRACE_MS = 1000;
   private volatile PeerSource peers;
 
@@ -107,6 +105,7 @@ final class ManifestService {
       MetricsRecorder metrics, String defaultAgent) {
     this.defaultAgent = defaultAgent;
     this.vertx = vertx;
+    this.shared = new SharedFetches<>(System::nanoTime, (ms, task) -> vertx.setTimer(ms, id -> task.run()), SHARED_GRACE_MS);
     this.upstreams = upstreams;
     this.catalog = catalog;
     this.aliases = aliases;
@@ -164,7 +163,7 @@ final class ManifestService {
       if (cached.isPresent()) {
         return Future.succeededFuture(new Result(cached.get(), "hit", null, null));
       }
-      return shared("digest " + digest, readAt, () -> fetch(repo, Reference.of(digest), agent)
+      return shared.join("digest " + digest, readAt, () -> fetch(repo, Reference.of(digest), agent)
           .compose(m -> save(repo, null, m).map(rec -> new Result(rec, "miss", null, null)))
           .recover(t -> fromPeers(repo, Reference.of(digest), null, RegistryException.of(t), null)));
     });
@@ -192,7 +191,7 @@ final class ManifestService {
         return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "hit", null, null));
       }
       String key = (force ? "refresh " : "") + repo + ":" + tag + version.map(v -> " as " + v).orElse("");
-      return shared(key, readAt, () -> revalidate(repo, tag, force, agent, version, cached));
+      return shared.join(key, readAt, () -> revalidate(repo, tag, force, agent, version, cached));
     });
   }
 
@@ -230,44 +229,6 @@ final class ManifestService {
         : "upstream refused " + repo + ":" + tag + " to Ollama " + gate.newestRefused() + " and older: a newer Ollama is needed";
     return new RegistryException(ErrorCode.PRECONDITION_FAILED, words);
   }
-
-  /**
-   * One upstream fetch per key at a time. A request shares a fetch still running, and one that answered after this
-   * request read the catalog (it read the catalog before that answer was saved, so it would otherwise fetch again; issue
-   * 18: one cold tag, 10 concurrent requests, 2 upstream GETs). A fetch that answered before the request read the catalog
-   * is never shared: the request saw what it saved, and asked again on purpose (a refresh, an expired TTL).
-   *
-   * @param readAt {@link System#nanoTime()} before this request read the catalog
-   */
-  private Future<Result> shared(String key, long readAt, Supplier<Future<Result>> fetch) {
-    Shared s = pending.compute(key, (k, running) -> {
-      if (running != null && (!running.future.isComplete() || running.answeredAt > readAt)) {
-        return running;
-      }
-      Shared fresh = new Shared(fetch.get());
-      fresh.future.onComplete(ar -> {
-        fresh.answeredAt = System.nanoTime();
-        if (ar.succeeded()) {
-          vertx.setTimer(SHARED_GRACE_MS, id -> pending.remove(key, fresh));
-        } else {
-          pending.remove(key, fresh);
-        }
-      });
-      return fresh;
-    });
-    return s.future;
-  }
-
-  /** A fetch shared by the requests for one key, and when it answered. */
-  private static final class Shared {
-    final Future<Result> future;
-    volatile long answeredAt = Long.MAX_VALUE;
-
-    Shared(Future<Result> future) {
-      this.future = future;
-    }
-  }
-
 
   private Future<ManifestRecord> save(RepositoryName repo, String tag, FetchedManifest m) {
     return save(repo, tag, m, clock.millis(), null);
