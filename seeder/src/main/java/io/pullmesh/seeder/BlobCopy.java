@@ -1,13 +1,13 @@
 package io.pullmesh.seeder;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.core.Sha256;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.function.LongConsumer;
 
 /** Streams a file into a channel while hashing it: never more than one buffer of it in memory. */
@@ -25,7 +25,7 @@ final class BlobCopy {
    * @param progress told the bytes copied so far, after each buffer
    */
   static Copied copy(Path source, FileChannel target, LongConsumer progress) throws IOException {
-    MessageDigest md = sha256();
+    MessageDigest md = Sha256.newDigest();
     ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
     long pos = 0;
     try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
@@ -44,17 +44,5 @@ final class BlobCopy {
       }
     }
     return new Copied(Digest.ofBytes(md.digest()), pos);
-  }
-
-  static MessageDigest sha256() {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static Digest sha256(byte[] bytes) {
-    return Digest.ofBytes(sha256().digest(bytes));
   }
 }

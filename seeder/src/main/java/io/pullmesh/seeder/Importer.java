@@ -90,7 +90,7 @@ final class Importer {
           throw new IllegalArgumentException("it is " + size + " bytes, too big for a manifest");
         }
         byte[] bytes = Files.readAllBytes(m.file());
-        plans.add(new Plan(m, bytes, BlobCopy.sha256(bytes), ManifestJson.parse(bytes)));
+        plans.add(new Plan(m, bytes, Digest.of(bytes), ManifestJson.parse(bytes)));
       } catch (IllegalArgumentException e) {
         notImported.add(new NotImported(m.name().toString(), m.file(), "the manifest is unreadable: " + e.getMessage()));
       }

@@ -43,11 +43,12 @@ public final class Digest implements Comparable<Digest> {
 
   /** The SHA-256 digest of {@code content}. */
   public static Digest of(byte[] content) {
-    try {
-      return ofBytes(java.security.MessageDigest.getInstance("SHA-256").digest(content));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return ofBytes(Sha256.newDigest().digest(content));
+  }
+
+  /** The 32 bytes of the SHA-256 output. */
+  public byte[] bytes() {
+    return HexFormat.of().parseHex(hex);
   }
 
   /** The digest of a finished SHA-256 computation. */

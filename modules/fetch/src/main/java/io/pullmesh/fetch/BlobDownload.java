@@ -6,6 +6,7 @@ import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.PieceLayout;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RepositoryName;
+import io.pullmesh.core.Sha256;
 import io.pullmesh.metrics.MetricsRecorder;
 import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
@@ -1444,33 +1445,8 @@ public final class BlobDownload {
   }
 
   private static byte[] sha256Of(FileChannel ch, long start, int length) throws IOException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    digestRange(ch, start, start + length, md);
-    return md.digest();
+    return Sha256.ofRange(ch, start, length, ByteBuffer.allocate((int) Math.max(1, Math.min(HASH_CHUNK, length))), n -> {}).bytes();
   }
-
-  /** Feeds bytes {@code [from, to)} of {@code ch} to {@code md}, a chunk at a time. */
-  private static void digestRange(FileChannel ch, long from, long to, MessageDigest md) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(HASH_CHUNK, to - from)));
-    long pos = from;
-    while (pos < to) {
-      buf.clear();
-      buf.limit((int) Math.min(buf.capacity(), to - pos));
-      int n = ch.read(buf, pos);
-      if (n < 0) {
-        throw new IOException("file shorter than expected at " + pos);
-      }
-      buf.flip();
-      md.update(buf);
-      pos += n;
-    }
-  }
-
 
   // ---------------------------------------------------------------- hashing and commit
 
@@ -1509,7 +1485,7 @@ public final class BlobDownload {
       ch = channel;
     }
     try {
-      digestRange(ch, from, to, sha);
+      Sha256.update(sha, ch, from, to, ByteBuffer.allocate((int) Math.max(1, Math.min(HASH_CHUNK, to - from))), n -> {});
     } catch (IOException e) {
       synchronized (this) {
         hashing = false;
@@ -1693,11 +1669,7 @@ public final class BlobDownload {
   }
 
   private RegistryException toRegistryError(Throwable t) {
-    if (t instanceof RegistryException r) {
-      return r;
-    }
-    UpstreamException u = UpstreamException.classify(t, "blob " + digest.shortHex());
-    return u.toRegistryException(ErrorCode.BLOB_UNKNOWN);
+    return UpstreamException.toRegistryError(t, "blob " + digest.shortHex(), ErrorCode.BLOB_UNKNOWN);
   }
 
   private static void closeQuietly(FileChannel ch) {

@@ -213,7 +213,7 @@ public final class DownloadManager {
       return route.upstream().locate(route.remote(), digest, userAgent).map(loc -> {
         rememberLocation(loc);
         return loc.size();
-      }).recover(t -> Future.failedFuture(UpstreamRegistry.asRegistryError(t, ErrorCode.BLOB_UNKNOWN)));
+      }).recover(t -> Future.failedFuture(UpstreamException.toRegistryError(t, "upstream", ErrorCode.BLOB_UNKNOWN)));
     });
   }
 

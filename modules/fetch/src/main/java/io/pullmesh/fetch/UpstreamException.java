@@ -97,6 +97,17 @@ public final class UpstreamException extends RuntimeException {
     };
   }
 
+  /**
+   * The registry error a client should see for any failure of work on {@code what}: a {@link RegistryException} as it
+   * is, anything else {@linkplain #classify classified} and {@linkplain #toRegistryException translated}.
+   */
+  public static RegistryException toRegistryError(Throwable t, String what, ErrorCode notFoundCode) {
+    if (t instanceof RegistryException r) {
+      return r;
+    }
+    return classify(t, what).toRegistryException(notFoundCode);
+  }
+
   /** Classifies any throwable from a Vert.x exchange. */
   public static UpstreamException classify(Throwable t, String what) {
     if (t instanceof UpstreamException u) {

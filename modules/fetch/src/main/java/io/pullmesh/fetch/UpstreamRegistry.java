@@ -271,7 +271,7 @@ public final class UpstreamRegistry implements AutoCloseable {
           }
           return refusal(resp, what + " at " + base.getHost());
         })
-        .recover(t -> Future.failedFuture(asRegistryError(t, ErrorCode.MANIFEST_UNKNOWN)));
+        .recover(t -> Future.failedFuture(UpstreamException.toRegistryError(t, "upstream", ErrorCode.MANIFEST_UNKNOWN)));
   }
 
   /** The words of a refusal's body (read up to {@link UpstreamWords#MAX_BODY} bytes), or null; never fails. */
@@ -579,13 +579,6 @@ public final class UpstreamRegistry implements AutoCloseable {
       return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s + said, words, null);
     }
     return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream answered " + s + said, words, null);
-  }
-
-  static RegistryException asRegistryError(Throwable t, ErrorCode notFound) {
-    if (t instanceof RegistryException r) {
-      return r;
-    }
-    return UpstreamException.classify(t, "upstream").toRegistryException(notFound);
   }
 
   @Override

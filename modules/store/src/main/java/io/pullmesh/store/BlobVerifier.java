@@ -1,6 +1,7 @@
 package io.pullmesh.store;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.core.Sha256;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -113,7 +114,7 @@ public final class BlobVerifier {
   private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf, java.util.function.LongConsumer afterRead) throws IOException {
     try (FileChannel ch = FileChannel.open(store.blobPath(r.digest()), StandardOpenOption.READ)) {
       // the whole file as it is now: one of another size than recorded hashes wrong, and is reported
-      return FileHash.sha256(ch, 0, ch.size(), buf, afterRead);
+      return Sha256.ofRange(ch, 0, ch.size(), buf, afterRead);
     }
   }
 }
