@@ -52,35 +52,22 @@ public final class DownloadManager {
   private final Vertx vertx;
   private final UpstreamRouter upstreams;
   private final BlobStore store;
-  private final SpaceManager space;
-  private final Executor io;
-  private final MetricsRecorder metrics;
-  private final FetchConfig config;
   private final Clock clock;
-  private final Backoff backoff;
+  private final BlobDownload.Kit kit;
   private final Map<Digest, BlobDownload> active = new ConcurrentHashMap<>();
   private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
   private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
   private volatile java.util.function.Consumer<Digest> committedListener = d -> {};
   private volatile PeerNetwork peers;
 
-  public DownloadManager(Vertx vertx, UpstreamRegistry upstream, BlobStore store, SpaceManager space, Executor io,
-      MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
-    this(vertx, UpstreamRouter.single(upstream), store, space, io, metrics, config, clock, random);
-  }
-
-  /** As above, with the upstream chosen per repository. */
   public DownloadManager(Vertx vertx, UpstreamRouter upstreams, BlobStore store, SpaceManager space, Executor io,
       MetricsRecorder metrics, FetchConfig config, Clock clock, DoubleSupplier random) {
     this.vertx = vertx;
     this.upstreams = upstreams;
     this.store = store;
-    this.space = space;
-    this.io = io;
-    this.metrics = metrics;
-    this.config = config;
     this.clock = clock;
-    this.backoff = new Backoff(config.backoffBase(), config.backoffMax(), random);
+    this.kit = new BlobDownload.Kit(vertx, store, space, io, Timers.of(vertx), System::nanoTime, clock, metrics, config,
+        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), random)));
   }
 
   /**
@@ -147,8 +134,9 @@ public final class DownloadManager {
 
   private BlobDownload newDownload(RepositoryName repo, Digest digest, String userAgent) {
     UpstreamRouter.Route route = upstreams.route(repo);
-    return new BlobDownload(digest, repo, route.remote(), userAgent, vertx, route.upstream(), store, space, io, metrics, config, backoff,
-        clock, peers);
+    PeerNetwork mesh = peers;
+    return new BlobDownload(digest, repo, userAgent, BlobUpstream.of(route.upstream(), route.remote(), digest, userAgent),
+        mesh == null ? MeshTie.ALONE : new PeerMeshTie(mesh, digest, kit.timers()), kit);
   }
 
   private void begin(BlobDownload download) {

@@ -5,6 +5,7 @@ import io.pullmesh.store.CacheIndex.Family;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -52,7 +53,7 @@ import org.rocksdb.RocksDBException;
  *
  * <p>Blocking and thread-safe. Never call from a Vert.x event loop.
  */
-public final class BlobStore implements AutoCloseable {
+public final class BlobStore implements AutoCloseable, PartialFiles {
   private static final Logger LOG = Logger.getLogger(BlobStore.class.getName());
 
   private final Path root;
@@ -164,6 +165,7 @@ public final class BlobStore implements AutoCloseable {
   }
 
   /** Where a committed blob lives (whether or not it is there). */
+  @Override
   public Path blobPath(Digest d) {
     return blobsDir.resolve(d.hex().substring(0, 2)).resolve(d.hex());
   }
@@ -313,6 +315,7 @@ public final class BlobStore implements AutoCloseable {
   /**
    * The piece map of a download that can be resumed: a valid piece map and a partial file of the recorded size.
    */
+  @Override
   public Optional<PartialRecord> partial(Digest d) {
     return PieceMapFile.read(piecesPath(d), d).filter(r -> sizeOrMinusOne(partialPath(d)) == r.size());
   }
@@ -348,7 +351,72 @@ public final class BlobStore implements AutoCloseable {
     PieceMapFile.update(piecesPath(r.digest()), r);
   }
 
+  /** Creates the partial file of a new download: {@link #openPartial}, as a {@link PartialFile}. */
+  @Override
+  public PartialFile createPartial(Digest d, long size, io.pullmesh.core.RepositoryName repository, int pieceSize) throws IOException {
+    return new StoredPartial(d, repository, size, pieceSize, openPartial(d, size, repository, pieceSize));
+  }
+
+  /** Reopens the partial file of a download a previous run left unfinished: {@link #reopenPartial}, as a {@link PartialFile}. */
+  @Override
+  public PartialFile resumePartial(PartialRecord r) throws IOException {
+    return new StoredPartial(r.digest(), r.repository(), r.size(), r.pieceSize(), reopenPartial(r));
+  }
+
+  /** A partial file in this store. */
+  private final class StoredPartial implements PartialFile {
+    private final Digest digest;
+    private final io.pullmesh.core.RepositoryName repository;
+    private final long size;
+    private final int pieceSize;
+    private final FileChannel channel;
+
+    StoredPartial(Digest digest, io.pullmesh.core.RepositoryName repository, long size, int pieceSize, FileChannel channel) {
+      this.digest = digest;
+      this.repository = repository;
+      this.size = size;
+      this.pieceSize = pieceSize;
+      this.channel = channel;
+    }
+
+    @Override
+    public int write(ByteBuffer src, long position) throws IOException {
+      return channel.write(src, position);
+    }
+
+    @Override
+    public FileChannel channel() {
+      return channel;
+    }
+
+    @Override
+    public void recordPieces(java.util.BitSet done, int[] prefixes) throws IOException {
+      // flushed through a descriptor of its own: the download's channel may be closed under it when the last reader
+      // leaves a failed download, and fsync covers the whole file whichever descriptor asks
+      try (FileChannel own = FileChannel.open(partialPath(digest), StandardOpenOption.WRITE)) {
+        own.force(false);
+      }
+      putPartial(new PartialRecord(digest, repository, size, pieceSize, done, clock.millis(), prefixes));
+    }
+
+    @Override
+    public BlobRecord commit() throws IOException {
+      return BlobStore.this.commit(digest, size, channel);
+    }
+
+    @Override
+    public void discard() {
+      discardPartial(digest);
+    }
+
+    @Override
+    public void close() {
+      closeQuietly(channel);
+    }
+  }
+
   /** Deletes the partial file of {@code d} and its piece map, if any. */
+  @Override
   public void discardPartial(Digest d) {
     try {
       Files.deleteIfExists(piecesPath(d));

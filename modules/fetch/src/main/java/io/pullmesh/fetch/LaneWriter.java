@@ -1,0 +1,225 @@
+package io.pullmesh.fetch;
+
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.function.LongSupplier;
+
+/**
+ * Streams one body into the partial file at its range: chunks are queued and written in order by one task at a time on
+ * the io executor; the body is paused while more than {@link #HIGH_WATER} bytes wait. It reports to its download only
+ * after its last write finished, so a retried piece never races the writes of the try before it. Not for deciding
+ * what a failure means ({@link RetryPolicy}) nor for stall detection (it only records when data last came).
+ *
+ * <p>Thread-safety: its queue is guarded by {@code this}; nothing is called out under it.
+ */
+final class LaneWriter {
+  /** Bytes a lane may have waiting for the disk before it is paused: bounds heap per download to N MiB. */
+  static final long HIGH_WATER = 1L << 20;
+  static final long LOW_WATER = 256L << 10;
+
+  /** Where the bytes go, and whom the lane tells. */
+  interface Target {
+    /** Writes all of {@code bytes} at {@code position} (blocking, on the io executor). */
+    void write(ByteBuffer bytes, long position) throws IOException;
+
+    /** Bytes arrived from the lane's source (before they are written): for the byte counts. */
+    void arrived(Source source, int bytes);
+
+    /** Bytes {@code [position, position+length)} are in the file. */
+    void written(long position, int length, Source source);
+
+    /** Writing failed: the disk's error. */
+    void writeFailed(IOException e);
+
+    /** The lane is over after its last write: {@code error} null when its body ended (complete or not). */
+    void ended(LaneWriter lane, Throwable error);
+  }
+
+  /** A piece's lane, or -1 for the whole-body stream. */
+  final int piece;
+  final Source source;
+  final Body body;
+  private final long end;
+  private final Executor io;
+  private final Executor loop;
+  private final Target target;
+  private final LongSupplier nanoTime;
+
+  private final ArrayDeque<Buffer> queue = new ArrayDeque<>();
+  // guarded by this
+  private long queued;
+  private boolean writing;
+  private boolean ended;
+  private Throwable error;
+  private boolean reported;
+  private boolean paused;
+  // touched by the one running write task, read after it reported
+  private long position;
+  private long written;
+  private volatile long lastData;
+  private volatile Throwable stalled;
+
+  /**
+   * @param loop runs body calls (resume) on the body's own context
+   */
+  LaneWriter(int piece, Source source, long from, long to, Body body, Executor io, Executor loop, Target target, LongSupplier nanoTime) {
+    this.piece = piece;
+    this.source = source;
+    this.position = from;
+    this.end = to;
+    this.body = body;
+    this.io = io;
+    this.loop = loop;
+    this.target = target;
+    this.nanoTime = nanoTime;
+    this.lastData = nanoTime.getAsLong();
+  }
+
+  void start() {
+    body.handler(this::onData);
+    body.exceptionHandler(this::onError);
+    body.endHandler(v -> onEnd());
+    body.resume();
+  }
+
+  /** When data last came, on the ticker. */
+  long lastData() {
+    return lastData;
+  }
+
+  /** Marks the lane stalled (it reports {@code cause}, whatever the cut body says) and cuts its body. Once. */
+  boolean stall(Throwable cause) {
+    if (stalled != null) {
+      return false;
+    }
+    stalled = cause;
+    body.cancel(cause);
+    return true;
+  }
+
+  boolean complete() {
+    return position == end + 1;
+  }
+
+  long missingBytes() {
+    return end + 1 - position;
+  }
+
+  /** Whether this lane wrote any byte (its piece progressed). */
+  boolean wroteAny() {
+    return written > 0;
+  }
+
+  private void onData(Buffer b) {
+    lastData = nanoTime.getAsLong();
+    target.arrived(source, b.length());
+    boolean startWriter = false;
+    boolean pause = false;
+    synchronized (this) {
+      if (error != null || reported) {
+        return;
+      }
+      queue.add(b);
+      queued += b.length();
+      if (queued > HIGH_WATER && !paused) {
+        paused = pause = true;
+      }
+      if (!writing) {
+        writing = startWriter = true;
+      }
+    }
+    if (pause) {
+      body.pause();
+    }
+    if (startWriter) {
+      io.execute(this::drain);
+    }
+  }
+
+  private void onError(Throwable t) {
+    boolean report;
+    synchronized (this) {
+      if (error == null) {
+        error = t;
+      }
+      report = !writing;
+    }
+    if (report) {
+      report();
+    }
+  }
+
+  private void onEnd() {
+    boolean report;
+    synchronized (this) {
+      ended = true;
+      report = !writing;
+    }
+    if (report) {
+      report();
+    }
+  }
+
+  /** On the io executor: writes queued chunks in order until the queue is empty. */
+  private void drain() {
+    while (true) {
+      Buffer b;
+      boolean resume = false;
+      synchronized (this) {
+        b = error == null ? queue.poll() : null;
+        if (b == null) {
+          writing = false;
+          queue.clear();
+          if (!ended && error == null) {
+            return;
+          }
+          break;
+        }
+        queued -= b.length();
+        if (paused && queued < LOW_WATER) {
+          paused = false;
+          resume = true;
+        }
+      }
+      if (resume) {
+        loop.execute(body::resume);
+      }
+      long pos = position;
+      int len = (int) Math.min(b.length(), end + 1 - pos);
+      if (len <= 0) {
+        continue;
+      }
+      try {
+        // the chunk's own memory, no copy (Vert.x hands the handler a buffer it no longer uses)
+        target.write(((BufferInternal) b).getByteBuf().nioBuffer(0, len), pos);
+      } catch (IOException e) {
+        target.writeFailed(e);
+        synchronized (this) {
+          error = e;
+          writing = false;
+        }
+        break;
+      }
+      position = pos + len;
+      written += len;
+      target.written(pos, len, source);
+    }
+    report();
+  }
+
+  private void report() {
+    Throwable err;
+    synchronized (this) {
+      if (reported) {
+        return;
+      }
+      reported = true;
+      err = error;
+    }
+    target.ended(this, stalled != null ? stalled : err);
+  }
+}

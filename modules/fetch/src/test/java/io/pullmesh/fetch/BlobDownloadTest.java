@@ -1,0 +1,377 @@
+package io.pullmesh.fetch;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.pullmesh.core.ByteRange;
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.PieceLayout;
+import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RepositoryName;
+import io.pullmesh.metrics.MetricsRecorder;
+import io.pullmesh.store.BlobStore;
+import io.pullmesh.store.PartialFile;
+import io.pullmesh.store.PartialFiles;
+import io.pullmesh.store.PartialRecord;
+import io.pullmesh.store.SpaceManager;
+import io.pullmesh.store.eviction.LruPolicy;
+import io.pullmesh.testkit.ManualClock;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.lang.reflect.Proxy;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One download driven alone: in-memory upstream and peers ({@link InMemoryUpstream}, {@link FakePeerNetwork}), a real
+ * store on a temporary directory, and timers that fire only when the test moves its clock ({@link ManualTimers}). No
+ * HTTP: what the download does after each failure is what is under test.
+ */
+class BlobDownloadTest {
+  private static final int PIECE = 64 << 10;
+  private static final int PIECES = 12;
+
+  @TempDir Path dir;
+  private Vertx vertx;
+  private BlobStore store;
+  private SpaceManager space;
+  private ExecutorService io;
+  private final ManualTimers timers = new ManualTimers();
+  private final ManualClock clock = ManualClock.fixed();
+  private final List<String> metrics = new CopyOnWriteArrayList<>();
+  private final byte[] blob = new byte[PIECES * PIECE - 1000];
+  private InMemoryUpstream upstream;
+  private FetchConfig config = FetchConfig.defaults().withConnections(4).withPieceSizes(PIECE, PIECE)
+      .withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(10)).withRetries(4, Duration.ofMillis(20), Duration.ofMillis(100));
+
+  @BeforeEach
+  void setUp() {
+    new Random(7).nextBytes(blob);
+    upstream = new InMemoryUpstream(blob);
+    vertx = Vertx.vertx();
+    store = BlobStore.open(dir.resolve("cache"), clock);
+    space = new SpaceManager(store, new LruPolicy(), () -> Long.MAX_VALUE, clock, (e, why) -> {});
+    io = Executors.newFixedThreadPool(2);
+  }
+
+  @AfterEach
+  void tearDown() {
+    io.shutdownNow();
+    store.close();
+    vertx.close().toCompletionStage().toCompletableFuture().join();
+  }
+
+  /** Records the name of every metric the download counts. */
+  private MetricsRecorder recordingMetrics() {
+    return (MetricsRecorder) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {MetricsRecorder.class}, (p, m, args) -> {
+      metrics.add(m.getName());
+      return null;
+    });
+  }
+
+  private BlobDownload download(MeshTie mesh, PartialFiles files) {
+    BlobDownload.Kit kit = new BlobDownload.Kit(vertx, files, space, io, timers, timers::nanoTime, clock, recordingMetrics(), config,
+        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), () -> 0.5)));
+    return new BlobDownload(upstream.digest, RepositoryName.parse("library/t"), null, upstream, mesh, kit);
+  }
+
+  private BlobDownload download() {
+    return download(MeshTie.ALONE, store);
+  }
+
+  /** Moves the clock until the download ends (10 s of real time at most); returns how it ended. */
+  private Future<?> run(BlobDownload d) throws InterruptedException {
+    d.start(null);
+    return runOn(d);
+  }
+
+  private Future<?> runOn(BlobDownload d) throws InterruptedException {
+    for (int i = 0; i < 5000 && !d.completion().isComplete(); i++) {
+      timers.advance(20);
+      Thread.sleep(2);
+    }
+    assertTrue(d.completion().isComplete(), "the download ended");
+    return d.completion();
+  }
+
+  private void assertCommittedIntact() throws IOException {
+    assertTrue(store.lookup(upstream.digest).isPresent(), "committed");
+    assertArrayEquals(blob, Files.readAllBytes(store.blobPath(upstream.digest)));
+  }
+
+  private RegistryException failure(Future<?> f) {
+    assertTrue(f.failed(), "the download failed");
+    return (RegistryException) f.cause();
+  }
+
+  private byte[] corrupt(byte[] bytes) {
+    byte[] c = bytes.clone();
+    c[c.length / 2] ^= 1;
+    return c;
+  }
+
+  @Test
+  void aBlobArrivesInRangedPiecesAndIsCommittedVerified() throws Exception {
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertEquals(PIECES, upstream.requests.size(), "one request per piece");
+    assertEquals(0, timers.pending(), "no timer outlives the download");
+  }
+
+  @Test
+  void anExpiredCdnUrlIsResolvedAgainOnceAndThePiecesGoOnFromTheNewOne() throws Exception {
+    upstream.ranges = r -> r.url().getQuery().equals("sig=1")
+        ? Future.failedFuture(new UpstreamException(UpstreamException.Kind.URL_REFUSED, 403, "signature expired"))
+        : Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertEquals(2, upstream.locates.get(), "located once more for all the lanes that failed together");
+    assertEquals(1, metrics.stream().filter("relocation"::equals).count());
+  }
+
+  @Test
+  void anUpstreamThatIgnoresRangeIsFetchedAsOneWholeStream() throws Exception {
+    upstream.ranges = r -> Future.failedFuture(new UpstreamException(UpstreamException.Kind.RANGE_IGNORED, 200, "a 200 to a ranged GET"));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertEquals(1, upstream.wholes.get());
+    assertTrue(metrics.contains("rangeFallback"));
+  }
+
+  @Test
+  void aBodyThatStopsIsCutAfterTheStallTimeoutAndItsPieceGoesOnFromItsLastByte() throws Exception {
+    int half = PIECE / 2;
+    AtomicLong firstTries = new AtomicLong();
+    upstream.ranges = r -> Future.succeededFuture(r.range().first() == 0 && firstTries.getAndIncrement() == 0
+        ? new InMemoryBody(upstream.slice(r.range()), half) : new InMemoryBody(upstream.slice(r.range())));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertTrue(metrics.contains("stall"));
+    assertTrue(upstream.requests.stream().anyMatch(q -> q.range().equals(new ByteRange(half, PIECE - 1))),
+        "the piece resumed at its first missing byte: " + upstream.requests);
+  }
+
+  @Test
+  void wrongBytesFromUpstreamFailTheDownloadAsCorruptAndKeepNothing() throws Exception {
+    upstream.ranges = r -> Future.succeededFuture(new InMemoryBody(r.range().first() == 2L * PIECE ? corrupt(upstream.slice(r.range()))
+        : upstream.slice(r.range())));
+    BlobDownload d = download();
+    RegistryException e = failure(run(d));
+    assertEquals(ErrorCode.BLOB_CORRUPT, e.code());
+    assertTrue(d.verified().failed(), "no response may end as if the bytes were good");
+    assertTrue(store.lookup(upstream.digest).isEmpty());
+    assertTrue(store.partial(upstream.digest).isEmpty());
+    assertFalse(Files.exists(store.partialPath(upstream.digest)), "the partial file is deleted");
+  }
+
+  @Test
+  void aFullDiskFailsWith507AndKeepsWhatWasWrittenForTheNextTry() throws Exception {
+    AtomicLong room = new AtomicLong(5L * PIECE);
+    PartialFiles fullAfterFivePieces = new PartialFilesOver(store) {
+      @Override
+      PartialFile wrap(PartialFile f) {
+        return new PartialFileOver(f) {
+          @Override
+          public int write(ByteBuffer src, long position) throws IOException {
+            if (room.addAndGet(-src.remaining()) < 0) {
+              throw new IOException("No space left on device");
+            }
+            return super.write(src, position);
+          }
+        };
+      }
+    };
+    config = config.withConnections(1);
+    RegistryException e = failure(run(download(MeshTie.ALONE, fullAfterFivePieces)));
+    assertEquals(ErrorCode.INSUFFICIENT_STORAGE, e.code());
+    Optional<PartialRecord> kept = store.partial(upstream.digest);
+    assertTrue(kept.isPresent(), "the pieces on disk are recorded for the next try");
+    assertEquals(5, kept.get().done().cardinality());
+  }
+
+  /** The per-piece hashes a node that verified the blob publishes. */
+  private PeerNetwork.PieceHashes pieceHashes() {
+    PieceLayout l = new PieceLayout(blob.length, PIECE);
+    byte[] all = new byte[l.count() * 32];
+    for (int p = 0; p < l.count(); p++) {
+      System.arraycopy(Digest.of(upstream.slice(l.range(p))).bytes(), 0, all, p * 32, 32);
+    }
+    return new PeerNetwork.PieceHashes(blob.length, PIECE, all);
+  }
+
+  @Test
+  void aPeerThatSendsWrongBytesIsPenalisedAndThePieceComesFromAnotherHolder() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    net.view = new PeerNetwork.View(blob.length, List.of(new PeerNetwork.Holder("liar", 0, null), new PeerNetwork.Holder("honest", 0, null)),
+        null, pieceHashes());
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> Future.succeededFuture(
+        new InMemoryBody(node.equals("liar") ? corrupt(upstream.slice(range)) : upstream.slice(range))));
+    assertTrue(run(download(mesh, store)).succeeded());
+    assertCommittedIntact();
+    assertTrue(net.penalised.contains("liar"));
+    assertFalse(net.penalised.contains("honest"));
+    assertTrue(metrics.contains("peerPieceFailure"));
+    assertTrue(upstream.requests.isEmpty(), "nothing from upstream: an honest peer had every piece");
+    assertEquals(0, upstream.locates.get());
+  }
+
+  @Test
+  void whenThePeerFetchingFromUpstreamGoesAwayThisNodeClaimsTheBlobAndFetchesOnlyTheRestUpstream() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    BitSet fourPieces = new BitSet();
+    fourPieces.set(0, 4);
+    net.view = new PeerNetwork.View(blob.length, List.of(new PeerNetwork.Holder("b", PIECE, fourPieces)), "b", null);
+    net.claimedBy = "b";
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> range.last() < 4L * PIECE
+        ? Future.succeededFuture(new InMemoryBody(upstream.slice(range)))
+        : Future.failedFuture(new UpstreamException(UpstreamException.Kind.TIMEOUT, 0, "b has no such bytes yet")));
+    BlobDownload d = download(mesh, store);
+    d.start(null);
+    for (int i = 0; i < 2000 && d.bytesDone() < 4L * PIECE; i++) {
+      timers.advance(20);
+      Thread.sleep(2);
+    }
+    assertEquals(4L * PIECE, d.bytesDone(), "the pieces b had came from b");
+    assertTrue(upstream.requests.isEmpty(), "nothing from upstream while b fetches it");
+    net.view = PeerNetwork.View.EMPTY;
+    net.claimedBy = null;
+    assertTrue(runOn(d).succeeded());
+    assertCommittedIntact();
+    assertTrue(net.events.contains("claim"));
+    assertEquals(4L * PIECE, d.peerBytes());
+    assertTrue(upstream.requests.stream().allMatch(r -> r.range().first() >= 4L * PIECE), "only the rest came from upstream");
+  }
+
+  /**
+   * Regression: a lane to a peer whose range opened after its download had failed reset its response inside the
+   * download's lock and gave back the lane but not the peer's lane count.
+   */
+  @Test
+  void regressionAPeerLaneThatOpensAfterTheDownloadFailedIsGivenBackAndItsBodyCutOutsideTheLock() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    net.view = new PeerNetwork.View(blob.length, List.of(new PeerNetwork.Holder("p", 0, null)), null, null);
+    List<Promise<Body>> opening = new CopyOnWriteArrayList<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      Promise<Body> p = Promise.promise();
+      opening.add(p);
+      return p.future();
+    });
+    BlobDownload d = download(mesh, store);
+    d.start(null);
+    for (int i = 0; i < 500 && opening.isEmpty(); i++) {
+      Thread.sleep(5);
+    }
+    assertFalse(opening.isEmpty(), "lanes to p are opening");
+    assertEquals(opening.size(), d.connectionsTo("p"));
+    d.fail(new RegistryException(ErrorCode.UPSTREAM_ERROR, "failed by the test"));
+    List<InMemoryBody> bodies = new ArrayList<>();
+    for (Promise<Body> p : opening) {
+      InMemoryBody b = new InMemoryBody(new byte[PIECE]);
+      BooleanSupplier underLock = () -> Thread.holdsLock(d);
+      b.underLock = underLock;
+      bodies.add(b);
+      p.complete(b);
+    }
+    assertTrue(bodies.stream().allMatch(b -> b.cancelled), "every late body is cut");
+    assertTrue(bodies.stream().noneMatch(b -> b.cancelledUnderLock), "and never under the download's lock");
+    assertEquals(0, d.connectionsTo("p"), "the peer's lanes are given back");
+    assertEquals(0, d.connections());
+  }
+
+  /** A {@link PartialFiles} that hands out the store's partial files through {@link #wrap}. */
+  private abstract static class PartialFilesOver implements PartialFiles {
+    private final PartialFiles inner;
+
+    PartialFilesOver(PartialFiles inner) {
+      this.inner = inner;
+    }
+
+    abstract PartialFile wrap(PartialFile f);
+
+    @Override
+    public Optional<PartialRecord> partial(Digest d) {
+      return inner.partial(d);
+    }
+
+    @Override
+    public PartialFile createPartial(Digest d, long size, RepositoryName repository, int pieceSize) throws IOException {
+      return wrap(inner.createPartial(d, size, repository, pieceSize));
+    }
+
+    @Override
+    public PartialFile resumePartial(PartialRecord r) throws IOException {
+      return wrap(inner.resumePartial(r));
+    }
+
+    @Override
+    public void discardPartial(Digest d) {
+      inner.discardPartial(d);
+    }
+
+    @Override
+    public Path blobPath(Digest d) {
+      return inner.blobPath(d);
+    }
+  }
+
+  /** A {@link PartialFile} that forwards to another. */
+  private static class PartialFileOver implements PartialFile {
+    private final PartialFile inner;
+
+    PartialFileOver(PartialFile inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public int write(ByteBuffer src, long position) throws IOException {
+      return inner.write(src, position);
+    }
+
+    @Override
+    public FileChannel channel() {
+      return inner.channel();
+    }
+
+    @Override
+    public void recordPieces(BitSet done, int[] prefixes) throws IOException {
+      inner.recordPieces(done, prefixes);
+    }
+
+    @Override
+    public io.pullmesh.store.BlobRecord commit() throws IOException {
+      return inner.commit();
+    }
+
+    @Override
+    public void discard() {
+      inner.discard();
+    }
+
+    @Override
+    public void close() {
+      inner.close();
+    }
+  }
+}
