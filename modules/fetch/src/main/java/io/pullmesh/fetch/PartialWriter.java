@@ -5,7 +5,6 @@ import io.pullmesh.store.PartialFile;
 import io.pullmesh.store.SpaceManager;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 
 /**
@@ -21,14 +20,23 @@ final class PartialWriter {
   private final Digest digest;
   private final PartialFile file;
   private final SpaceManager space;
-  private final LongSupplier stillToWrite;
+  private final Object guard;
+  private final PieceTable table;
 
-  /** @param stillToWrite what the download still has to write (its file is sparse): evicting that much lets it finish */
-  PartialWriter(Digest digest, PartialFile file, SpaceManager space, LongSupplier stillToWrite) {
+  /** @param table the download's pieces, guarded by {@code guard}: what is still to write is what evicting must free */
+  PartialWriter(Digest digest, PartialFile file, SpaceManager space, Object guard, PieceTable table) {
     this.digest = digest;
     this.file = file;
     this.space = space;
-    this.stillToWrite = stillToWrite;
+    this.guard = guard;
+    this.table = table;
+  }
+
+  /** What the download still has to write (its file is sparse): evicting that much lets it finish. */
+  private long stillToWrite() {
+    synchronized (guard) {
+      return table.layout().size() - table.bytesDone();
+    }
   }
 
   void writeFully(ByteBuffer bb, long pos) throws IOException {
@@ -40,7 +48,7 @@ final class PartialWriter {
         at += n;
         space.wrote(digest, n);
       } catch (IOException e) {
-        if (!StorageErrors.isDiskFull(e) || tries++ >= 2 || !space.makeRoom(Math.max(ENOSPC_MIN_FREE, stillToWrite.getAsLong()), ENOSPC_MIN_FREE)) {
+        if (!StorageErrors.isDiskFull(e) || tries++ >= 2 || !space.makeRoom(Math.max(ENOSPC_MIN_FREE, stillToWrite()), ENOSPC_MIN_FREE)) {
           throw e;
         }
         LOG.warning(() -> "disk full while writing " + digest.shortHex() + "; made room to go on");

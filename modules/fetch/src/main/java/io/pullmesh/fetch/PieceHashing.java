@@ -34,6 +34,16 @@ final class PieceHashing {
     return new PeerNetwork.PieceHashes(size, pieceSize, all);
   }
 
+  /** The list of the committed blob at {@code blob}, or null when it cannot be read (evicted already, most likely). */
+  static PeerNetwork.PieceHashes ofCommitted(Path blob, PieceLayout layout) {
+    try {
+      return of(blob, layout.size(), layout.pieceSize());
+    } catch (IOException e) {
+      java.util.logging.Logger.getLogger(PieceHashing.class.getName()).fine(() -> "no piece hashes for " + blob + ": " + e);
+      return null;
+    }
+  }
+
   private static io.pullmesh.core.Digest sha256(FileChannel ch, long start, int length) throws IOException {
     return Sha256.ofRange(ch, start, length, ByteBuffer.allocate(Math.max(1, Math.min(CHUNK, length))), n -> {});
   }

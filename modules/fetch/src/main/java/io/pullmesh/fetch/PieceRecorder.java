@@ -1,17 +1,22 @@
 package io.pullmesh.fetch;
 
+import io.pullmesh.store.PartialFile;
+import java.io.IOException;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.logging.Logger;
 
 /**
  * Decides when a running download's piece map is worth recording again (something changed since the last record, and
- * no record is being written), so a restart resumes it. The caller writes the record ({@code PartialFile.recordPieces},
- * which flushes first). Called holding the download's lock ({@code guard}).
+ * no record is being written), so a restart resumes it, and writes it ({@code PartialFile.recordPieces},
+ * which flushes first) with {@link #write}, outside the lock; everything else is called holding the download's lock
+ * ({@code guard}).
  */
 final class PieceRecorder {
   /** What to record: the pieces done and the written prefixes of the others, taken together before the flush. */
   record Snapshot(BitSet done, int[] prefixes) {}
 
+  private static final Logger LOG = Logger.getLogger(PieceRecorder.class.getName());
   private final Object guard;
   private BitSet recorded = new BitSet();
   private int[] recordedPrefixes = new int[0];
@@ -44,9 +49,22 @@ final class PieceRecorder {
     return new Snapshot(done, prefixes);
   }
 
-  /** The snapshot is recorded (or failed to be, when {@code ok} is false). */
-  void finished(Snapshot s, boolean ok) {
-    assert Thread.holdsLock(guard);
+  /** Records {@code s} in {@code file}'s piece map (it flushes first); outside the lock, blocking. */
+  void write(PartialFile file, Snapshot s) {
+    boolean ok = false;
+    try {
+      file.recordPieces(s.done(), s.prefixes());
+      ok = true;
+    } catch (IOException | RuntimeException e) {
+      LOG.fine(() -> "could not record the pieces in " + file + ": " + e);
+    } finally {
+      synchronized (guard) {
+        finished(s, ok);
+      }
+    }
+  }
+
+  private void finished(Snapshot s, boolean ok) {
     writing = false;
     if (ok) {
       recorded = s.done();

@@ -127,6 +127,11 @@ final class PieceTable {
     return out;
   }
 
+  /** The bytes still missing, a range per piece not done and not being checked. */
+  List<io.pullmesh.core.ByteRange> missingRanges() {
+    return missing().stream().map(p -> new io.pullmesh.core.ByteRange(nextByte(p), lastByte(p))).toList();
+  }
+
   void take(int p) {
     locked();
     taken.set(p);

@@ -21,35 +21,10 @@ import java.util.concurrent.Executor;
  * which piece, and the reads themselves, delivered on the reader's own context. Not for deciding what is readable (the
  * download answers that) nor for fetching.
  *
- * <p>Its maps are guarded by the download's lock ({@code guard}); wake-ups and reads run outside it.
+ * <p>Its maps are guarded by the download's lock ({@code guard}), as is the {@link DownloadState} it reads; wake-ups and
+ * reads run outside it.
  */
 final class Readers {
-  /** What readers need of their download; every method but {@link #wanted} and {@link #lastLeft} is called under its lock. */
-  interface Blob {
-    /** The download's failure, or null. */
-    RegistryException failure();
-
-    long size();
-
-    /** Contiguous bytes readable at {@code position}. */
-    long availableAt(long position);
-
-    FileChannel channel();
-
-    /** Whether a reader waiting at {@code piece} should start a lane for it. */
-    boolean idle(int piece);
-
-    int pieceAt(long position);
-
-    /** A reader is waiting on a piece nobody fetches: start lanes (outside the lock). */
-    void wanted();
-
-    /** The last reader left a download that is over (outside the lock): close its file. */
-    void lastLeft();
-
-    boolean over();
-  }
-
   private record Waiter(long position, Runnable retry, Context context) {
     void wake() {
       context.runOnContext(v -> retry.run());
@@ -57,7 +32,10 @@ final class Readers {
   }
 
   private final Object guard;
-  private final Blob blob;
+  private final DownloadState state;
+  private final java.util.function.IntPredicate idle;
+  private final Runnable fetchSoon;
+  private final Runnable lastLeft;
   private final Digest digest;
   private final Vertx vertx;
   private final Executor io;
@@ -65,9 +43,18 @@ final class Readers {
   private final Map<Reader, Integer> cursors = new IdentityHashMap<>();
   private int count;
 
-  Readers(Object guard, Blob blob, Digest digest, Vertx vertx, Executor io) {
+  /**
+   * @param idle whether a reader waiting at a piece should start a lane for it (called under the lock)
+   * @param fetchSoon starts lanes for a reader waiting on a piece nobody fetches (called outside the lock)
+   * @param lastLeft the last reader left a download that is over: close its file (called outside the lock)
+   */
+  Readers(Object guard, DownloadState state, java.util.function.IntPredicate idle, Runnable fetchSoon, Runnable lastLeft, Digest digest,
+      Vertx vertx, Executor io) {
     this.guard = guard;
-    this.blob = blob;
+    this.state = state;
+    this.idle = idle;
+    this.fetchSoon = fetchSoon;
+    this.lastLeft = lastLeft;
     this.digest = digest;
     this.vertx = vertx;
     this.io = io;
@@ -105,7 +92,7 @@ final class Readers {
       return List.of();
     }
     List<Runnable> out = new ArrayList<>();
-    ws.removeIf(w -> blob.availableAt(w.position) > 0 && out.add(w::wake));
+    ws.removeIf(w -> state.availableAt(w.position) > 0 && out.add(w::wake));
     if (ws.isEmpty()) {
       waiters.remove(p);
     }
@@ -143,17 +130,17 @@ final class Readers {
       RegistryException failed;
       boolean wanted = false;
       synchronized (guard) {
-        failed = blob.failure();
-        ch = blob.channel();
-        if (failed == null && (position < 0 || position >= blob.size())) {
-          failed = new RegistryException(ErrorCode.INTERNAL_ERROR, "read at " + position + " outside blob of " + blob.size() + " bytes");
+        failed = state.failure();
+        ch = failed == null ? state.file().channel() : null;
+        if (failed == null && (position < 0 || position >= state.size())) {
+          failed = new RegistryException(ErrorCode.INTERNAL_ERROR, "read at " + position + " outside blob of " + state.size() + " bytes");
         } else if (failed == null) {
-          int piece = blob.pieceAt(position);
+          int piece = state.table().layout().pieceAt(position);
           cursors.put(this, piece);
-          available = blob.availableAt(position);
+          available = state.availableAt(position);
           if (available == 0) {
             waiters.computeIfAbsent(piece, k -> new ArrayList<>()).add(new Waiter(position, () -> attempt(position, max, ctx, p), ctx));
-            wanted = blob.idle(piece);
+            wanted = idle.test(piece);
           }
         }
       }
@@ -164,7 +151,7 @@ final class Readers {
       }
       if (available == 0) {
         if (wanted) {
-          blob.wanted();
+          fetchSoon.run();
         }
         return;
       }
@@ -180,7 +167,7 @@ final class Readers {
         } catch (IOException e) {
           RegistryException f;
           synchronized (guard) {
-            f = blob.failure();
+            f = state.failure();
           }
           RegistryException err = f != null ? f : new RegistryException(ErrorCode.INTERNAL_ERROR, "reading " + digest.shortHex() + ": " + e, e);
           ctx.runOnContext(v -> p.tryFail(err));
@@ -198,10 +185,10 @@ final class Readers {
         closed = true;
         cursors.remove(this);
         count--;
-        last = count == 0 && blob.over();
+        last = count == 0 && state.over();
       }
       if (last) {
-        blob.lastLeft();
+        lastLeft.run();
       }
     }
   }

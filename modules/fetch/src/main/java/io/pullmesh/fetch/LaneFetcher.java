@@ -1,0 +1,392 @@
+package io.pullmesh.fetch;
+
+import io.pullmesh.core.ByteRange;
+import io.pullmesh.core.Digest;
+import io.pullmesh.core.ErrorCode;
+import io.pullmesh.core.RegistryException;
+import io.vertx.core.Context;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.logging.Logger;
+
+/**
+ * Runs the lanes of one download: starts a lane for the piece readers want soonest ({@link PieceScheduler}) from the
+ * source the mesh picks, within the connection budget ({@link Lanes}); carries out what {@link RetryPolicy} says when a
+ * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall. Not for what
+ * happens to the bytes once written (the download checks, hashes and commits them) nor for finding the blob
+ * ({@link Locating}).
+ *
+ * <p>Its fields are guarded by the download's lock ({@code guard}), as is the {@link DownloadState} it reads; bodies are
+ * cut, and the owner called, outside it.
+ */
+final class LaneFetcher implements LaneWriter.Target {
+  private static final Logger LOG = Logger.getLogger(LaneFetcher.class.getName());
+  /** Most lanes one download keeps open to one peer that holds the bytes already. */
+  static final int PER_PEER_LANES = 8;
+
+  /** What the lanes tell their download. */
+  interface Owner {
+    /** Bytes {@code [position, position+length)} are in the file. */
+    void written(long position, int length, Source source);
+
+    /** Looks at the mesh again (after a peer failed). */
+    void tickMesh();
+
+    void fail(RegistryException e);
+  }
+
+  private final Object guard;
+  private final DownloadState state;
+  private final Readers readers;
+  private final Traffic traffic;
+  private final Owner owner;
+  private final Digest digest;
+  private final BlobUpstream upstream;
+  private final MeshTie mesh;
+  private final Locating locating;
+  private final BlobDownload.Kit kit;
+
+  private final Lanes lanes;
+  private final Map<LaneWriter, BlobLocation> inflight = new IdentityHashMap<>();
+  private boolean rangeMode = true;
+  private int streams;
+
+  LaneFetcher(Object guard, DownloadState state, Readers readers, Traffic traffic, Owner owner, Digest digest, BlobUpstream upstream,
+      MeshTie mesh, Locating locating, BlobDownload.Kit kit) {
+    this.guard = guard;
+    this.state = state;
+    this.readers = readers;
+    this.traffic = traffic;
+    this.owner = owner;
+    this.digest = digest;
+    this.upstream = upstream;
+    this.mesh = mesh;
+    this.locating = locating;
+    this.kit = kit;
+    this.lanes = new Lanes(kit.config().connections(), PER_PEER_LANES);
+  }
+
+  /** Lanes in use; under the lock. */
+  int inUse() {
+    return lanes.inUse();
+  }
+
+  /** Lanes open to {@code node}; under the lock. */
+  int toPeer(String node) {
+    return lanes.toPeer(node);
+  }
+
+  /** Whether a reader waiting at {@code piece} should start a lane for it; under the lock. */
+  boolean idle(int piece) {
+    return !state.table().isTaken(piece) && lanes.hasRoom();
+  }
+
+  /** Whether pieces are fetched by ranges (not as one stream); under the lock. */
+  boolean ranged() {
+    return rangeMode;
+  }
+
+  /** Starts fetching at {@code loc}: lanes, or one stream when the upstream ignores Range. */
+  void begin(BlobLocation loc) {
+    if (loc.rangeSupported()) {
+      pump();
+      return;
+    }
+    synchronized (guard) {
+      rangeMode = false;
+    }
+    kit.metrics().rangeFallback();
+    startStream();
+  }
+
+  /** Starts lanes on free connections for the pieces most wanted, each from the source the mesh picks. */
+  void pump() {
+    List<Object[]> start = new ArrayList<>();
+    boolean locate = false;
+    synchronized (guard) {
+      if (!state.fetching() || !rangeMode || locating.relocating()) {
+        return;
+      }
+      state.adoptCheckList(mesh);
+      PieceTable table = state.table();
+      int[] wanted = readers.cursors();
+      BitSet blocked = table.takenCopy();
+      int p;
+      while (lanes.hasRoom() && (p = PieceScheduler.next(table.count(), blocked, wanted)) >= 0) {
+        blocked.set(p);
+        Source s = mesh.pick(table.nextByte(p), table.lastByte(p), lanes, locating.found());
+        if (s instanceof Source.None none) {
+          locate |= none.locateUpstream();
+          continue;
+        }
+        table.take(p);
+        lanes.acquire(s);
+        start.add(new Object[] {p, s});
+      }
+    }
+    start.forEach(l -> fetchPiece((Integer) l[0], (Source) l[1]));
+    if (locate) {
+      locating.takeOver();
+    }
+  }
+
+  /** The lane gives back its connection and its piece. Caller holds the lock. */
+  private void giveBack(int piece, Source s) {
+    lanes.release(s);
+    state.table().release(piece);
+  }
+
+  private void fetchPiece(int piece, Source s) {
+    BlobLocation loc;
+    long from;
+    long to;
+    synchronized (guard) {
+      if (!state.fetching() || !rangeMode) {
+        giveBack(piece, s);
+        return;
+      }
+      loc = locating.location();
+      from = state.table().nextByte(piece);
+      to = state.table().lastByte(piece);
+    }
+    if (from > to) {
+      laneEnded(piece, s, null, false, loc);
+      return;
+    }
+    RangeSource source = s instanceof Source.Peer peer ? mesh.peer(peer.node()) : upstream.ranges(loc);
+    source.open(new ByteRange(from, to)).onComplete(ar -> {
+      if (ar.failed()) {
+        laneEnded(piece, s, ar.cause(), false, loc);
+      } else {
+        startLane(new LaneWriter(piece, s, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+      }
+    });
+  }
+
+  private Executor onThisContext() {
+    Context ctx = kit.vertx().getOrCreateContext();
+    return task -> ctx.runOnContext(v -> task.run());
+  }
+
+  /** Starts a lane whose body is open, unless the download moved on: then its lane is given back and its body cut, outside the lock. */
+  private void startLane(LaneWriter w, BlobLocation used) {
+    boolean over;
+    synchronized (guard) {
+      over = !state.fetching() || (w.piece >= 0 && !rangeMode);
+      if (!over) {
+        inflight.put(w, used);
+      } else if (w.piece >= 0) {
+        giveBack(w.piece, w.source);
+      }
+    }
+    if (over) {
+      w.body.cancel(new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex() + ": the download moved on"));
+    } else {
+      w.start();
+    }
+  }
+
+  /** A lane ended: well, or with {@code error}; carries out what the retry policy says. */
+  private void laneEnded(int piece, Source s, Throwable error, boolean progressed, BlobLocation used) {
+    if (error == null) {
+      synchronized (guard) {
+        if (s instanceof Source.Upstream) {
+          state.table().succeeded(piece);
+        }
+        giveBack(piece, s);
+      }
+      if (s instanceof Source.Peer peer) {
+        mesh.peerServed(peer.node());
+      }
+      pump();
+      return;
+    }
+    UpstreamException u = UpstreamException.classify(error, "blob " + digest.shortHex() + " piece " + piece);
+    if (s instanceof Source.Peer peer) {
+      peerLaneFailed(piece, peer, u);
+      return;
+    }
+    RetryPolicy.Action a;
+    synchronized (guard) {
+      lanes.release(s);
+      if (!state.fetching() || !rangeMode) {
+        state.table().release(piece);
+        return;
+      }
+      a = kit.retry().afterUpstreamLane(u, RetryPolicy.countsAsTry(u) ? state.table().failedTry(piece, progressed) : 0);
+      if (!(a instanceof RetryPolicy.Action.Retry)) {
+        state.table().release(piece);
+      }
+    }
+    if (RetryPolicy.countsAsTry(u)) {
+      if (u.kind() == UpstreamException.Kind.TIMEOUT) {
+        kit.metrics().stall();
+      }
+      kit.metrics().pieceRetry(RetryPolicy.reason(u));
+    }
+    if (a instanceof RetryPolicy.Action.Relocate) {
+      locating.relocate(u, used);
+    } else if (a instanceof RetryPolicy.Action.Stream) {
+      fallBackToStream();
+    } else if (a instanceof RetryPolicy.Action.Retry r) {
+      LOG.fine(() -> u.getMessage() + "; retrying");
+      kit.timers().once(r.delayMs(), () -> {
+        synchronized (guard) {
+          state.table().release(piece);
+        }
+        pump();
+      });
+      pump();
+    } else {
+      owner.fail(toRegistryError(((RetryPolicy.Action.Fail) a).cause()));
+    }
+  }
+
+  /** A lane to a peer failed: its piece waits a mesh tick and goes to whichever source has it then. */
+  private void peerLaneFailed(int piece, Source.Peer peer, UpstreamException u) {
+    synchronized (guard) {
+      lanes.release(peer);
+    }
+    LOG.fine(() -> "peer " + peer.node() + " failed piece " + piece + " of " + digest.shortHex() + ": " + u.getMessage());
+    kit.metrics().peerPieceFailure(peer.node(), "error");
+    mesh.peerFailed(peer.node(), u, digest.shortHex());
+    kit.timers().once(PeerMeshTie.TICK_MS, () -> {
+      synchronized (guard) {
+        state.table().release(piece);
+      }
+      owner.tickMesh();
+    });
+  }
+
+  /** Cuts every lane and fetches the blob as one stream from byte 0. */
+  void fallBackToStream() {
+    List<LaneWriter> cancel;
+    synchronized (guard) {
+      if (!rangeMode || !state.fetching()) {
+        return;
+      }
+      rangeMode = false;
+      cancel = new ArrayList<>(inflight.keySet());
+    }
+    kit.metrics().rangeFallback();
+    LOG.warning(() -> "upstream ignores Range for " + digest + "; falling back to one stream");
+    UpstreamException why = new UpstreamException(UpstreamException.Kind.RANGE_IGNORED, 0, "falling back to one stream");
+    cancel.forEach(w -> w.body.cancel(why));
+    startStream();
+  }
+
+  /** One whole-body GET, for upstreams without Range support; restarts from byte 0 on failure. */
+  private void startStream() {
+    BlobLocation loc;
+    synchronized (guard) {
+      if (!state.fetching()) {
+        return;
+      }
+      loc = locating.location();
+      streams++;
+    }
+    upstream.whole(loc).onComplete(ar -> {
+      if (ar.failed()) {
+        streamEnded(ar.cause());
+      } else {
+        startLane(new LaneWriter(-1, Source.UPSTREAM, 0, loc.size() - 1, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+      }
+    });
+  }
+
+  private void streamEnded(Throwable error) {
+    int tries;
+    synchronized (guard) {
+      if (!state.fetching() || (error == null && state.table().complete())) {
+        return;
+      }
+      tries = streams;
+    }
+    String what = "blob " + digest.shortHex();
+    RetryPolicy.Action a = kit.retry().afterStream(error == null ? null : UpstreamException.classify(error, what), tries, what);
+    if (a instanceof RetryPolicy.Action.Retry r) {
+      kit.metrics().pieceRetry(r.reason());
+      kit.timers().once(r.delayMs(), this::startStream);
+    } else {
+      owner.fail(toRegistryError(((RetryPolicy.Action.Fail) a).cause()));
+    }
+  }
+
+  /**
+   * Vert.x's request idle timeout only covers the wait for response headers, so a body that stops arriving would hang its
+   * piece forever: a lane that delivered nothing for {@code stallNanos} is cut, and its piece retried from its last byte.
+   */
+  void cutStalled(long now, long stallNanos) {
+    List<LaneWriter> stuck = new ArrayList<>();
+    synchronized (guard) {
+      inflight.keySet().stream().filter(w -> now - w.lastData() > stallNanos).forEach(stuck::add);
+    }
+    UpstreamException why = new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
+        "blob " + digest.shortHex() + ": no data from upstream for " + stallNanos / 1_000_000 + " ms");
+    for (LaneWriter w : stuck) {
+      if (w.stall(why)) {
+        LOG.fine(() -> "upstream connection for " + digest.shortHex() + " stalled; closing it");
+      }
+    }
+  }
+
+  /** Takes every lane to cut (the download ended); under the lock. Cut them outside it. */
+  List<Body> drain() {
+    assert Thread.holdsLock(guard);
+    List<Body> out = new ArrayList<>();
+    inflight.keySet().forEach(w -> out.add(w.body));
+    inflight.clear();
+    return out;
+  }
+
+  @Override
+  public void write(ByteBuffer bytes, long position) throws IOException {
+    PartialWriter w;
+    synchronized (guard) {
+      w = state.writer();
+    }
+    w.writeFully(bytes, position);
+  }
+
+  @Override
+  public void arrived(Source source, int bytes) {
+    traffic.arrived(source, bytes);
+  }
+
+  @Override
+  public void written(long position, int length, Source source) {
+    owner.written(position, length, source);
+  }
+
+  @Override
+  public void writeFailed(IOException e) {
+    ErrorCode code = StorageErrors.code(e);
+    owner.fail(new RegistryException(code, "writing " + digest.shortHex() + " to the cache failed: " + e.getMessage()
+        + (code == ErrorCode.INSUFFICIENT_STORAGE ? " (nothing more could be evicted; what was fetched is kept and the next request resumes it)" : ""), e));
+  }
+
+  @Override
+  public void ended(LaneWriter lane, Throwable error) {
+    BlobLocation used;
+    synchronized (guard) {
+      used = inflight.remove(lane);
+    }
+    if (lane.piece < 0) {
+      streamEnded(error);
+      return;
+    }
+    Throwable err = error != null || lane.complete() ? error : new UpstreamException(UpstreamException.Kind.RETRYABLE, 206,
+        "blob " + digest.shortHex() + " piece " + lane.piece + ": upstream body ended " + lane.missingBytes() + " bytes short");
+    laneEnded(lane.piece, lane.source, err, lane.wroteAny(), used);
+  }
+
+  private RegistryException toRegistryError(Throwable t) {
+    return UpstreamException.toRegistryError(t, "blob " + digest.shortHex(), ErrorCode.BLOB_UNKNOWN);
+  }
+}

@@ -1,0 +1,67 @@
+package io.pullmesh.fetch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.BitSet;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SourcePickerTest {
+  private final Lanes lanes = new Lanes(16, 2);
+  private static final PeerNetwork.Holder COMPLETE_A = new PeerNetwork.Holder("a", 0, null);
+  private static final PeerNetwork.Holder COMPLETE_B = new PeerNetwork.Holder("b", 0, null);
+
+  private static PeerNetwork.Holder partial(String node, int... pieces) {
+    BitSet done = new BitSet();
+    for (int p : pieces) {
+      done.set(p);
+    }
+    return new PeerNetwork.Holder(node, 100, done);
+  }
+
+  @Test
+  void aNodeAloneFetchesFromUpstreamOnceItLocatedTheBlob() {
+    assertEquals(Source.UPSTREAM, SourcePicker.pick(0, 99, List.of(), null, lanes, true, true));
+    assertEquals(new Source.None(true), SourcePicker.pick(0, 99, List.of(), null, lanes, true, false));
+  }
+
+  @Test
+  void aPeerThatHoldsTheBytesComesBeforeUpstream() {
+    assertEquals(new Source.Peer("a"), SourcePicker.pick(0, 99, List.of(COMPLETE_A), null, lanes, true, true));
+  }
+
+  @Test
+  void theLeastBusyHolderWins() {
+    lanes.acquire(new Source.Peer("a"));
+    assertEquals(new Source.Peer("b"), SourcePicker.pick(0, 99, List.of(COMPLETE_A, COMPLETE_B), null, lanes, false, false));
+  }
+
+  @Test
+  void aHolderAtItsLaneLimitIsPassedOver() {
+    lanes.acquire(new Source.Peer("a"));
+    lanes.acquire(new Source.Peer("a"));
+    assertEquals(Source.UPSTREAM, SourcePicker.pick(0, 99, List.of(COMPLETE_A), null, lanes, true, true));
+  }
+
+  @Test
+  void aPartialHolderServesOnlyTheRangesItHasWhole() {
+    PeerNetwork.Holder c = partial("c", 0, 1);
+    assertEquals(new Source.Peer("c"), SourcePicker.pick(50, 199, List.of(c), null, lanes, true, true));
+    assertEquals(Source.UPSTREAM, SourcePicker.pick(150, 299, List.of(c), null, lanes, true, true));
+  }
+
+  @Test
+  void aNodeThatDoesNotFetchStreamsWhatItLacksFromThePeerThatFetchesUpToTheWholeBudget() {
+    PeerNetwork.Holder fetcher = partial("f");
+    for (int i = 0; i < 5; i++) {
+      lanes.acquire(new Source.Peer("f"));
+    }
+    assertEquals(new Source.Peer("f"), SourcePicker.pick(0, 99, List.of(fetcher), "f", lanes, false, false),
+        "past the per-peer limit: streaming from the fetcher is bounded by the download's budget only");
+  }
+
+  @Test
+  void withNoHolderAndSomeoneElseFetchingThereIsNoSourceYet() {
+    assertEquals(new Source.None(false), SourcePicker.pick(0, 99, List.of(), "f", lanes, false, false));
+  }
+}
