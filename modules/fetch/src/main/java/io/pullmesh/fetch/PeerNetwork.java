@@ -73,10 +73,6 @@ public interface PeerNetwork {
    * @param pieceSize the piece size {@code done} counts in (0 for a complete holder)
    */
   record Holder(String node, int pieceSize, BitSet done) {
-    public boolean complete() {
-      return done == null;
-    }
-
     /** Whether this holder has every byte of {@code [first, last]}. */
     public boolean has(long first, long last) {
       if (done == null) {
