@@ -22,10 +22,10 @@ final class PartialOpener {
 
   /** @param pieceSize the piece size of a published hash list, or 0 to choose one */
   static Opened open(BlobDownload.Kit kit, Digest digest, RepositoryName repository, BlobLocation loc, int pieceSize) {
-    Optional<PartialRecord> had = kit.files().partial(digest).filter(r -> r.size() == loc.size() && loc.rangeSupported());
     // reserved against the limit and the disk before the first body byte: a blob that cannot fit is a 507 now, not a
-    // 200 that breaks (issue 18); a resumed download needs room only for what it lacks
-    kit.space().reserve(digest, loc.size(), had.map(PartialRecord::bytesOnDisk).orElse(0L));
+    // 200 that breaks (issue 18); a resumed download needs room only for what it lacks, and its pieces are read and
+    // reserved in one step, so another download's reservation cannot evict them in between
+    Optional<PartialRecord> had = kit.space().reserveResuming(digest, loc.size(), r -> r.size() == loc.size() && loc.rangeSupported());
     try {
       if (had.isPresent()) {
         return new Opened(loc, kit.files().resumePartial(had.get()), new PieceLayout(loc.size(), had.get().pieceSize()), had.get());

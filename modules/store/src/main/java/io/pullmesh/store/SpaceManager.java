@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -199,6 +200,20 @@ public final class SpaceManager {
     onDisk.put(d, alreadyOnDisk);
     written.put(d, new java.util.concurrent.atomic.LongAdder());
     reserved.addAndGet(size);
+  }
+
+  /**
+   * Reserves room for a download of {@code d} that resumes the partial file a previous run left, when there is one that
+   * {@code usable} accepts: the piece map is read and the room reserved in one step under this manager's lock, so no
+   * other reservation can evict those pieces in between (they are protected from the moment they are reserved).
+   *
+   * @return the partial record the download resumes from, or empty for a download that starts from nothing
+   * @throws RegistryException like {@link #reserve(Digest, long, long)}
+   */
+  public synchronized Optional<PartialRecord> reserveResuming(Digest d, long size, java.util.function.Predicate<PartialRecord> usable) {
+    Optional<PartialRecord> had = store.partial(d).filter(usable);
+    reserve(d, size, had.map(PartialRecord::bytesOnDisk).orElse(0L));
+    return had;
   }
 
   /** What eviction could free at most: kept partials and committed blobs not pinned, served, downloaded or in {@code keep}. */

@@ -205,6 +205,33 @@ class SpaceManagerTest {
     }
   }
 
+  @Test
+  void aResumedDownloadsPiecesAreReadAndReservedInOneStepAndNoOtherReservationEvictsThem() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest resumed = keptPartial(store, (byte) 5, 2);
+      Digest other = keptPartial(store, (byte) 6, 3);
+      SpaceManager space = space(store, 30_000);
+      java.util.Optional<PartialRecord> had = space.reserveResuming(resumed, 16 << 10, r -> r.size() == 16 << 10);
+      assertEquals(java.util.Optional.of(4096L), had.map(PartialRecord::bytesOnDisk));
+      assertEquals(16 << 10, space.reserved(), "the whole blob is reserved; its 4 KiB on disk are counted once");
+      assertTrue(evicted.isEmpty());
+      space.reserve(BlobStoreTest.sha256(new byte[] {9}), 10_000);
+      assertEquals(List.of(other), evicted.stream().map(SpaceManager.Eviction::digest).toList(),
+          "room for another download came from the kept partial nobody resumes, never from the one being resumed");
+      assertTrue(store.partial(resumed).isPresent());
+    }
+  }
+
+  @Test
+  void aPartialTheDownloadCannotUseIsNotResumed() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest d = keptPartial(store, (byte) 5, 2);
+      SpaceManager space = space(store, 100_000);
+      assertTrue(space.reserveResuming(d, 16 << 10, r -> false).isEmpty());
+      assertEquals(16 << 10, space.reserved());
+    }
+  }
+
   /** A partial download of 16 KiB in 4 KiB pieces with its first piece on disk, not running, last updated at {@code at}. */
   private Digest keptPartial(BlobStore store, byte seed, long at) throws Exception {
     clock.millis = at;
