@@ -38,6 +38,9 @@ public final class BlobVerifier {
   private BlobVerifier() {}
 
   /**
+   * Re-hashes every committed blob with {@link #verifyOne}; one evicted meanwhile is counted as checked, and is neither
+   * corrupt nor unreadable.
+   *
    * @param skip blobs to leave alone this time (being served: moving their file would not stop the response)
    */
   public static Report verify(BlobStore store, Predicate<Digest> skip, Progress progress) {
@@ -57,9 +60,7 @@ public final class BlobVerifier {
         skipped.add(r.digest());
       } else {
         try {
-          Digest actual = hash(store, r, buf);
-          if (!actual.equals(r.digest())) {
-            store.quarantine(r.digest());
+          if (verifyOne(store, r.digest(), buf, n -> { }) == Outcome.CORRUPT) {
             corrupt.add(r.digest());
           }
         } catch (IOException e) {
@@ -105,10 +106,6 @@ public final class BlobVerifier {
     }
     store.quarantine(digest);
     return Outcome.CORRUPT;
-  }
-
-  private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf) throws IOException {
-    return hash(store, r, buf, n -> { });
   }
 
   private static Digest hash(BlobStore store, BlobRecord r, ByteBuffer buf, java.util.function.LongConsumer afterRead) throws IOException {
