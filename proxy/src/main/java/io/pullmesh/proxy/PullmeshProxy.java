@@ -158,39 +158,9 @@ public final class PullmeshProxy implements AutoCloseable {
       this.forward = new ForwardProxy(vertx, config.interception(), loadCa(config.interception(), clock), metrics, config.connectTimeout());
       Prefetcher prefetcher = new Prefetcher(manifests, downloads, aliases, clock);
       AdminGuard guard = new AdminGuard(config.adminToken(), AdminGuard.namesOf(config.listenHost(), config.publicUrl()));
-      this.admin = new AdminApi(vertx, store, space, downloads, manifests, aliases, prefetcher, guard, clock,
-          Redaction.url(upstream.base()), new AdminApi.Traffic() {
-            @Override
-            public long servedBytes() {
-              return metrics.servedBytesTotal();
-            }
-
-            @Override
-            public long upstreamBytes() {
-              return metrics.upstreamBlobBytesTotal();
-            }
-
-            @Override
-            public long blobRequests(String result) {
-              var c = registry.find(MeterNames.BLOB_REQUESTS).tag("result", result).counter();
-              return c == null ? 0 : (long) c.count();
-            }
-
-            @Override
-            public io.vertx.core.json.JsonObject peers() {
-              Mesh m = mesh;
-              if (m == null || config.mesh() == null) {
-                return null;
-              }
-              long in = (long) registry.find(MeterNames.PEER_BYTES).counters().stream().mapToDouble(c -> c.count()).sum();
-              long out = (long) registry.find(MeterNames.PEER_SERVED_BYTES).counters().stream().mapToDouble(c -> c.count()).sum();
-              int count = Math.max(0, m.members().size() - 1);
-              return new io.vertx.core.json.JsonObject().put("count", count).put("mesh", config.mesh().name()).put("node", m.node())
-                  .put("bytesFromPeers", in).put("bytesToPeers", out)
-                  .put("detail", "mesh " + config.mesh().name() + " · " + String.format(java.util.Locale.ROOT, "%.1f MiB", in / 1048576.0) + " from peers · "
-                      + String.format(java.util.Locale.ROOT, "%.1f MiB", out / 1048576.0) + " to peers");
-            }
-          });
+      TrafficStats traffic = new TrafficStats(registry, metrics, () -> mesh, config.mesh() == null ? null : config.mesh().name());
+      this.admin = new AdminApi(vertx, store, space, manifests, aliases, prefetcher, guard, clock,
+          new AdminViews(store, space, downloads, manifests, aliases, clock, traffic, Redaction.url(upstream.base())));
       this.scrubber = new Scrubber(store, space::inUse, metrics, config.scrubInterval(), config.scrubRate(), this::lost);
       downloads.onCommitted(scrubber::trust);
       metrics.cacheWritable(() -> health.state().writable());
