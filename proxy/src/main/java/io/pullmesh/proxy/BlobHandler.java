@@ -32,6 +32,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
 
 /**
  * {@code GET|HEAD /v2/<name>/blobs/<digest>}.
@@ -52,6 +53,8 @@ import java.util.concurrent.ThreadLocalRandom;
 final class BlobHandler {
   /** How long the body of Ollama's URL-resolution GET waits after its headers; see {@link #serveSource}. */
   static final long RESOLUTION_BODY_DELAY_MS = 200;
+  private static final Pattern DNS_NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?");
+  private static final Pattern IP_LITERAL = Pattern.compile("[0-9a-fA-F:.]+");
   private final Vertx vertx;
   private final DownloadManager downloads;
   private final BlobStore store;
@@ -158,7 +161,7 @@ final class BlobHandler {
       } else if (found instanceof DownloadManager.Lookup.InFlight f) {
         metrics.blobRequest(f.started() ? "miss" : "inflight");
         resp.putHeader("X-Pullmesh-Cache", f.started() ? "miss" : "inflight");
-        ByteSource source = inFlightSource(f.download(), f.reader());
+        ByteSource source = ByteSource.of(f.reader(), f.download().verified());
         if (resp.closed()) {
           source.close();
           return;
@@ -191,7 +194,7 @@ final class BlobHandler {
 
   /** A Host a redirect may name: a DNS name or an IP literal, nothing else (an empty or odd one gets the body instead). */
   private static boolean validHost(HostAndPort a) {
-    return a != null && a.host() != null && (a.host().matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?") || a.host().matches("[0-9a-fA-F:.]+"));
+    return a != null && a.host() != null && (DNS_NAME.matcher(a.host()).matches() || IP_LITERAL.matcher(a.host()).matches());
   }
 
   /** This blob's URL on the transfer port, under the host name the client used. */
@@ -247,23 +250,7 @@ final class BlobHandler {
             .end("pullmesh mesh: the download of " + digest + " here just ended; ask again\n");
         return;
       }
-      BlobDownload.Reader r = reader;
-      ByteSource source = new ByteSource() {
-        @Override
-        public Future<Chunk> read(long position, int max) {
-          return r.read(position, max);
-        }
-
-        @Override
-        public Future<?> verified() {
-          return Future.succeededFuture();
-        }
-
-        @Override
-        public void close() {
-          r.close();
-        }
-      };
+      ByteSource source = ByteSource.of(reader, Future.succeededFuture());
       if (resp.closed()) {
         source.close();
         return;
@@ -277,25 +264,6 @@ final class BlobHandler {
       serveSource(ex, source, download.size(), range, digest, MetricsRecorder.Source.PEER);
     });
     return true;
-  }
-
-  private static ByteSource inFlightSource(BlobDownload download, BlobDownload.Reader reader) {
-    return new ByteSource() {
-      @Override
-      public Future<Chunk> read(long position, int max) {
-        return reader.read(position, max);
-      }
-
-      @Override
-      public Future<?> verified() {
-        return download.verified();
-      }
-
-      @Override
-      public void close() {
-        reader.close();
-      }
-    };
   }
 
   private void serveCommitted(Exchange ex, Path path, long size, String range, Digest digest) {

@@ -113,9 +113,9 @@ public final class UpstreamRegistry implements AutoCloseable {
       URI p = transport.proxy();
       io.vertx.core.net.ProxyOptions po = new io.vertx.core.net.ProxyOptions().setType(io.vertx.core.net.ProxyType.HTTP)
           .setHost(p.getHost()).setPort(p.getPort() > 0 ? p.getPort() : 3128);
-      String[] cred = transport.proxyCredentials();
+      UpstreamCredentials cred = transport.proxyCredentials();
       if (cred != null) {
-        po.setUsername(cred[0]).setPassword(cred[1]);
+        po.setUsername(cred.username()).setPassword(cred.password());
       }
       options.setProxyOptions(po);
     }
