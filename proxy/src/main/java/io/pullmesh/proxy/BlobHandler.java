@@ -7,7 +7,6 @@ import io.pullmesh.core.RangeHeader;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
 import io.pullmesh.core.RepositoryName;
-import io.pullmesh.fetch.BlobDownload;
 import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.metrics.MetricsRecorder;
@@ -222,50 +221,6 @@ final class BlobHandler {
     return req.path();
   }
 
-  /**
-   * Serves a peer of the mesh (its token already checked) from this node's download of {@code digest} in progress:
-   * the range streams from the partial copy as its bytes arrive, and the response ends as soon as its last byte is
-   * sent, not held back until the whole blob verified: the peer verifies every byte it gets itself before it commits
-   * or serves anything as complete.
-   *
-   * @return false, having sent nothing, when no download of {@code digest} runs here
-   */
-  boolean servePartialToPeer(Exchange ex, Digest digest) {
-    BlobDownload download = downloads.active(digest);
-    if (download == null) {
-      return false;
-    }
-    HttpServerResponse resp = ex.response;
-    String range = ex.request.getHeader("Range");
-    download.ready().onComplete(ar -> {
-      BlobDownload.Reader reader;
-      try {
-        reader = ar.succeeded() ? download.tryOpenReader() : null;
-      } catch (RegistryException e) {
-        reader = null;
-      }
-      if (reader == null) {
-        // failed, or committed in the meantime: the peer asks again and finds the committed file (or goes elsewhere)
-        resp.setStatusCode(503).putHeader("Retry-After", "1").putHeader("Content-Type", "text/plain; charset=utf-8")
-            .end("pullmesh mesh: the download of " + digest + " here just ended; ask again\n");
-        return;
-      }
-      ByteSource source = ByteSource.of(reader, Future.succeededFuture());
-      if (resp.closed()) {
-        source.close();
-        return;
-      }
-      resp.putHeader("Docker-Content-Digest", digest.toString()).putHeader("Accept-Ranges", "bytes").putHeader("X-Pullmesh-Cache", "partial");
-      if (ex.request.method() == HttpMethod.HEAD) {
-        source.close();
-        resp.putHeader("Content-Length", Long.toString(download.size())).setStatusCode(200).end();
-        return;
-      }
-      serveSource(ex, source, download.size(), range, digest, MetricsRecorder.Source.PEER);
-    });
-    return true;
-  }
-
   private void serveCommitted(Exchange ex, Path path, long size, String range, Digest digest) {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
@@ -311,7 +266,11 @@ final class BlobHandler {
     });
   }
 
-  private void serveSource(Exchange ex, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
+  /**
+   * Answers a GET with {@code source}'s bytes: 200 with the whole blob, 206 with one range or several
+   * ({@code multipart/byteranges}), 416 for a range that cannot be satisfied.
+   */
+  void serveSource(Exchange ex, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);

@@ -151,7 +151,7 @@ public final class MeshPeers implements PeerNetwork {
     }, false);
     String what = "peer " + node + " blob " + digest.shortHex() + " bytes " + range;
     return url.compose(base -> {
-      RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(base + PeerBlobServer.PREFIX + digest)
+      RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(base + BLOBS + digest)
           .putHeader("Range", range.rangeHeader()).putHeader("Authorization", tokens.issue(mesh.node(), digest))
           .setIdleTimeout(waitForHeaders.toMillis());
       return client.request(o).compose(req -> req.send()).compose(resp -> {
@@ -169,7 +169,9 @@ public final class MeshPeers implements PeerNetwork {
     }).recover(t -> Future.failedFuture(t instanceof UpstreamException ? t : UpstreamException.classify(t, what)));
   }
 
-  /** Index writes, one at a time in the order they were made (a drop never overtakes the publish before it). */
+  /** The path prefix peers answer blobs on: {@code /mesh/v1/blobs/sha256:<hex>}, whole or one range. */
+  public static final String BLOBS = "/mesh/v1/blobs/";
+
   /** The path prefix peers answer manifests on, from their own cache only. */
   public static final String MANIFESTS = "/mesh/v1/manifests/";
 
