@@ -50,9 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
 /**
- * A running pullmesh proxy: the registry API on one port, backed by the blob store, the upstream registry and
- * the download manager. {@link #start} returns once it listens; {@link #close} stops it and releases the
- * cache. Tests start it in-process on port 0; {@link Main} starts it from the command line.
+ * A running pullmesh node: builds the blob store, the upstream registries, the download manager and the handlers,
+ * listens on its ports, joins its mesh, and stops it all again. {@link #start} returns once it listens; {@link #close}
+ * stops it and releases the cache. Tests start it in-process on port 0; {@link Main} starts it from the command line.
+ * Not for answering requests: {@link Routes} dispatches them to their handlers.
  */
 public final class PullmeshProxy implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(PullmeshProxy.class.getName());
