@@ -281,36 +281,45 @@ public final class SpaceManager {
    * @throws RegistryException 409-class DENIED when it is pinned, being downloaded or being served; BLOB_UNKNOWN when it
    *     is not in the cache
    */
-  public synchronized long evictNow(Digest d) {
-    OperatorEviction e = evictAllOrNone(d.toString(), List.of(d), List.of(), true);
-    return e.freedBytes();
+  public long evictNow(Digest d) {
+    List<Eviction> done;
+    synchronized (this) {
+      done = evictAllOrNone(d.toString(), List.of(d), true);
+    }
+    return told(done).freedBytes();
   }
 
   /**
    * Removes a model on an operator's request: every blob of the current manifest of {@code repository:tag}, except those
    * another cached tag also uses (evicting a model by name must not take its neighbours' layers). All of them go, or,
-   * when one of them may not go now, none. Checked and evicted under this manager's lock: no download can reserve one
-   * of them in between.
+   * when one of them may not go now, none: checked and evicted under this manager's lock, so no download can reserve one
+   * of them in between. The listener hears of each after the lock is let go.
    *
    * @throws RegistryException NOT_FOUND when the tag or its manifest is not in the cache; 409-class DENIED naming the
    *     first blob that is pinned, being downloaded or being served
    */
-  public synchronized OperatorEviction evictModel(RepositoryName repository, String tag) {
+  public OperatorEviction evictModel(RepositoryName repository, String tag) {
     String what = repository + ":" + tag;
     Catalog catalog = store.catalog();
-    TagRecord t = catalog.tag(repository, tag).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
-    ManifestRecord m = catalog.manifest(t.digest()).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
-    Set<Digest> shared = catalog.digestsOfOtherTags(repository, tag);
-    List<Digest> targets = new ArrayList<>();
     List<Digest> kept = new ArrayList<>();
-    for (Digest d : m.references()) {
-      (shared.contains(d) ? kept : targets).add(d);
+    List<Eviction> done;
+    synchronized (this) {
+      TagRecord t = catalog.tag(repository, tag).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
+      ManifestRecord m = catalog.manifest(t.digest()).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
+      Set<Digest> shared = catalog.digestsOfOtherTags(repository, tag);
+      List<Digest> targets = new ArrayList<>();
+      for (Digest d : m.references()) {
+        (shared.contains(d) ? kept : targets).add(d);
+      }
+      done = evictAllOrNone(what, targets, false);
     }
-    return evictAllOrNone(what, targets, kept, false);
+    OperatorEviction e = told(done);
+    return new OperatorEviction(e.evicted(), e.freedBytes(), List.copyOf(kept));
   }
 
-  /** Evicts all of {@code targets}, or none when one of them must stay; caller holds the lock. */
-  private OperatorEviction evictAllOrNone(String what, List<Digest> targets, List<Digest> kept, boolean mustBeCached) {
+  /** Evicts all of {@code targets}, or none when one of them must stay; caller holds the lock, and tells the listener after. */
+  private List<Eviction> evictAllOrNone(String what, List<Digest> targets, boolean mustBeCached) {
+    assert Thread.holdsLock(this);
     Set<Digest> keep = protectedDigests();
     for (Digest d : targets) {
       if (keep.contains(d)) {
@@ -320,18 +329,28 @@ public final class SpaceManager {
     if (mustBeCached && store.lookup(targets.get(0)).isEmpty()) {
       throw new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + what + " is not in the cache");
     }
-    long freed = 0;
-    List<Digest> evicted = new ArrayList<>();
+    List<Eviction> done = new ArrayList<>();
     for (Digest d : targets) {
       long n = store.evict(d);
       if (n > 0) {
-        freed += n;
-        evicted.add(d);
         evictions.incrementAndGet();
-        listener.evicted(new Eviction(d, n), "operator");
+        done.add(new Eviction(d, n));
       }
     }
-    return new OperatorEviction(List.copyOf(evicted), freed, List.copyOf(kept));
+    return done;
+  }
+
+  /** Tells the listener of an operator's evictions (outside the lock), and sums them up. */
+  private OperatorEviction told(List<Eviction> done) {
+    assert !Thread.holdsLock(this);
+    long freed = 0;
+    List<Digest> evicted = new ArrayList<>();
+    for (Eviction e : done) {
+      listener.evicted(e, "operator");
+      freed += e.bytes();
+      evicted.add(e.digest());
+    }
+    return new OperatorEviction(List.copyOf(evicted), freed, List.of());
   }
 
   /** Why a protected blob must stay, as an operator is told: pinned first, then being downloaded, then being served. */
