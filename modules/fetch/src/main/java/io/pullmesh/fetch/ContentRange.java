@@ -6,18 +6,18 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A {@code Content-Range} header of an upstream's answer, read: {@code bytes FIRST-LAST/TOTAL} of a 206 (TOTAL may be
+ * A {@code Content-Range} header of an upstream's (or a peer's) answer, read: {@code bytes FIRST-LAST/TOTAL} of a 206 (TOTAL may be
  * {@code *}), or {@code bytes &#42;/TOTAL} of a 416. Pure. Not for the Range header of a request (core's
  * {@code RangeHeader}), nor for writing one ({@code ByteRange.contentRange}).
  *
  * @param total the blob's size, or -1 when the upstream wrote {@code *}
  */
-record ContentRange(long first, long last, long total) {
+public record ContentRange(long first, long last, long total) {
   private static final Pattern SATISFIED = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
   private static final Pattern UNSATISFIED = Pattern.compile("bytes\\s+\\*/(\\d+)");
 
   /** The range a 206 says it carries; empty when the header is missing or not of that form. */
-  static Optional<ContentRange> of(String header) {
+  public static Optional<ContentRange> of(String header) {
     Matcher m = SATISFIED.matcher(String.valueOf(header));
     if (!m.matches()) {
       return Optional.empty();
