@@ -3,18 +3,12 @@ package io.pullmesh.proxy;
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
-import io.pullmesh.fetch.BlobDownload;
-import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.store.Alias;
-import io.pullmesh.store.BlobRecord;
 import io.pullmesh.store.BlobStore;
 import io.pullmesh.store.BlobVerifier;
 import io.pullmesh.store.Catalog;
-import io.pullmesh.store.ManifestRecord;
 import io.pullmesh.store.Pin;
 import io.pullmesh.store.SpaceManager;
-import io.pullmesh.store.TagEvent;
-import io.pullmesh.store.TagRecord;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -22,15 +16,8 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.FileStore;
-import java.nio.file.Files;
 import java.time.Clock;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.logging.Logger;
@@ -58,48 +45,26 @@ final class AdminApi {
   private final BlobStore store;
   private final Catalog catalog;
   private final SpaceManager space;
-  private final DownloadManager downloads;
   private final ManifestService manifests;
   private final Aliases aliases;
   private final Prefetcher prefetcher;
   private final AdminGuard guard;
   private final Clock clock;
-  private final Traffic traffic;
-  /** The default upstream's URL, for stats. */
-  private final String upstream;
+  private final AdminViews views;
   private volatile JsonObject verification = new JsonObject().put("state", "never run");
 
-  /** Byte counters the stats report (read from the metrics recorder). */
-  interface Traffic {
-    long servedBytes();
-
-    long upstreamBytes();
-
-    /** Blob GETs answered so far with this cache result: hit, inflight (joined a download), miss (started one). */
-    default long blobRequests(String result) {
-      return 0;
-    }
-
-    /** The mesh as this node sees it (count of other nodes, mesh name, bytes to and from peers), or null when alone. */
-    default JsonObject peers() {
-      return null;
-    }
-  }
-
-  AdminApi(Vertx vertx, BlobStore store, SpaceManager space, DownloadManager downloads, ManifestService manifests,
-      Aliases aliases, Prefetcher prefetcher, AdminGuard guard, Clock clock, String upstream, Traffic traffic) {
-    this.upstream = upstream;
+  AdminApi(Vertx vertx, BlobStore store, SpaceManager space, ManifestService manifests, Aliases aliases, Prefetcher prefetcher,
+      AdminGuard guard, Clock clock, AdminViews views) {
     this.vertx = vertx;
     this.store = store;
     this.catalog = store.catalog();
     this.space = space;
-    this.downloads = downloads;
     this.manifests = manifests;
     this.aliases = aliases;
     this.prefetcher = prefetcher;
     this.guard = guard;
     this.clock = clock;
-    this.traffic = traffic;
+    this.views = views;
   }
 
   /** What {@code GET} reads and {@code POST} changes; a known path asked with another method gets 405. */
@@ -271,18 +236,12 @@ final class AdminApi {
 
   private void get(HttpServerRequest req, String path) {
     switch (path) {
-      case "stats" -> reply(req, 200, blocking(this::stats));
-      case "models" -> reply(req, 200, blocking(this::models));
-      case "blobs" -> reply(req, 200, blocking(this::blobs));
-      case "downloads" -> json(req, 200, downloadsJson());
-      case "pins" -> reply(req, 200, blocking(() -> {
-        JsonArray a = new JsonArray();
-        for (Pin p : catalog.pins()) {
-          a.add(new JsonObject().put("name", p.name()).put("pinnedAt", p.pinnedAt()));
-        }
-        return a;
-      }));
-      case "aliases" -> json(req, 200, aliasesJson());
+      case "stats" -> reply(req, 200, blocking(views::stats));
+      case "models" -> reply(req, 200, blocking(views::models));
+      case "blobs" -> reply(req, 200, blocking(views::blobs));
+      case "downloads" -> json(req, 200, views.downloads());
+      case "pins" -> reply(req, 200, blocking(views::pins));
+      case "aliases" -> json(req, 200, views.aliases());
       case "prefetch" -> {
         JsonArray a = new JsonArray();
         prefetcher.jobs().forEach(j -> a.add(j.toJson()));
@@ -302,121 +261,6 @@ final class AdminApi {
             + " (GET stats, models, blobs, downloads, pins, aliases, prefetch, verify)");
       }
     }
-  }
-
-  private JsonObject stats() throws IOException {
-    FileStore fs = Files.getFileStore(store.root());
-    long served = traffic.servedBytes();
-    long fetched = traffic.upstreamBytes();
-    return new JsonObject()
-        .put("cache", new JsonObject().put("path", store.root().toString()).put("bytes", store.committedBytes())
-            .put("blobs", store.committedBlobs()).put("limitBytes", space.limit()).put("reservedBytes", space.reserved())
-            .put("partialBytes", store.partialBytes()).put("evictions", space.evictions()))
-        .put("disk", new JsonObject().put("totalBytes", fs.getTotalSpace()).put("freeBytes", fs.getUsableSpace()))
-        .put("downloads", new JsonObject().put("active", downloads.activeCount()))
-        .put("catalog", new JsonObject().put("manifests", catalog.manifests().size()).put("tags", catalog.tags().size())
-            .put("pins", catalog.pins().size()).put("aliases", aliases.all().size()))
-        .put("traffic", trafficJson(served, fetched))
-        .put("peers", traffic.peers())
-        .put("node", new JsonObject().put("version", ProxyConfig.VERSION).put("upstream", upstream));
-  }
-
-  private JsonObject trafficJson(long served, long fetched) {
-    long hits = traffic.blobRequests("hit");
-    long inflight = traffic.blobRequests("inflight");
-    long misses = traffic.blobRequests("miss");
-    long all = hits + inflight + misses;
-    // by requests, only answers from committed blobs count: one client's 16 parts joining the download it started
-    // are "inflight", not hits. The byte ratio (bytes served that upstream did not carry) is what the WAN saw.
-    return new JsonObject().put("servedBytes", served).put("upstreamBytes", fetched)
-        .put("savedBytes", Math.max(0, served - fetched))
-        .put("blobRequests", new JsonObject().put("hit", hits).put("inflight", inflight).put("miss", misses))
-        .put("hitRatio", all == 0 ? null : (double) hits / all)
-        .put("byteHitRatio", served == 0 ? null : Math.max(0, (double) (served - fetched) / served));
-  }
-
-  private JsonArray models() {
-    Map<Digest, BlobRecord> blobs = new HashMap<>();
-    for (BlobRecord r : store.blobs()) {
-      blobs.put(r.digest(), r);
-    }
-    Set<String> pinned = new HashSet<>();
-    for (Pin p : catalog.pins()) {
-      pinned.add(p.name());
-    }
-    long now = clock.millis();
-    JsonArray out = new JsonArray();
-    for (TagRecord t : catalog.tags()) {
-      String name = t.repository() + ":" + t.tag();
-      JsonObject o = new JsonObject().put("name", name).put("digest", t.digest().toString()).put("pinned", pinned.contains(name))
-          .put("checkedAt", t.checkedAt()).put("revalidationDue", now - t.checkedAt() >= manifests.ttl().toMillis());
-      ManifestRecord m = catalog.manifest(t.digest()).orElse(null);
-      long size = 0;
-      long cached = 0;
-      long hits = 0;
-      long lastAccess = 0;
-      if (m != null) {
-        for (ManifestService.Descriptor d : ManifestService.descriptors(m.bytes())) {
-          size += d.size();
-          BlobRecord r = blobs.get(d.digest());
-          if (r != null) {
-            cached += r.size();
-            hits = Math.max(hits, r.hits());
-            lastAccess = Math.max(lastAccess, r.lastAccess());
-          }
-        }
-      }
-      o.put("sizeBytes", size).put("cachedBytes", cached).put("complete", m != null && cached == size)
-          .put("hits", hits).put("lastAccess", lastAccess == 0 ? null : lastAccess);
-      JsonArray history = new JsonArray();
-      for (TagEvent e : catalog.tagHistory(t.repository(), t.tag())) {
-        history.add(new JsonObject().put("digest", e.digest().toString()).put("seenAt", e.seenAt()));
-      }
-      o.put("history", history);
-      out.add(o);
-    }
-    return out;
-  }
-
-  private JsonArray blobs() {
-    Map<Digest, List<String>> usedBy = new HashMap<>();
-    for (TagRecord t : catalog.tags()) {
-      catalog.manifest(t.digest()).ifPresent(m -> {
-        for (Digest d : m.references()) {
-          usedBy.computeIfAbsent(d, k -> new java.util.ArrayList<>()).add(t.repository() + ":" + t.tag());
-        }
-      });
-    }
-    Set<Digest> pinned = catalog.pinnedDigests();
-    JsonArray out = new JsonArray();
-    for (BlobRecord r : store.blobs()) {
-      out.add(new JsonObject().put("digest", r.digest().toString()).put("sizeBytes", r.size()).put("hits", r.hits())
-          .put("lastAccess", r.lastAccess()).put("createdAt", r.createdAt()).put("pinned", pinned.contains(r.digest()))
-          .put("inUse", space.inUse(r.digest())).put("models", new JsonArray(usedBy.getOrDefault(r.digest(), List.of()))));
-    }
-    return out;
-  }
-
-  private JsonArray downloadsJson() {
-    JsonArray out = new JsonArray();
-    for (BlobDownload d : downloads.downloads()) {
-      long size = d.size();
-      long done = d.bytesDone();
-      out.add(new JsonObject().put("digest", d.digest().toString()).put("repository", d.repository().value())
-          .put("state", d.state().name().toLowerCase(java.util.Locale.ROOT)).put("sizeBytes", size < 0 ? null : size)
-          .put("doneBytes", done).put("progress", size > 0 ? (double) done / size : null)
-          .put("rateBytesPerSecond", d.rateBytesPerSecond()).put("source", d.source()).put("connections", d.connections())
-          .put("readers", d.readerCount()).put("startedAt", d.startedAt()));
-    }
-    return out;
-  }
-
-  private JsonArray aliasesJson() {
-    JsonArray a = new JsonArray();
-    for (Alias x : aliases.all()) {
-      a.add(new JsonObject().put("name", x.name()).put("target", x.target()).put("updatedAt", x.updatedAt()));
-    }
-    return a;
   }
 
   // ------------------------------------------------------------------ changes
@@ -489,63 +333,29 @@ final class AdminApi {
 
   /** Evicts one blob ({@code digest}) or every blob of a model ({@code name}); nothing when any of them may not go. */
   private JsonObject evict(JsonObject body) {
-    JsonArray kept = new JsonArray();
-    List<Digest> targets;
-    String what;
+    SpaceManager.OperatorEviction e;
     if (body.getValue("digest") != null) {
-      String d = field(body, "digest");
+      Digest d;
       try {
-        targets = List.of(Digest.parse(d));
-      } catch (IllegalArgumentException e) {
-        throw bad(e.getMessage());
+        d = Digest.parse(field(body, "digest"));
+      } catch (IllegalArgumentException x) {
+        throw bad(x.getMessage());
       }
-      what = d;
+      long n = space.evictNow(d);
+      e = new SpaceManager.OperatorEviction(n > 0 ? List.of(d) : List.of(), n, List.of());
     } else {
       Aliases.NameTag n = nameOf(body);
-      TagRecord t = catalog.tag(n.repository(), n.tag())
-          .orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, n + " is not in the cache"));
-      ManifestRecord m = catalog.manifest(t.digest())
-          .orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, n + " is not in the cache"));
-      // blobs another cached model also uses stay: evicting a model by name must not take its neighbours' layers
-      Set<Digest> shared = catalog.digestsOfOtherTags(n.repository(), n.tag());
-      targets = new java.util.ArrayList<>();
-      for (Digest d : m.references()) {
-        if (shared.contains(d)) {
-          kept.add(d.toString());
-        } else {
-          targets.add(d);
-        }
-      }
-      what = n.toString();
+      e = space.evictModel(n.repository(), n.tag());
     }
-    // checked and evicted under the space manager's lock: no download can reserve one of them in between
-    synchronized (space) {
-      Set<Digest> keep = space.protectedDigests();
-      for (Digest d : targets) {
-        if (keep.contains(d)) {
-          String why = catalog.pinnedDigests().contains(d) ? "is pinned (unpin its model first)"
-              : downloads.downloads().stream().anyMatch(x -> x.digest().equals(d)) ? "is being downloaded" : "is being served";
-          throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex() + " " + why + "; nothing was evicted", null);
-        }
-      }
-      if (body.getValue("digest") != null && store.lookup(targets.get(0)).isEmpty()) {
-        throw new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + what + " is not in the cache");
-      }
-      long freed = 0;
-      JsonArray evicted = new JsonArray();
-      for (Digest d : targets) {
-        long n = space.evictNow(d);
-        if (n > 0) {
-          freed += n;
-          evicted.add(d.toString());
-        }
-      }
-      JsonObject out = new JsonObject().put("evicted", evicted).put("freedBytes", freed);
-      if (!kept.isEmpty()) {
-        out.put("keptShared", kept).put("note", kept.size() + " blob(s) kept: other cached models use them");
-      }
-      return out;
+    JsonArray evicted = new JsonArray();
+    e.evicted().forEach(d -> evicted.add(d.toString()));
+    JsonObject out = new JsonObject().put("evicted", evicted).put("freedBytes", e.freedBytes());
+    if (!e.keptShared().isEmpty()) {
+      JsonArray kept = new JsonArray();
+      e.keptShared().forEach(d -> kept.add(d.toString()));
+      out.put("keptShared", kept).put("note", kept.size() + " blob(s) kept: other cached models use them");
     }
+    return out;
   }
 
   private synchronized JsonObject startVerify() {

@@ -7,7 +7,6 @@ import io.pullmesh.core.RangeHeader;
 import io.pullmesh.core.RegistryException;
 import io.pullmesh.core.RegistryRoute;
 import io.pullmesh.core.RepositoryName;
-import io.pullmesh.fetch.BlobDownload;
 import io.pullmesh.fetch.Chunk;
 import io.pullmesh.fetch.DownloadManager;
 import io.pullmesh.metrics.MetricsRecorder;
@@ -32,6 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
 
 /**
  * {@code GET|HEAD /v2/<name>/blobs/<digest>}.
@@ -52,6 +52,8 @@ import java.util.concurrent.ThreadLocalRandom;
 final class BlobHandler {
   /** How long the body of Ollama's URL-resolution GET waits after its headers; see {@link #serveSource}. */
   static final long RESOLUTION_BODY_DELAY_MS = 200;
+  private static final Pattern DNS_NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?");
+  private static final Pattern IP_LITERAL = Pattern.compile("[0-9a-fA-F:.]+");
   private final Vertx vertx;
   private final DownloadManager downloads;
   private final BlobStore store;
@@ -158,7 +160,7 @@ final class BlobHandler {
       } else if (found instanceof DownloadManager.Lookup.InFlight f) {
         metrics.blobRequest(f.started() ? "miss" : "inflight");
         resp.putHeader("X-Pullmesh-Cache", f.started() ? "miss" : "inflight");
-        ByteSource source = inFlightSource(f.download(), f.reader());
+        ByteSource source = ByteSource.of(f.reader(), f.download().verified());
         if (resp.closed()) {
           source.close();
           return;
@@ -191,7 +193,7 @@ final class BlobHandler {
 
   /** A Host a redirect may name: a DNS name or an IP literal, nothing else (an empty or odd one gets the body instead). */
   private static boolean validHost(HostAndPort a) {
-    return a != null && a.host() != null && (a.host().matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-z0-9])?") || a.host().matches("[0-9a-fA-F:.]+"));
+    return a != null && a.host() != null && (DNS_NAME.matcher(a.host()).matches() || IP_LITERAL.matcher(a.host()).matches());
   }
 
   /** This blob's URL on the transfer port, under the host name the client used. */
@@ -217,85 +219,6 @@ final class BlobHandler {
       return publicUrl(req);
     }
     return req.path();
-  }
-
-  /**
-   * Serves a peer of the mesh (its token already checked) from this node's download of {@code digest} in progress:
-   * the range streams from the partial copy as its bytes arrive, and the response ends as soon as its last byte is
-   * sent, not held back until the whole blob verified: the peer verifies every byte it gets itself before it commits
-   * or serves anything as complete.
-   *
-   * @return false, having sent nothing, when no download of {@code digest} runs here
-   */
-  boolean servePartialToPeer(Exchange ex, Digest digest) {
-    BlobDownload download = downloads.active(digest);
-    if (download == null) {
-      return false;
-    }
-    HttpServerResponse resp = ex.response;
-    String range = ex.request.getHeader("Range");
-    download.ready().onComplete(ar -> {
-      BlobDownload.Reader reader;
-      try {
-        reader = ar.succeeded() ? download.tryOpenReader() : null;
-      } catch (RegistryException e) {
-        reader = null;
-      }
-      if (reader == null) {
-        // failed, or committed in the meantime: the peer asks again and finds the committed file (or goes elsewhere)
-        resp.setStatusCode(503).putHeader("Retry-After", "1").putHeader("Content-Type", "text/plain; charset=utf-8")
-            .end("pullmesh mesh: the download of " + digest + " here just ended; ask again\n");
-        return;
-      }
-      BlobDownload.Reader r = reader;
-      ByteSource source = new ByteSource() {
-        @Override
-        public Future<Chunk> read(long position, int max) {
-          return r.read(position, max);
-        }
-
-        @Override
-        public Future<?> verified() {
-          return Future.succeededFuture();
-        }
-
-        @Override
-        public void close() {
-          r.close();
-        }
-      };
-      if (resp.closed()) {
-        source.close();
-        return;
-      }
-      resp.putHeader("Docker-Content-Digest", digest.toString()).putHeader("Accept-Ranges", "bytes").putHeader("X-Pullmesh-Cache", "partial");
-      if (ex.request.method() == HttpMethod.HEAD) {
-        source.close();
-        resp.putHeader("Content-Length", Long.toString(download.size())).setStatusCode(200).end();
-        return;
-      }
-      serveSource(ex, source, download.size(), range, digest, MetricsRecorder.Source.PEER);
-    });
-    return true;
-  }
-
-  private static ByteSource inFlightSource(BlobDownload download, BlobDownload.Reader reader) {
-    return new ByteSource() {
-      @Override
-      public Future<Chunk> read(long position, int max) {
-        return reader.read(position, max);
-      }
-
-      @Override
-      public Future<?> verified() {
-        return download.verified();
-      }
-
-      @Override
-      public void close() {
-        reader.close();
-      }
-    };
   }
 
   private void serveCommitted(Exchange ex, Path path, long size, String range, Digest digest) {
@@ -343,7 +266,11 @@ final class BlobHandler {
     });
   }
 
-  private void serveSource(Exchange ex, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
+  /**
+   * Answers a GET with {@code source}'s bytes: 200 with the whole blob, 206 with one range or several
+   * ({@code multipart/byteranges}), 416 for a range that cannot be satisfied.
+   */
+  void serveSource(Exchange ex, ByteSource source, long size, String range, Digest digest, MetricsRecorder.Source tag) {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);

@@ -1,5 +1,6 @@
 package io.pullmesh.proxy;
 
+import io.pullmesh.fetch.BlobDownload;
 import io.pullmesh.fetch.Chunk;
 import io.vertx.core.Future;
 
@@ -19,4 +20,29 @@ interface ByteSource {
 
   /** Releases the source; called once, whatever happened. */
   void close();
+
+  /**
+   * A reader of a download in progress as a source, closing the reader when it is closed.
+   *
+   * @param verified what the response's last bytes wait for: the download's digest check, or a completed future where
+   *     the receiver verifies the bytes itself (a peer)
+   */
+  static ByteSource of(BlobDownload.Reader reader, Future<?> verified) {
+    return new ByteSource() {
+      @Override
+      public Future<Chunk> read(long position, int max) {
+        return reader.read(position, max);
+      }
+
+      @Override
+      public Future<?> verified() {
+        return verified;
+      }
+
+      @Override
+      public void close() {
+        reader.close();
+      }
+    };
+  }
 }

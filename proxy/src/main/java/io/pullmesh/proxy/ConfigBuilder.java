@@ -119,7 +119,7 @@ final class ConfigBuilder {
         throw new ConfigException(s.source(Option.UPSTREAM) + ": " + Redaction.url(upstream)
             + " carries credentials and " + Option.UPSTREAM_USERNAME.flag() + " is set too: give them once");
       }
-      creds = UpstreamList.credentialsOf(upstream);
+      creds = UpstreamCredentials.fromUserInfo(upstream.getRawUserInfo());
       upstream = UpstreamList.withoutUserInfo(upstream);
     }
 

@@ -24,6 +24,8 @@ final class Exchange {
   final String client;
   /** Whether it arrived on the transfer port, where x/transfer clients are sent for blob bodies (never redirected again). */
   final boolean transferPort;
+  /** The client's User-Agent when it is Ollama's, else null: see {@link #upstreamAgent()}. Read once, here. */
+  private final String ollamaAgent;
   private boolean over;
 
   Exchange(HttpServerRequest request) {
@@ -44,6 +46,8 @@ final class Exchange {
     this.client = client;
     this.transferPort = transferPort;
     this.response = request.response();
+    String ua = request.getHeader("User-Agent");
+    this.ollamaAgent = io.pullmesh.core.OllamaVersion.fromUserAgent(ua).isPresent() ? ua : null;
     response.endHandler(v -> finish());
     response.closeHandler(v -> finish());
   }
@@ -55,8 +59,7 @@ final class Exchange {
    * get them refused every version-gated model, which is not what a user of a mirror asked for.
    */
   String upstreamAgent() {
-    String ua = request.getHeader("User-Agent");
-    return io.pullmesh.core.OllamaVersion.fromUserAgent(ua).isPresent() ? ua : null;
+    return ollamaAgent;
   }
 
   /**

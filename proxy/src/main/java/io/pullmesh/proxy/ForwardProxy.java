@@ -88,8 +88,7 @@ final class ForwardProxy {
    */
   HttpServerOptions interceptServerOptions() {
     return new HttpServerOptions().setHost("127.0.0.1").setPort(-2).setSsl(true).setUseAlpn(false)
-        .setKeyCertOptions(KeyCertOptions.wrap(keyManager)).setTcpNoDelay(true).setCompressionSupported(false)
-        .setIdleTimeout(0);
+        .setKeyCertOptions(KeyCertOptions.wrap(keyManager)).setTcpNoDelay(true).setCompressionSupported(false);
   }
 
   void interceptPort(int port) {

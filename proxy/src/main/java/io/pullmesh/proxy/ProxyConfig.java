@@ -49,17 +49,6 @@ public record ProxyConfig(
     long scrubRate,
     LogSetup.Format logFormat) {
 
-  /** A configuration with text logs (the form before {@code --log-format}). */
-  public ProxyConfig(String listenHost, int listenPort, URI upstream, Path cacheDir, int upstreamConnections, URI publicUrl,
-      Duration manifestTtl, Duration stallTimeout, Duration connectTimeout, Integer pieceSize, UpstreamCredentials upstreamCredentials,
-      Level logLevel, CacheLimit cacheLimit, String adminToken, List<String> aliases, UpstreamTransport upstreamTransport,
-      Interception interception, List<NamedUpstream> upstreams, MeshSettings mesh, String userAgent, int transferPort,
-      Duration headerTimeout, Duration idleTimeout, Duration scrubInterval, long scrubRate) {
-    this(listenHost, listenPort, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout, connectTimeout, pieceSize,
-        upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams, mesh, userAgent,
-        transferPort, headerTimeout, idleTimeout, scrubInterval, scrubRate, LogSetup.Format.TEXT);
-  }
-
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
 

@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -27,8 +28,10 @@ import java.util.logging.Logger;
  * someone ran {@code admin verify}). Every {@code interval} it re-hashes each committed blob not in use, oldest first,
  * at most {@code bytesPerSecond}; and a blob is re-hashed once, in full, before this node first serves it to a peer.
  * A blob that no longer matches its digest is quarantined, counted ({@code pullmesh_scrub_blobs_total{result="corrupt"}},
- * alert PullmeshBlobCorrupt), and handed to {@code lost} (withdrawn from the mesh, fetched again). Runs on a thread of
- * its own, never on an event loop. Not for blobs being downloaded (verified as they commit), nor for serving anything.
+ * alert PullmeshBlobCorrupt), and handed to {@code lost} (withdrawn from the mesh, fetched again). Passes run on a
+ * thread of its own; the check before a peer serve on the {@code peerChecks} executor, once per blob however many peers
+ * ask meanwhile, and nobody waits on it holding a thread. Never on an event loop. Not for blobs being downloaded
+ * (verified as they commit), nor for serving anything.
  */
 final class Scrubber implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(Scrubber.class.getName());
@@ -40,6 +43,7 @@ final class Scrubber implements AutoCloseable {
   private final Duration interval;
   private final long bytesPerSecond;
   private final Consumer<Digest> lost;
+  private final Executor peerChecks;
   private final ScheduledExecutorService thread;
   /** Blobs hashed good since this process started. */
   private final Set<Digest> verified = ConcurrentHashMap.newKeySet();
@@ -49,8 +53,11 @@ final class Scrubber implements AutoCloseable {
   /**
    * @param interval time between passes; zero for none (the check before a peer serve still runs)
    * @param lost told each blob found corrupt, after it was quarantined
+   * @param peerChecks where the index read and the hash before a peer serve run (blocking work: a worker pool)
    */
-  Scrubber(BlobStore store, Predicate<Digest> inUse, MetricsRecorder metrics, Duration interval, long bytesPerSecond, Consumer<Digest> lost) {
+  Scrubber(BlobStore store, Predicate<Digest> inUse, MetricsRecorder metrics, Duration interval, long bytesPerSecond, Consumer<Digest> lost,
+      Executor peerChecks) {
+    this.peerChecks = peerChecks;
     this.store = store;
     this.inUse = inUse;
     this.metrics = metrics;
@@ -124,28 +131,39 @@ final class Scrubber implements AutoCloseable {
 
   /**
    * The blob's file, re-hashed first if it was not since this process started; empty when it is not in the cache or
-   * just turned out corrupt (and was quarantined). Blocking: call it from a worker, as the peer data plane does.
+   * just turned out corrupt (and was quarantined). Never blocks: the work runs on {@code peerChecks}, and a peer asking
+   * while the blob is being hashed for another waits on that same hash, holding no thread. Completes on a
+   * {@code peerChecks} thread (or on the caller's, when that hash is over by then).
    */
-  Optional<Path> verifiedForPeer(Digest d) {
-    if (store.lookup(d).isEmpty()) {
-      return Optional.empty();
-    }
-    if (!verified.contains(d)) {
+  CompletableFuture<Optional<Path>> verifiedForPeer(Digest d) {
+    CompletableFuture<Boolean> good;
+    if (verified.contains(d)) {
+      good = CompletableFuture.supplyAsync(() -> store.lookup(d).isPresent(), peerChecks);
+    } else {
       CompletableFuture<Boolean> mine = new CompletableFuture<>();
       CompletableFuture<Boolean> running = checking.putIfAbsent(d, mine);
       if (running == null) {
-        try {
-          mine.complete(check(d, ByteBuffer.allocate(CHUNK), n -> { }).map(o -> o == BlobVerifier.Outcome.GOOD).orElse(false));
-        } finally {
-          checking.remove(d, mine);
-        }
         running = mine;
+        peerChecks.execute(() -> hashForPeer(d, mine));
       }
-      if (!running.join()) {
-        return Optional.empty();
-      }
+      good = running;
     }
-    return Optional.of(store.blobPath(d));
+    return good.thenApply(ok -> ok ? Optional.of(store.blobPath(d)) : Optional.<Path>empty());
+  }
+
+  /** Checks {@code d} for the peers waiting on {@code result}, completed outside any lock; blocking. */
+  private void hashForPeer(Digest d, CompletableFuture<Boolean> result) {
+    boolean good;
+    try {
+      good = store.lookup(d).isPresent()
+          && check(d, ByteBuffer.allocate(CHUNK), n -> { }).map(o -> o == BlobVerifier.Outcome.GOOD).orElse(false);
+    } catch (RuntimeException e) {
+      LOG.warning(() -> "scrub: checking " + d + " for a peer: " + e);
+      good = false;
+    } finally {
+      checking.remove(d, result);
+    }
+    result.complete(good);
   }
 
   /** Re-hashes one blob; empty when it could not be read (left where it is). */

@@ -92,7 +92,7 @@ final class UpstreamList {
         if (user != null || passwordFile != null) {
           throw new ConfigException(where + ": " + ns + "'s URL carries credentials and username=/password-file= are set too: give them once");
         }
-        c = credentialsOf(url);
+        c = UpstreamCredentials.fromUserInfo(url.getRawUserInfo());
       } else if (user != null) {
         if (passwordFile == null) {
           throw new ConfigException(where + ": " + ns + " has a username but no password-file=FILE");
@@ -119,13 +119,6 @@ final class UpstreamList {
       out.add(new NamedUpstream(ns, base, remoteNs, c, token, own));
     }
     return List.copyOf(out);
-  }
-
-  /** {@code user:password} of a URL, percent-decoded, as credentials ({@code user} alone: an empty password). */
-  static UpstreamCredentials credentialsOf(URI url) {
-    String[] parts = url.getRawUserInfo().split(":", 2);
-    java.util.function.UnaryOperator<String> dec = t -> java.net.URLDecoder.decode(t.replace("+", "%2B"), StandardCharsets.UTF_8);
-    return new UpstreamCredentials(dec.apply(parts[0]), parts.length > 1 ? dec.apply(parts[1]) : "");
   }
 
   /** The URL without its {@code user:password@}. */

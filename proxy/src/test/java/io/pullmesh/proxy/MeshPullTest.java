@@ -114,7 +114,7 @@ class MeshPullTest {
     LyingPeer(int clusterPort, String members, java.util.Map<Digest, Path> files) throws Exception {
       io.vertx.core.Vertx v = io.vertx.core.Vertx.vertx();
       server = await(v.createHttpServer().requestHandler(req -> {
-        Digest d = Digest.parse(req.path().substring(io.pullmesh.mesh.PeerBlobServer.PREFIX.length()));
+        Digest d = Digest.parse(req.path().substring(io.pullmesh.mesh.MeshPeers.BLOBS.length()));
         try {
           byte[] all = Files.readAllBytes(files.get(d));
           io.pullmesh.core.ByteRange r = ((io.pullmesh.core.RangeHeader.Partial) io.pullmesh.core.RangeHeader.evaluate(req.getHeader("Range"), all.length))
@@ -179,7 +179,7 @@ class MeshPullTest {
 
     // and a host with another secret gets nothing from a node's data plane
     io.pullmesh.mesh.PeerTokens wrong = new io.pullmesh.mesh.PeerTokens("another-secret-0123456789", Clock.systemUTC(), java.time.Duration.ofMinutes(1));
-    var refused = io.pullmesh.testkit.http.RawHttp.get(a.url() + io.pullmesh.mesh.PeerBlobServer.PREFIX + layer.digest(),
+    var refused = io.pullmesh.testkit.http.RawHttp.get(a.url() + io.pullmesh.mesh.MeshPeers.BLOBS + layer.digest(),
         java.util.Map.of("Authorization", wrong.issue("stranger", layer.digest()), "Range", "bytes=0-99"));
     assertEquals(403, refused.status(), refused.toString());
   }

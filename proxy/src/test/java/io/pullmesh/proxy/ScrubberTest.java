@@ -79,16 +79,16 @@ class ScrubberTest {
       client.pull(h.url(), "library/rot:latest", dir.resolve("o"));
       h.awaitIdle();
       // committed by this very process, its SHA-256 checked moments ago: served to peers without a second hash
-      assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).isPresent());
+      assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).join().isPresent());
     }
     // the node restarts on its cache, where a blob rotted meanwhile
     flipByte(dir.resolve("cache").resolve("blobs").resolve("sha256").resolve(rotted.digest().hex().substring(0, 2))
         .resolve(rotted.digest().hex()), 7);
     try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), FakeRegistry.start(model))) {
-      assertEquals(h.proxy.store().blobPath(good.digest()), h.proxy.scrubber().verifiedForPeer(good.digest()).orElseThrow());
-      assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).isEmpty(), "a rotted blob is not served to a peer");
+      assertEquals(h.proxy.store().blobPath(good.digest()), h.proxy.scrubber().verifiedForPeer(good.digest()).join().orElseThrow());
+      assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).join().isEmpty(), "a rotted blob is not served to a peer");
       assertTrue(h.proxy.store().lookup(rotted.digest()).isEmpty() || !sameBytes(h, rotted), "it left the cache (quarantined)");
-      assertTrue(h.proxy.scrubber().verifiedForPeer(Digest.parse("sha256:" + "0".repeat(64))).isEmpty(), "an unknown blob is not served");
+      assertTrue(h.proxy.scrubber().verifiedForPeer(Digest.parse("sha256:" + "0".repeat(64))).join().isEmpty(), "an unknown blob is not served");
     }
   }
 

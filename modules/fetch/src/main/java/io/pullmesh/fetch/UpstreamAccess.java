@@ -1,5 +1,6 @@
 package io.pullmesh.fetch;
 
+import java.net.URI;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -23,6 +24,26 @@ public record UpstreamAccess(String label, Set<String> ownHosts, UpstreamCredent
   /** Anonymous, or with {@code credentials} (may be null), labelled {@code label}. */
   public static UpstreamAccess of(String label, UpstreamCredentials credentials) {
     return new UpstreamAccess(label, Set.of(), credentials, null);
+  }
+
+  /**
+   * Whether {@code url} may carry this registry's Authorization header: its base URL's scheme, host and port, or one of
+   * its own hosts over that same scheme (a token never goes over plain HTTP to a registry reached over HTTPS). A CDN
+   * never does.
+   *
+   * @param base the registry's base URL
+   */
+  boolean isOwn(URI base, URI url) {
+    if (url.getHost() == null) {
+      return false;
+    }
+    boolean sameScheme = url.getScheme().equalsIgnoreCase(base.getScheme());
+    boolean sameOrigin = sameScheme && url.getHost().equalsIgnoreCase(base.getHost()) && port(url) == port(base);
+    return sameOrigin || (sameScheme && ownHosts.contains(url.getHost().toLowerCase(Locale.ROOT)));
+  }
+
+  private static int port(URI u) {
+    return u.getPort() != -1 ? u.getPort() : (u.getScheme().equalsIgnoreCase("https") ? 443 : 80);
   }
 
   @Override

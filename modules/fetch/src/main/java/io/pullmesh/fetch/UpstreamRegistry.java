@@ -22,11 +22,8 @@ import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.time.Clock;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.OptionalLong;
 
 /**
  * The upstream registry, as pullmesh needs it: manifests by tag or digest, where a blob's bytes live (following
@@ -46,22 +43,6 @@ import java.util.regex.Pattern;
  * <p>Every returned response is paused: the caller must set its handlers and resume it, or reset it.
  */
 public final class UpstreamRegistry implements AutoCloseable {
-  /** Accept header for manifests: every manifest type Ollama and OCI registries serve. */
-  static final String MANIFEST_ACCEPT = String.join(", ",
-      "application/vnd.docker.distribution.manifest.v2+json",
-      "application/vnd.oci.image.manifest.v1+json",
-      "application/vnd.oci.image.index.v1+json",
-      "application/vnd.docker.distribution.manifest.list.v2+json");
-  static final String DEFAULT_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json";
-  private static final Set<String> MANIFEST_TYPES = Set.of(
-      "application/vnd.docker.distribution.manifest.v2+json",
-      "application/vnd.docker.distribution.manifest.list.v2+json",
-      "application/vnd.docker.distribution.manifest.v1+json",
-      "application/vnd.docker.distribution.manifest.v1+prettyjws",
-      "application/vnd.oci.image.manifest.v1+json",
-      "application/vnd.oci.image.index.v1+json");
-  private static final Pattern CONTENT_RANGE = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
-  private static final Pattern CONTENT_RANGE_UNSATISFIED = Pattern.compile("bytes\\s+\\*/(\\d+)");
   private static final int MAX_REDIRECTS = 10;
   private static final int SMALL_BODY = 64 << 10;
 
@@ -113,9 +94,9 @@ public final class UpstreamRegistry implements AutoCloseable {
       URI p = transport.proxy();
       io.vertx.core.net.ProxyOptions po = new io.vertx.core.net.ProxyOptions().setType(io.vertx.core.net.ProxyType.HTTP)
           .setHost(p.getHost()).setPort(p.getPort() > 0 ? p.getPort() : 3128);
-      String[] cred = transport.proxyCredentials();
+      UpstreamCredentials cred = transport.proxyCredentials();
       if (cred != null) {
-        po.setUsername(cred[0]).setPassword(cred[1]);
+        po.setUsername(cred.username()).setPassword(cred.password());
       }
       options.setProxyOptions(po);
     }
@@ -142,21 +123,6 @@ public final class UpstreamRegistry implements AutoCloseable {
     return URI.create(base + "/v2/" + repo.spelled() + "/manifests/" + ref);
   }
 
-  /** The registry's own hosts get its Authorization header: its URL's scheme, host and port, or one of its own hosts. */
-  private boolean isRegistryHost(URI url) {
-    if (url.getHost() == null) {
-      return false;
-    }
-    boolean sameOrigin = url.getScheme().equalsIgnoreCase(base.getScheme()) && url.getHost().equalsIgnoreCase(base.getHost())
-        && port(url) == port(base);
-    // an own host over the registry's own scheme: a token never goes over plain HTTP to a registry reached over HTTPS
-    return sameOrigin || (url.getScheme().equalsIgnoreCase(base.getScheme()) && access.ownHosts().contains(url.getHost().toLowerCase(Locale.ROOT)));
-  }
-
-  private static int port(URI u) {
-    return u.getPort() != -1 ? u.getPort() : (u.getScheme().equalsIgnoreCase("https") ? 443 : 80);
-  }
-
   private static String scope(RepositoryName repo) {
     return "repository:" + repo.spelled() + ":pull";
   }
@@ -170,7 +136,7 @@ public final class UpstreamRegistry implements AutoCloseable {
    */
   Future<HttpClientResponse> send(HttpMethod method, URI url, RepositoryName repo, Map<String, String> headers, String kind,
       String userAgent) {
-    boolean registry = isRegistryHost(url);
+    boolean registry = access.isOwn(base, url);
     String authHeader = registry ? auth.header(scope(repo)).orElse(null) : null;
     String agent = userAgent == null ? config.userAgent() : userAgent;
     return raw(method, url, headers, authHeader, kind, agent).compose(resp -> {
@@ -262,7 +228,7 @@ public final class UpstreamRegistry implements AutoCloseable {
   public Future<FetchedManifest> manifest(RepositoryName repo, Reference ref, String userAgent) {
     URI url = manifestUrl(repo, ref);
     String what = "manifest " + repo.spelled() + ":" + ref;
-    return send(HttpMethod.GET, url, repo, Map.of("Accept", MANIFEST_ACCEPT), "manifest", userAgent)
+    return send(HttpMethod.GET, url, repo, Map.of("Accept", ManifestMediaType.ACCEPT), "manifest", userAgent)
         .compose(resp -> {
           int s = resp.statusCode();
           if (s == 200) {
@@ -293,9 +259,9 @@ public final class UpstreamRegistry implements AutoCloseable {
     int s = resp.statusCode();
     if (s < 400 || s >= 500) {
       discard(resp);
-      return Future.failedFuture(statusError(s, what, null));
+      return Future.failedFuture(UpstreamStatus.of(s, what, null));
     }
-    return words(resp).compose(w -> Future.failedFuture(statusError(s, what, w)));
+    return words(resp).compose(w -> Future.failedFuture(UpstreamStatus.of(s, what, w)));
   }
 
   /** Fails {@code body} with a timeout, and resets the response, once {@link FetchConfig#manifestDeadline()} has passed. */
@@ -332,32 +298,7 @@ public final class UpstreamRegistry implements AutoCloseable {
       throw new RegistryException(ErrorCode.UPSTREAM_ERROR,
           what + ": upstream sent a manifest whose sha256 is " + digest + ", not the digest asked for");
     }
-    return new FetchedManifest(bytes, mediaType(contentType, bytes), digest);
-  }
-
-  /**
-   * The media type to serve a manifest with: upstream's when it is a manifest type, otherwise (registry.ollama.ai
-   * says {@code text/plain}) the manifest's own {@code mediaType} field, otherwise Docker v2.
-   */
-  static String mediaType(String upstreamType, byte[] bytes) {
-    if (upstreamType != null) {
-      String t = upstreamType.split(";", 2)[0].trim().toLowerCase(Locale.ROOT);
-      if (MANIFEST_TYPES.contains(t)) {
-        return t;
-      }
-    }
-    try {
-      Object mt = new JsonObject(Buffer.buffer(bytes)).getValue("mediaType");
-      if (mt instanceof String s && MANIFEST_TYPES.contains(s)) {
-        return s;
-      }
-    } catch (RuntimeException e) {
-      // not JSON: serve it as upstream said, it is a mirror's job to pass bytes through
-      if (upstreamType != null && !upstreamType.isBlank()) {
-        return upstreamType;
-      }
-    }
-    return DEFAULT_MANIFEST_TYPE;
+    return new FetchedManifest(bytes, ManifestMediaType.of(contentType, bytes), digest);
   }
 
   private Future<Buffer> readLimited(HttpClientResponse resp, int limit, String what) {
@@ -405,12 +346,12 @@ public final class UpstreamRegistry implements AutoCloseable {
         return next(resp, url, hops, what).compose(nextUrl -> locateFrom(repo, digest, nextUrl, hops + 1, userAgent));
       }
       if (s == 206) {
-        Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
-        if (!m.matches() || m.group(3).equals("*")) {
+        ContentRange r = ContentRange.of(resp.getHeader("Content-Range")).orElse(null);
+        if (r == null || r.total() < 0) {
           discard(resp);
           return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream 206 without a usable Content-Range"));
         }
-        long size = Long.parseLong(m.group(3));
+        long size = r.total();
         countAndDiscard(resp);
         return Future.succeededFuture(new BlobLocation(repo, digest, url, size, true, userAgent));
       }
@@ -423,9 +364,9 @@ public final class UpstreamRegistry implements AutoCloseable {
         return Future.succeededFuture(new BlobLocation(repo, digest, url, size, false, userAgent));
       }
       if (s == 416) {
-        Matcher m = CONTENT_RANGE_UNSATISFIED.matcher(String.valueOf(resp.getHeader("Content-Range")));
+        OptionalLong size = ContentRange.unsatisfiedSize(resp.getHeader("Content-Range"));
         discard(resp);
-        if (m.matches() && Long.parseLong(m.group(1)) == 0) {
+        if (size.isPresent() && size.getAsLong() == 0) {
           return Future.succeededFuture(new BlobLocation(repo, digest, url, 0, true, userAgent));
         }
         return Future.failedFuture(new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream refused the first byte (416)"));
@@ -495,9 +436,7 @@ public final class UpstreamRegistry implements AutoCloseable {
       }
       boolean whole = range.first() == 0 && range.last() == loc.size() - 1;
       if (s == 206) {
-        Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
-        if (m.matches() && Long.parseLong(m.group(1)) == range.first() && Long.parseLong(m.group(2)) == range.last()
-            && (m.group(3).equals("*") || Long.parseLong(m.group(3)) == loc.size())) {
+        if (ContentRange.of(resp.getHeader("Content-Range")).filter(r -> r.is(range.first(), range.last(), loc.size())).isPresent()) {
           return Future.succeededFuture(resp);
         }
         resp.request().reset();
@@ -546,39 +485,8 @@ public final class UpstreamRegistry implements AutoCloseable {
     });
   }
 
-  /**
-   * A refusal of a URL the registry redirected to (a presigned CDN URL, Hugging Face's {@code __sign}ed one) means it
-   * expired: resolve the blob again. A refusal of the registry's own blob URL is the registry's answer.
-   */
   private UpstreamException pieceStatusError(int s, BlobLocation loc, URI url, String what) {
-    boolean redirected = !url.equals(blobUrl(loc.repository(), loc.digest()));
-    if (redirected && (s == 400 || s == 401 || s == 403 || s == 404 || s == 410)) {
-      return new UpstreamException(UpstreamException.Kind.URL_REFUSED, s, what + ": " + url.getHost()
-          + " refused the blob URL (" + s + "), it has probably expired");
-    }
-    if (s == 416) {
-      return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream says the range is past the end; the blob is not " + loc.size() + " bytes");
-    }
-    return statusError(s, what + " at " + url.getHost(), null);
-  }
-
-  /** @param words the upstream's own words for it, or null */
-  static UpstreamException statusError(int s, String what, String words) {
-    String said = words == null ? "" : ": " + words;
-    if (s == 404) {
-      return new UpstreamException(UpstreamException.Kind.NOT_FOUND, s, what + ": not found upstream" + said, words, null);
-    }
-    if (s == 401 || s == 403) {
-      return new UpstreamException(UpstreamException.Kind.DENIED, s, what + ": upstream refused access (" + s + ")" + said, words, null);
-    }
-    if (s == 508) {
-      return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": the request came back to this node (a redirect to pullmesh"
-          + " itself, or two nodes each other's upstream)" + said, words, null);
-    }
-    if (s == 429 || s >= 500) {
-      return new UpstreamException(UpstreamException.Kind.RETRYABLE, s, what + ": upstream answered " + s + said, words, null);
-    }
-    return new UpstreamException(UpstreamException.Kind.FATAL, s, what + ": upstream answered " + s + said, words, null);
+    return UpstreamStatus.ofPiece(s, !url.equals(blobUrl(loc.repository(), loc.digest())), url.getHost(), loc.size(), what);
   }
 
   @Override

@@ -3,8 +3,6 @@ package io.pullmesh.fetch;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -110,7 +108,6 @@ public record UpstreamTransport(List<X509Certificate> extraTrust, URI proxy) {
     throw new GeneralSecurityException("no X509TrustManager");
   }
 
-  /** The proxy's user name and password from {@code user:password@}, or null. */
   /** The proxy's password never shows: {@code http://user:***@proxy:3128}. */
   @Override
   public String toString() {
@@ -119,12 +116,8 @@ public record UpstreamTransport(List<X509Certificate> extraTrust, URI proxy) {
     return "UpstreamTransport[extraTrust=" + extraTrust.size() + " certificate(s), proxy=" + p + "]";
   }
 
-  String[] proxyCredentials() {
-    if (proxy == null || proxy.getRawUserInfo() == null) {
-      return null;
-    }
-    String[] parts = proxy.getRawUserInfo().split(":", 2);
-    return new String[] {URLDecoder.decode(parts[0], StandardCharsets.UTF_8),
-        parts.length > 1 ? URLDecoder.decode(parts[1], StandardCharsets.UTF_8) : ""};
+  /** The proxy's user name and password from {@code user:password@}, or null. */
+  UpstreamCredentials proxyCredentials() {
+    return proxy == null ? null : UpstreamCredentials.fromUserInfo(proxy.getRawUserInfo());
   }
 }

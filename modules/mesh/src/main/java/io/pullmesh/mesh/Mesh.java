@@ -178,10 +178,6 @@ public final class Mesh implements AutoCloseable {
     return node;
   }
 
-  public Vertx vertx() {
-    return vertx;
-  }
-
   /** The nodes in the mesh now, this one included. */
   public Set<String> members() {
     Set<String> out = new HashSet<>();

@@ -2,6 +2,7 @@ package io.pullmesh.mesh;
 
 import io.pullmesh.core.ByteRange;
 import io.pullmesh.core.Digest;
+import io.pullmesh.fetch.ContentRange;
 import io.pullmesh.fetch.PeerNetwork;
 import io.pullmesh.fetch.UpstreamException;
 import io.vertx.core.Future;
@@ -21,8 +22,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The mesh as a source of pieces ({@link PeerNetwork}), on a node's own Vert.x: index lookups go to {@link Mesh} on
@@ -32,7 +31,6 @@ import java.util.regex.Pattern;
  */
 public final class MeshPeers implements PeerNetwork {
   private static final Logger LOG = Logger.getLogger(MeshPeers.class.getName());
-  private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
   /** How long a penalised peer is left alone. */
   static final Duration BAN = Duration.ofMinutes(5);
 
@@ -151,14 +149,13 @@ public final class MeshPeers implements PeerNetwork {
     }, false);
     String what = "peer " + node + " blob " + digest.shortHex() + " bytes " + range;
     return url.compose(base -> {
-      RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(base + PeerBlobServer.PREFIX + digest)
+      RequestOptions o = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(base + BLOBS + digest)
           .putHeader("Range", range.rangeHeader()).putHeader("Authorization", tokens.issue(mesh.node(), digest))
           .setIdleTimeout(waitForHeaders.toMillis());
       return client.request(o).compose(req -> req.send()).compose(resp -> {
         resp.pause();
         if (resp.statusCode() == 206) {
-          Matcher m = CONTENT_RANGE.matcher(String.valueOf(resp.getHeader("Content-Range")));
-          if (m.matches() && Long.parseLong(m.group(1)) == range.first() && Long.parseLong(m.group(2)) == range.last()) {
+          if (ContentRange.of(resp.getHeader("Content-Range")).filter(r -> r.first() == range.first() && r.last() == range.last()).isPresent()) {
             return Future.succeededFuture(resp);
           }
         }
@@ -169,7 +166,9 @@ public final class MeshPeers implements PeerNetwork {
     }).recover(t -> Future.failedFuture(t instanceof UpstreamException ? t : UpstreamException.classify(t, what)));
   }
 
-  /** Index writes, one at a time in the order they were made (a drop never overtakes the publish before it). */
+  /** The path prefix peers answer blobs on: {@code /mesh/v1/blobs/sha256:<hex>}, whole or one range. */
+  public static final String BLOBS = "/mesh/v1/blobs/";
+
   /** The path prefix peers answer manifests on, from their own cache only. */
   public static final String MANIFESTS = "/mesh/v1/manifests/";
 

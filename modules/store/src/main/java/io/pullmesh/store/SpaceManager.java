@@ -4,6 +4,7 @@ import io.pullmesh.core.Bytes;
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.ErrorCode;
 import io.pullmesh.core.RegistryException;
+import io.pullmesh.core.RepositoryName;
 import io.pullmesh.store.eviction.EvictionCandidate;
 import io.pullmesh.store.eviction.EvictionPolicy;
 import java.time.Clock;
@@ -285,31 +286,97 @@ public final class SpaceManager {
     return usableSpace.getAsLong();
   }
 
+  /** What an operator's eviction did: the blobs removed, the bytes freed, and a model's blobs kept because other cached models use them. */
+  public record OperatorEviction(List<Digest> evicted, long freedBytes, List<Digest> keptShared) {}
+
   /**
    * Removes one blob on an operator's request.
    *
-   * @throws RegistryException 409-class DENIED when it is pinned, being served or being downloaded
+   * @return the bytes freed
+   * @throws RegistryException 409-class DENIED when it is pinned, being downloaded or being served; BLOB_UNKNOWN when it
+   *     is not in the cache
    */
-  public synchronized long evictNow(Digest d) {
-    if (protectedDigests().contains(d)) {
-      throw new RegistryException(ErrorCode.DENIED, 409, "blob " + d + " is " + why(d) + "; it cannot be evicted now", null);
+  public long evictNow(Digest d) {
+    List<Eviction> done;
+    synchronized (this) {
+      done = evictAllOrNone(d.toString(), List.of(d), true);
     }
-    long freed = store.evict(d);
-    if (freed > 0) {
-      evictions.incrementAndGet();
-      listener.evicted(new Eviction(d, freed), "operator");
-    }
-    return freed;
+    return told(done).freedBytes();
   }
 
+  /**
+   * Removes a model on an operator's request: every blob of the current manifest of {@code repository:tag}, except those
+   * another cached tag also uses (evicting a model by name must not take its neighbours' layers). All of them go, or,
+   * when one of them may not go now, none: checked and evicted under this manager's lock, so no download can reserve one
+   * of them in between. The listener hears of each after the lock is let go.
+   *
+   * @throws RegistryException NOT_FOUND when the tag or its manifest is not in the cache; 409-class DENIED naming the
+   *     first blob that is pinned, being downloaded or being served
+   */
+  public OperatorEviction evictModel(RepositoryName repository, String tag) {
+    String what = repository + ":" + tag;
+    Catalog catalog = store.catalog();
+    List<Digest> kept = new ArrayList<>();
+    List<Eviction> done;
+    synchronized (this) {
+      TagRecord t = catalog.tag(repository, tag).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
+      ManifestRecord m = catalog.manifest(t.digest()).orElseThrow(() -> new RegistryException(ErrorCode.NOT_FOUND, what + " is not in the cache"));
+      Set<Digest> shared = catalog.digestsOfOtherTags(repository, tag);
+      List<Digest> targets = new ArrayList<>();
+      for (Digest d : m.references()) {
+        (shared.contains(d) ? kept : targets).add(d);
+      }
+      done = evictAllOrNone(what, targets, false);
+    }
+    OperatorEviction e = told(done);
+    return new OperatorEviction(e.evicted(), e.freedBytes(), List.copyOf(kept));
+  }
+
+  /** Evicts all of {@code targets}, or none when one of them must stay; caller holds the lock, and tells the listener after. */
+  private List<Eviction> evictAllOrNone(String what, List<Digest> targets, boolean mustBeCached) {
+    assert Thread.holdsLock(this);
+    Set<Digest> keep = protectedDigests();
+    for (Digest d : targets) {
+      if (keep.contains(d)) {
+        throw new RegistryException(ErrorCode.DENIED, 409, what + ": blob " + d.shortHex() + " " + why(d) + "; nothing was evicted", null);
+      }
+    }
+    if (mustBeCached && store.lookup(targets.get(0)).isEmpty()) {
+      throw new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + what + " is not in the cache");
+    }
+    List<Eviction> done = new ArrayList<>();
+    for (Digest d : targets) {
+      long n = store.evict(d);
+      if (n > 0) {
+        evictions.incrementAndGet();
+        done.add(new Eviction(d, n));
+      }
+    }
+    return done;
+  }
+
+  /** Tells the listener of an operator's evictions (outside the lock), and sums them up. */
+  private OperatorEviction told(List<Eviction> done) {
+    assert !Thread.holdsLock(this);
+    long freed = 0;
+    List<Digest> evicted = new ArrayList<>();
+    for (Eviction e : done) {
+      listener.evicted(e, "operator");
+      freed += e.bytes();
+      evicted.add(e.digest());
+    }
+    return new OperatorEviction(List.copyOf(evicted), freed, List.of());
+  }
+
+  /** Why a protected blob must stay, as an operator is told: pinned first, then being downloaded, then being served. */
   private String why(Digest d) {
-    if (inUse.containsKey(d)) {
-      return "being served";
+    if (store.catalog().pinnedDigests().contains(d)) {
+      return "is pinned (unpin its model first)";
     }
     if (reservations.containsKey(d)) {
-      return "being downloaded";
+      return "is being downloaded";
     }
-    return "pinned (unpin its model first)";
+    return "is being served";
   }
 
   /** Blobs that must stay: pinned, being served, being downloaded. */

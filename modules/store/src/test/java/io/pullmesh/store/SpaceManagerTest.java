@@ -222,6 +222,34 @@ class SpaceManagerTest {
     }
   }
 
+  /** Caches {@code repo:latest} as a manifest naming {@code blobs}. */
+  private void cacheModel(BlobStore store, String repo, byte seed, Digest... blobs) throws Exception {
+    Digest manifest = BlobStoreTest.sha256(new byte[] {seed, 7, 7});
+    store.catalog().putManifest(new ManifestRecord(manifest, "t", new byte[] {seed}, 1, List.of(blobs)));
+    store.catalog().putTag(new TagRecord(RepositoryName.parse(repo), "latest", manifest, 1));
+  }
+
+  @Test
+  void evictingAModelRemovesItsBlobsAndKeepsThoseAnotherCachedModelUses() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest own = put(store, 400, 1);
+      Digest shared = put(store, 300, 2);
+      Digest neighbours = put(store, 200, 3);
+      cacheModel(store, "library/a", (byte) 1, own, shared);
+      cacheModel(store, "library/b", (byte) 2, shared, neighbours);
+      SpaceManager space = space(store, 1 << 20);
+
+      SpaceManager.OperatorEviction e = space.evictModel(RepositoryName.parse("library/a"), "latest");
+
+      assertEquals(List.of(own), e.evicted());
+      assertEquals(400, e.freedBytes());
+      assertEquals(List.of(shared), e.keptShared());
+      assertTrue(store.lookup(own).isEmpty() && store.lookup(shared).isPresent() && store.lookup(neighbours).isPresent());
+      assertEquals(List.of(own), evicted.stream().map(SpaceManager.Eviction::digest).toList(), "the listener hears of it");
+      assertEquals(1, space.evictions());
+    }
+  }
+
   @Test
   void aPartialTheDownloadCannotUseIsNotResumed() throws Exception {
     try (BlobStore store = BlobStore.open(dir, clock)) {
@@ -229,6 +257,52 @@ class SpaceManagerTest {
       SpaceManager space = space(store, 100_000);
       assertTrue(space.reserveResuming(d, 16 << 10, r -> false).isEmpty());
       assertEquals(16 << 10, space.reserved());
+    }
+  }
+
+  @Test
+  void aModelWithOneBlobThatMustStayIsRefusedWholeAndNothingIsEvicted() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest first = put(store, 400, 1);
+      Digest served = put(store, 300, 2);
+      cacheModel(store, "library/a", (byte) 1, first, served);
+      SpaceManager space = space(store, 1 << 20);
+      try (SpaceManager.Lease lease = space.use(served)) {
+        RegistryException e = assertThrows(RegistryException.class, () -> space.evictModel(RepositoryName.parse("library/a"), "latest"));
+        assertEquals(409, e.status());
+        assertEquals("library/a:latest: blob " + served.shortHex() + " is being served; nothing was evicted", e.getMessage());
+        assertTrue(store.lookup(first).isPresent() && evicted.isEmpty(), "not one blob went");
+      }
+    }
+  }
+
+  @Test
+  void aRefusalNamesAPinBeforeADownloadBeforeAReader() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      Digest blob = put(store, 400, 1);
+      cacheModel(store, "library/a", (byte) 1, blob);
+      SpaceManager space = space(store, 1 << 20);
+      RepositoryName a = RepositoryName.parse("library/a");
+      try (SpaceManager.Lease lease = space.use(blob)) {
+        space.reserve(blob, 400);
+        assertTrue(assertThrows(RegistryException.class, () -> space.evictModel(a, "latest")).getMessage()
+            .endsWith("is being downloaded; nothing was evicted"));
+        store.catalog().pin(new Pin(a, "latest", 1));
+        assertTrue(assertThrows(RegistryException.class, () -> space.evictModel(a, "latest")).getMessage()
+            .endsWith("is pinned (unpin its model first); nothing was evicted"));
+      }
+    }
+  }
+
+  @Test
+  void aModelOrABlobNotInTheCacheIsNotFound() throws Exception {
+    try (BlobStore store = BlobStore.open(dir, clock)) {
+      SpaceManager space = space(store, 1 << 20);
+      RegistryException model = assertThrows(RegistryException.class, () -> space.evictModel(RepositoryName.parse("library/gone"), "7b"));
+      assertEquals(ErrorCode.NOT_FOUND, model.code());
+      assertEquals("library/gone:7b is not in the cache", model.getMessage());
+      RegistryException blob = assertThrows(RegistryException.class, () -> space.evictNow(BlobStoreTest.sha256(new byte[] {4})));
+      assertEquals(ErrorCode.BLOB_UNKNOWN, blob.code());
     }
   }
 

@@ -93,7 +93,7 @@ public final class CaCommand {
     Path dir = caDir != null && !caDir.isBlank() ? Path.of(caDir)
         : (cacheDir != null && !cacheDir.isBlank() ? Path.of(cacheDir) : defaultCacheDir).resolve("ca");
     try {
-      CertificateAuthority ca = CertificateAuthority.loadOrCreate(dir, io.pullmesh.proxy.PullmeshProxy.nodeName(env), algorithm, Clock.systemUTC());
+      CertificateAuthority ca = CertificateAuthority.loadOrCreate(dir, io.pullmesh.proxy.InterceptCa.nodeName(env), algorithm, Clock.systemUTC());
       if (command.equals("print")) {
         out.print(ca.certificatePem());
         err.println("pullmesh CA " + ca.certificate().getSubjectX500Principal().getName() + (ca.createdNow() ? " (made now)" : ""));

@@ -4,6 +4,8 @@ package io.pullmesh.proxy.cli;
 final class CliException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** Exit codes of every command: done; the operation failed or found problems; bad usage or configuration. */
+  static final int OK = 0;
   static final int FAILED = 1;
   static final int USAGE = 2;
 

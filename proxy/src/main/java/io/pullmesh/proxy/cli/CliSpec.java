@@ -26,11 +26,6 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * option values with their environment defaults, and parse errors in pullmesh's words ({@link Failure}).
  */
 public final class CliSpec {
-  /** Exit codes of every command: done; the operation failed or found problems; bad usage or configuration. */
-  public static final int OK = 0;
-  public static final int FAILED = 1;
-  public static final int USAGE = 2;
-
   /** Usage help is laid out this wide, whatever the terminal, so that it is the same everywhere. */
   static final int WIDTH = 100;
   private static final int LONG_OPTIONS_MAX_WIDTH = 32;

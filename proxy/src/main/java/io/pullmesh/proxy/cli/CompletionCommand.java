@@ -48,21 +48,21 @@ public final class CompletionCommand {
       r = CliSpec.parse(spec, args);
     } catch (ParameterException e) {
       err.println(prefix + CliSpec.failure(e).text() + " (see completion --help)");
-      return CliSpec.USAGE;
+      return CliException.USAGE;
     }
     if (r.isUsageHelpRequested()) {
       out.print(CliSpec.usage(spec));
-      return CliSpec.OK;
+      return CliException.OK;
     }
     List<String> shell = CliSpec.positionals(spec);
     if (!shell.isEmpty() && !List.of("bash", "zsh").contains(shell.get(0))) {
       err.println(prefix + "no completion for " + shell.get(0) + " (bash or zsh)");
-      return CliSpec.USAGE;
+      return CliException.USAGE;
     }
     String name = CliSpec.value(r, NAME);
     out.print(script(tree, name == null ? tree.name() : name));
     out.flush();
-    return CliSpec.OK;
+    return CliException.OK;
   }
 
   /** The completion script for {@code tree}, completing the command {@code name}. */
