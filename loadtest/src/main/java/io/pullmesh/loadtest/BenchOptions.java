@@ -20,6 +20,8 @@ record BenchOptions(
     int repetitions,
     int concurrentClients,
     int serveRuns,
+    int slowEvery,
+    int slowFactor,
     long proxyWarmupSize,
     int proxyWarmupModels,
     String proxyXmx,
@@ -42,6 +44,7 @@ record BenchOptions(
       {"reps", "1", "repetitions of the whole sequence; tables show medians"},
       {"clients", "16", "concurrent Ollama-like clients in the concurrent cold run"},
       {"serve-runs", "5", "curl fetches from each server in the warm-serving comparison"},
+      {"slow-edges", "10:16", "every:factor: in the slow-edge runs, every n-th CDN connection is factor times slower (0 = no slow-edge runs)"},
       {"proxy-warmup", "64MiB", "size of each JIT warm-up model pulled through each fresh proxy, unthrottled, before measuring (0 = no warm-up)"},
       {"proxy-warmup-models", "8", "how many warm-up models"},
       {"proxy-xmx", "256m", "the proxy's -Xmx"},
@@ -114,6 +117,8 @@ record BenchOptions(
         positive("reps", v.get("reps")),
         positive("clients", v.get("clients")),
         positive("serve-runs", v.get("serve-runs")),
+        slowEdges(v.get("slow-edges"))[0],
+        slowEdges(v.get("slow-edges"))[1],
         Bytes.parse(v.get("proxy-warmup")),
         Bytes.parse(v.get("proxy-warmup")) == 0 ? 0 : positive("proxy-warmup-models", v.get("proxy-warmup-models")),
         v.get("proxy-xmx"),
@@ -134,6 +139,18 @@ record BenchOptions(
       throw new IllegalArgumentException("--rate must be > 0: the benchmark is about a throttled upstream");
     }
     return o;
+  }
+
+  /** {@code every:factor}, or {@code 0} for none. */
+  private static int[] slowEdges(String value) {
+    if (value.trim().equals("0")) {
+      return new int[] {0, 1};
+    }
+    String[] p = value.trim().split(":");
+    if (p.length != 2) {
+      throw new IllegalArgumentException("--slow-edges: expected every:factor (e.g. 10:16) or 0, got '" + value + "'");
+    }
+    return new int[] {positive("slow-edges", p[0]), positive("slow-edges", p[1])};
   }
 
   private static int positive(String name, String value) {

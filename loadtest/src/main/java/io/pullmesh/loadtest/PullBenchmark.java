@@ -66,7 +66,9 @@ public final class PullBenchmark {
     WARM("Ollama-like pull through pullmesh, warm cache"),
     CONCURRENT("concurrent Ollama-like pulls through pullmesh, cold cache"),
     DIST_COLD("curl of the model layer through the distribution registry's proxy mode, cold cache"),
-    DIST_WARM("curl of the model layer through the distribution registry's proxy mode, warm cache");
+    DIST_WARM("curl of the model layer through the distribution registry's proxy mode, warm cache"),
+    ARIA2C_SLOW("aria2c -x16 -s16 -k1M, direct from a CDN with slow edges (model layer only)"),
+    COLD_SLOW("Ollama-like pull through pullmesh, cold cache, from a CDN with slow edges");
 
     final String label;
 
@@ -269,6 +271,25 @@ public final class PullBenchmark {
         proxy.close();
       }
       deleteTree(run.resolve("cache-concurrent"));
+    }
+    // h, i: aria2c and a cold pullmesh on a CDN where every n-th connection is slower (an unevenly loaded edge)
+    if (o.slowEvery() > 0) {
+      registry.setCdnSlowEdges(o.slowEvery(), o.slowFactor());
+      proxy = null;
+      try {
+        attempt(r, Scenario.ARIA2C_SLOW, () -> aria2c(run.resolve("aria2c-slow")));
+        proxy = startProxy(run.resolve("cache-slow"), "proxy-" + rep + "-slow");
+        ProxyProcess p = proxy;
+        attempt(r, Scenario.COLD_SLOW, () -> pullOnce(p.baseUrl(), run.resolve("cold-slow"), p));
+      } catch (IOException e) {
+        r.errors.putIfAbsent(Scenario.COLD_SLOW, "proxy did not start: " + e.getMessage());
+      } finally {
+        registry.setCdnSlowEdges(0, 1);
+        if (proxy != null) {
+          proxy.close();
+        }
+        deleteTree(run.resolve("cache-slow"));
+      }
     }
     // f, g: the distribution registry (Debian docker-registry) as a pull-through cache, cold then warm. It answers
     // blob GETs with a plain 200, which older Ollama builds refuse (#7244): the client resolves URLs leniently here.

@@ -25,6 +25,10 @@ final class Report {
 
   static final double TARGET_SPEEDUP = 3.0;
   static final double TARGET_VS_ARIA2C = 1.25;
+  /** Issue 17: a cold pull on a CDN with slow edges, over the same pull on a uniform CDN. */
+  static final double TARGET_SLOW_EDGES = 1.15;
+  /** Issue 17: upstream bytes with raced tails. */
+  static final double TARGET_UPSTREAM_RACED = 1.02;
   static final double TARGET_UPSTREAM = 1.02;
 
   /** Ollama's part sizes (server/download.go): size/16 clamped to [100 MB, 1000 MB]. */
@@ -100,6 +104,12 @@ final class Report {
         Scenario.CONCURRENT, direct, aria, boundParallel);
     row(b, "f. curl via the distribution registry's proxy mode, cold (model layer only)", Scenario.DIST_COLD, direct, aria, layer / rate);
     row(b, "g. curl via the distribution registry's proxy mode, warm (model layer only)", Scenario.DIST_WARM, direct, aria, Double.NaN);
+    if (o.slowEvery() > 0) {
+      String edges = "CDN with slow edges: 1 connection in " + o.slowEvery() + " " + o.slowFactor() + "x slower";
+      row(b, "h. aria2c -x16 -s16 -k1M, direct, " + edges + " (model layer only)", Scenario.ARIA2C_SLOW, direct, aria, layer / 16.0 / rate);
+      row(b, "i. Ollama-like via pullmesh, cold, " + edges, Scenario.COLD_SLOW, direct, aria,
+          layer / (double) o.proxyConnections() / rate);
+    }
     b.append("\nThrottle bound: the time the throttle alone imposes (direct: its largest part at one connection's rate; ")
         .append("aria2c: 1/16 of the layer per connection; pullmesh: 1/").append(o.proxyConnections())
         .append(" of the layer per upstream connection; the distribution registry: the layer at one connection's rate, as it ")
@@ -132,6 +142,15 @@ final class Report {
         up1 <= TARGET_UPSTREAM);
     target(b, "Upstream bytes at most " + fmt2(TARGET_UPSTREAM) + "x the model, " + o.concurrentClients()
         + " concurrent cold clients", fmt4(upN) + "x", upN <= TARGET_UPSTREAM);
+    if (o.slowEvery() > 0) {
+      double slowOverUniform = seconds(Scenario.COLD_SLOW) / cold;
+      double ariaSlowOverUniform = seconds(Scenario.ARIA2C_SLOW) / aria;
+      target(b, "Cold pullmesh on the slow-edge CDN at most " + fmt2(TARGET_SLOW_EDGES) + "x its time on the uniform CDN (aria2c: "
+          + fmt2(ariaSlowOverUniform) + "x)", fmt2(slowOverUniform) + "x", slowOverUniform <= TARGET_SLOW_EDGES);
+      double upSlow = upstreamRatio(Scenario.COLD_SLOW);
+      target(b, "Upstream bytes at most " + fmt2(TARGET_UPSTREAM_RACED) + "x the model on the slow-edge CDN (raced tails counted)",
+          fmt4(upSlow) + "x", upSlow <= TARGET_UPSTREAM_RACED);
+    }
     b.append("\n");
 
     // ---- warm serving
@@ -372,6 +391,8 @@ final class Report {
       case CONCURRENT -> "e. pullmesh cold, concurrent clients";
       case DIST_COLD -> "f. distribution proxy cold";
       case DIST_WARM -> "g. distribution proxy warm";
+      case ARIA2C_SLOW -> "h. direct, aria2c -x16, slow edges";
+      case COLD_SLOW -> "i. pullmesh cold, slow edges";
     };
   }
 

@@ -243,7 +243,7 @@ public final class BlobDownload {
     }
   }
 
-  /** Samples the rate and cuts stalled lanes. */
+  /** Samples the rate, cuts stalled lanes and races slow ones at the tail. */
   private void watch() {
     long now = kit.nanoTime().getAsLong();
     synchronized (this) {
@@ -253,6 +253,7 @@ public final class BlobDownload {
       rate.sample(now, state.table().bytesDone());
     }
     lanes.cutStalled(now, kit.config().stallTimeout().toNanos());
+    lanes.raceTail(now);
   }
 
   /** Tells the mesh the pieces done, and looks at it again. */

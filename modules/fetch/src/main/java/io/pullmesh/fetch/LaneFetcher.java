@@ -18,7 +18,8 @@ import java.util.logging.Logger;
 /**
  * Runs the lanes of one download: starts a lane for the piece readers want soonest ({@link PieceScheduler}) from the
  * source the mesh picks, within the connection budget ({@link Lanes}); carries out what {@link RetryPolicy} says when a
- * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall. Not for what
+ * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall, and races the
+ * slow ones at the tail ({@link TailRace}). Not for what
  * happens to the bytes once written (the download checks, hashes and commits them) nor for finding the blob
  * ({@link Locating}).
  *
@@ -54,6 +55,9 @@ final class LaneFetcher implements LaneWriter.Target {
 
   private final Lanes lanes;
   private final Map<LaneWriter, BlobLocation> inflight = new IdentityHashMap<>();
+  private final TailRace race = new TailRace();
+  /** Pieces with a second lane racing the first. */
+  private final java.util.Set<Integer> racing = new java.util.HashSet<>();
   private boolean rangeMode = true;
   private int streams;
 
@@ -134,6 +138,63 @@ final class LaneFetcher implements LaneWriter.Target {
     if (locate) {
       locating.takeOver();
     }
+    raceTail(kit.nanoTime().getAsLong());
+  }
+
+  /**
+   * When every piece is taken and a lane is free, races the slowest upstream lane's piece with a second lane from its
+   * first missing byte ({@link TailRace}); the first to finish the piece wins and the other is cut. Its bytes count as
+   * upstream bytes like any other.
+   */
+  void raceTail(long now) {
+    int piece;
+    BlobLocation loc;
+    long from;
+    long to;
+    synchronized (guard) {
+      PieceTable table = state.fetching() ? state.table() : null;
+      if (table == null || !rangeMode || locating.relocating() || !lanes.hasRoom()
+          || PieceScheduler.next(table.count(), table.takenCopy(), new int[0]) >= 0) {
+        return;
+      }
+      List<TailRace.Lane> views = new ArrayList<>();
+      for (LaneWriter w : inflight.keySet()) {
+        if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
+          views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece)));
+        }
+      }
+      piece = race.pick(views, now, racing);
+      if (piece < 0) {
+        return;
+      }
+      racing.add(piece);
+      lanes.acquire(Source.UPSTREAM);
+      loc = locating.location();
+      from = table.nextByte(piece);
+      to = table.lastByte(piece);
+    }
+    LOG.fine(() -> "racing a slow lane for piece " + piece + " of " + digest.shortHex() + " from byte " + from);
+    upstream.ranges(loc).open(new ByteRange(from, to)).onComplete(ar -> {
+      if (ar.failed()) {
+        laneEnded(piece, Source.UPSTREAM, ar.cause(), false, loc);
+      } else {
+        startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+      }
+    });
+  }
+
+  /** Cuts the other lanes of a piece that is done (the losers of a race). */
+  private void cutLosers(int piece) {
+    List<LaneWriter> losers = new ArrayList<>();
+    synchronized (guard) {
+      if (!racing.remove(piece)) {
+        return;
+      }
+      inflight.keySet().stream().filter(w -> w.piece == piece).forEach(losers::add);
+    }
+    UpstreamException lost = new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex() + " piece " + piece
+        + ": another lane finished it first");
+    losers.forEach(w -> w.body.cancel(lost));
   }
 
   /** The lane gives back its connection and its piece. Caller holds the lock. */
@@ -195,6 +256,7 @@ final class LaneFetcher implements LaneWriter.Target {
   /** A lane ended: well, or with {@code error}; carries out what the retry policy says. */
   private void laneEnded(int piece, Source s, Throwable error, boolean progressed, BlobLocation used) {
     if (error == null) {
+      cutLosers(piece);
       synchronized (guard) {
         if (s instanceof Source.Upstream) {
           state.table().succeeded(piece);
@@ -218,6 +280,12 @@ final class LaneFetcher implements LaneWriter.Target {
       if (!state.fetching() || !rangeMode) {
         state.table().release(piece);
         return;
+      }
+      if (state.table().isDone(piece) || state.table().isChecking(piece)) {
+        return; // the loser of a race: another lane finished the piece
+      }
+      if (racing.remove(piece) && inflight.keySet().stream().anyMatch(w -> w.piece == piece)) {
+        return; // one of two lanes racing for a piece failed: the other goes on with it
       }
       a = kit.retry().afterUpstreamLane(u, RetryPolicy.countsAsTry(u) ? state.table().failedTry(piece, progressed) : 0);
       if (!(a instanceof RetryPolicy.Action.Retry)) {
@@ -380,6 +448,12 @@ final class LaneFetcher implements LaneWriter.Target {
     if (lane.piece < 0) {
       streamEnded(error);
       return;
+    }
+    if (error == null && lane.complete() && lane.source instanceof Source.Upstream) {
+      long took = kit.nanoTime().getAsLong() - lane.startedNanos;
+      synchronized (guard) {
+        race.finished(lane.received(), took);
+      }
     }
     Throwable err = error != null || lane.complete() ? error : new UpstreamException(UpstreamException.Kind.RETRYABLE, 206,
         "blob " + digest.shortHex() + " piece " + lane.piece + ": upstream body ended " + lane.missingBytes() + " bytes short");

@@ -62,6 +62,9 @@ final class LaneWriter {
   private long written;
   private volatile long lastData;
   private volatile Throwable stalled;
+  /** When the lane started, on the ticker. */
+  final long startedNanos;
+  private volatile long received;
 
   /**
    * @param loop runs body calls (resume) on the body's own context
@@ -77,6 +80,7 @@ final class LaneWriter {
     this.target = target;
     this.nanoTime = nanoTime;
     this.lastData = nanoTime.getAsLong();
+    this.startedNanos = lastData;
   }
 
   void start() {
@@ -84,6 +88,11 @@ final class LaneWriter {
     body.exceptionHandler(this::onError);
     body.endHandler(v -> onEnd());
     body.resume();
+  }
+
+  /** Bytes the body delivered so far (written or not). */
+  long received() {
+    return received;
   }
 
   /** When data last came, on the ticker. */
@@ -116,6 +125,7 @@ final class LaneWriter {
 
   private void onData(Buffer b) {
     lastData = nanoTime.getAsLong();
+    received += b.length(); // one context delivers a body's data: no lost update
     target.arrived(source, b.length());
     boolean startWriter = false;
     boolean pause = false;

@@ -174,6 +174,28 @@ class BlobDownloadTest {
   }
 
   @Test
+  void aSlowLaneAtTheTailIsRacedFromItsFirstMissingByteAndTheLoserIsCut() throws Exception {
+    config = config.withPieceSizes(4 * PIECE, 4 * PIECE);
+    long slowFrom = 4L * PIECE;
+    int trickle = 16 << 10;
+    List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
+    upstream.ranges = r -> {
+      if (r.range().first() == slowFrom && slow.isEmpty()) {
+        InMemoryBody b = new InMemoryBody(upstream.slice(r.range()), trickle);
+        slow.add(b);
+        return Future.succeededFuture(b);
+      }
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
+    };
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertTrue(upstream.requests.stream().anyMatch(q -> q.range().first() == slowFrom + trickle),
+        "a second lane took the piece from its first missing byte: " + upstream.requests);
+    assertTrue(slow.get(0).cancelled, "the slow lane lost the race and was cut");
+    assertFalse(metrics.contains("stall"), "raced long before the stall timeout");
+  }
+
+  @Test
   void wrongBytesFromUpstreamFailTheDownloadAsCorruptAndKeepNothing() throws Exception {
     upstream.ranges = r -> Future.succeededFuture(new InMemoryBody(r.range().first() == 2L * PIECE ? corrupt(upstream.slice(r.range()))
         : upstream.slice(r.range())));

@@ -380,6 +380,14 @@ public final class FakeRegistry implements AutoCloseable {
     cdnThrottle.setRate(rate);
   }
 
+  /**
+   * From now on, every {@code every}-th TCP connection to the CDN gets 1/{@code factor} of the per-connection rate for
+   * its whole life (a CDN whose edges are unevenly loaded); {@code every} 0 makes every connection equal again.
+   */
+  public void setCdnSlowEdges(int every, int factor) {
+    cdnThrottle.setSlowEdges(every, factor);
+  }
+
   /** Bytes per second per TCP connection for blob bodies the registry serves itself, 0 = unlimited. */
   public void setRegistryBytesPerSecond(long rate) {
     registryThrottle.setRate(rate);

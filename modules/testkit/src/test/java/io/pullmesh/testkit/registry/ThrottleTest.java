@@ -69,6 +69,29 @@ class ThrottleTest {
   }
 
   @Test
+  void onASlowEdgeEveryOtherConnectionGetsAFractionOfTheRate() throws Exception {
+    long rate = 1L << 20;
+    int factor = 8;
+    registry.setCdnBytesPerSecond(rate);
+    registry.setCdnSlowEdges(2, factor);
+    try {
+      long size = 256 * 1024;
+      Map<String, String> range = Map.of("Range", "bytes=0-" + (size - 1));
+      assertEquals(size, RawHttp.get(registry.signedCdnUrl(blob.digest()), range).body().length);
+      long start = System.nanoTime();
+      RawResponse second = RawHttp.get(registry.signedCdnUrl(blob.digest()), range);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      assertEquals(size, second.body().length);
+      long slowRate = rate / factor;
+      double atLeast = (double) (size - TokenBucket.defaultCapacity(slowRate)) / slowRate;
+      assertTrue(seconds >= atLeast, "the second connection sent " + size + " bytes in " + seconds + " s at " + slowRate + " B/s");
+    } finally {
+      registry.setCdnSlowEdges(0, 1);
+      registry.setCdnBytesPerSecond(0);
+    }
+  }
+
+  @Test
   void manyThrottledConnectionsRunSideBySide() throws Exception {
     int connections = 24;
     long rate = 8L << 20;

@@ -1,0 +1,80 @@
+package io.pullmesh.fetch;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The endgame of a download: when every piece is taken and a lane is free, which slow lane's piece gets a second lane
+ * racing it for the rest of its bytes (the loser is cut when the piece is done). A lane is slow when its rate is far
+ * below what lanes of this download typically reach: the "99% and it crawls" tail of a CDN edge that serves one
+ * connection much slower than the others (ollama #1736, #8971), which aria2c and BitTorrent's endgame answer the same
+ * way. A pure decision: it opens nothing, and it keeps the typical rate from the lanes it is told ended.
+ */
+final class TailRace {
+  /** A lane is slow below this fraction of the typical rate. */
+  static final int SLOW_RATIO = 4;
+  /** A lane younger than this has no rate worth judging yet. */
+  static final long MIN_AGE_NANOS = 500_000_000L;
+  /** A tail shorter than this finishes before a new request would pay off. */
+  static final long MIN_REMAINING = 64 << 10;
+  private static final int WINDOW = 32;
+
+  /** A lane in flight as the race sees it. */
+  record Lane(int piece, long startedNanos, long received, long remaining) {}
+
+  private final List<Long> finishedRates = new ArrayList<>();
+
+  /** A lane that fetched {@code bytes} in {@code nanos} ended well: its rate counts towards the typical one. */
+  void finished(long bytes, long nanos) {
+    if (bytes < MIN_REMAINING) {
+      return;
+    }
+    finishedRates.add(nanos <= 0 ? Long.MAX_VALUE : bytes * 1_000_000_000L / nanos);
+    if (finishedRates.size() > WINDOW) {
+      finishedRates.remove(0);
+    }
+  }
+
+  /** The median rate of the lanes that ended well lately, or -1 before any did. */
+  long typicalRate() {
+    if (finishedRates.isEmpty()) {
+      return -1;
+    }
+    List<Long> sorted = new ArrayList<>(finishedRates);
+    Collections.sort(sorted);
+    return sorted.get(sorted.size() / 2);
+  }
+
+  /**
+   * The piece to race now, or -1.
+   *
+   * @param inflight the upstream lanes fetching pieces now
+   * @param racing pieces that have a second lane already
+   */
+  int pick(List<Lane> inflight, long now, Set<Integer> racing) {
+    long typical = typicalRate();
+    if (typical <= 0) {
+      return -1;
+    }
+    int best = -1;
+    double latest = 0;
+    for (Lane l : inflight) {
+      long age = now - l.startedNanos();
+      if (racing.contains(l.piece()) || age < MIN_AGE_NANOS || l.remaining() < MIN_REMAINING) {
+        continue;
+      }
+      double rate = l.received() * 1e9 / age;
+      if (rate * SLOW_RATIO >= typical) {
+        continue;
+      }
+      double finishesIn = rate <= 0 ? Double.MAX_VALUE : l.remaining() / rate;
+      if (best < 0 || finishesIn > latest) {
+        best = l.piece();
+        latest = finishesIn;
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,64 @@
+package io.pullmesh.fetch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class TailRaceTest {
+  private static final long SECOND = 1_000_000_000L;
+  private final TailRace race = new TailRace();
+
+  /** Lanes of this download have ended at 16 MB/s. */
+  private TailRace typical16MBs() {
+    for (int i = 0; i < 5; i++) {
+      race.finished(16_000_000, SECOND);
+    }
+    return race;
+  }
+
+  @Test
+  void nothingIsRacedBeforeAnyLaneEndedWell() {
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(3, 0, 1000, 1 << 20)), 10 * SECOND, Set.of()));
+  }
+
+  @Test
+  void aLaneFarBelowTheTypicalRateIsRaced() {
+    typical16MBs();
+    assertEquals(16_000_000, race.typicalRate());
+    // 1 MB/s after 2 s: 16x slower, 4 MiB to go
+    assertEquals(7, race.pick(List.of(new TailRace.Lane(7, 0, 2_000_000, 4 << 20)), 2 * SECOND, Set.of()));
+  }
+
+  @Test
+  void aLaneNotFarBelowTheTypicalRateIsLeftAlone() {
+    typical16MBs();
+    // 8 MB/s: half the typical rate, not a quarter
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(7, 0, 16_000_000, 4 << 20)), 2 * SECOND, Set.of()));
+  }
+
+  @Test
+  void aYoungLaneAShortTailOrAPieceRacedAlreadyIsLeftAlone() {
+    typical16MBs();
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 0, 4 << 20)), SECOND / 10, Set.of()), "too young to judge");
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 1000)), 2 * SECOND, Set.of()), "too little left");
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 4 << 20)), 2 * SECOND, Set.of(1)), "raced already");
+  }
+
+  @Test
+  void ofTwoSlowLanesTheOneThatWouldFinishLastIsRacedFirst() {
+    typical16MBs();
+    List<TailRace.Lane> lanes = List.of(new TailRace.Lane(1, 0, 1_000_000, 1 << 20), new TailRace.Lane(2, 0, 1_000_000, 8 << 20));
+    assertEquals(2, race.pick(lanes, 2 * SECOND, Set.of()));
+  }
+
+  @Test
+  void theTypicalRateIsTheMedianOfTheLatestLanes() {
+    race.finished(1_000_000, SECOND);
+    race.finished(10_000_000, SECOND);
+    race.finished(100_000_000, SECOND);
+    race.finished(1000, SECOND);
+    assertEquals(10_000_000, race.typicalRate(), "a lane of a few bytes says nothing about rates");
+  }
+}
