@@ -76,6 +76,7 @@ final class ConfigBuilder {
     int connections = wholeNumber(Option.UPSTREAM_CONNECTIONS, 1, 256, "a whole number from 1 to 256");
 
     Duration ttl = duration(Option.MANIFEST_TTL);
+    Duration maxStale = duration(Option.MANIFEST_MAX_STALE);
     Duration stall = duration(Option.STALL_TIMEOUT);
     Duration connect = duration(Option.CONNECT_TIMEOUT);
     if (stall.isZero() || connect.isZero()) {
@@ -177,7 +178,7 @@ final class ConfigBuilder {
     } catch (IllegalArgumentException e) {
       throw bad(Option.SCRUB_RATE, v.get(Option.SCRUB_RATE), "bytes per second, at least 1m (e.g. 32m)");
     }
-    return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, stall, connect, pieceSize, creds, level,
+    return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, maxStale, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
         headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat);
   }

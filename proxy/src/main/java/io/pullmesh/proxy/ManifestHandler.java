@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * {@code GET|HEAD /v2/<name>/manifests/<reference>}: a manifest answered as a registry answers it (its bytes unchanged,
  * their type, digest and length; {@code X-Pullmesh-Cache} says where it came from, and a {@code Warning} when it is a
- * stale copy served because upstream could not be reached). On the way it tells {@link BlobOrigins} which repository
+ * stale copy: served because upstream could not be reached, or while it is revalidated in the background). On the way it tells {@link BlobOrigins} which repository
  * the manifest's blobs belong to, and {@link PullLog} which blobs the client is about to pull. Not for fetching, caching
  * or revalidating manifests ({@link ManifestService} does), nor for manifests served to peers ({@link PeerApi}).
  */
@@ -51,6 +51,8 @@ final class ManifestHandler {
           .putHeader("X-Pullmesh-Cache", r.cache());
       if (r.warning() != null) {
         resp.putHeader("Warning", "110 pullmesh \"stale: upstream unavailable\"");
+      } else if (r.cache().equals("revalidating")) {
+        resp.putHeader("Warning", "110 pullmesh \"stale: revalidating\"");
       }
       if (head) {
         resp.end();

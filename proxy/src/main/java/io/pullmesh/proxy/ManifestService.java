@@ -47,7 +47,8 @@ final class ManifestService {
   /**
    * A manifest to serve.
    *
-   * @param cache how it was found: hit, miss, revalidated, updated, stale
+   * @param cache how it was found: hit, miss, revalidated, updated, stale (upstream failed), revalidating (past its TTL, served
+   *     while a revalidation runs), peer
    * @param warning for a stale answer, why upstream was not asked successfully
    * @param previous for a tag that was revalidated, the digest it pointed to before (else null)
    */
@@ -59,6 +60,7 @@ final class ManifestService {
   private final Aliases aliases;
   private final Clock clock;
   private final Duration ttl;
+  private final Duration maxStale;
   private final MetricsRecorder metrics;
   private final String defaultAgent;
   private final SharedFetches<Result> shared;
@@ -101,8 +103,13 @@ final class ManifestService {
   }
 
   /** @param defaultAgent the User-Agent sent upstream for work with no Ollama client attached ({@code --user-agent}) */
-  ManifestService(Vertx vertx, UpstreamRouter upstreams, Catalog catalog, Aliases aliases, Clock clock, Duration ttl,
+  /**
+   * @param maxStale past {@code ttl}, how long a tag is answered from the cache at once while one revalidation runs in the
+   *     background (stale-while-revalidate, RFC 5861); zero: requests wait for the revalidation
+   */
+  ManifestService(Vertx vertx, UpstreamRouter upstreams, Catalog catalog, Aliases aliases, Clock clock, Duration ttl, Duration maxStale,
       MetricsRecorder metrics, String defaultAgent) {
+    this.maxStale = maxStale;
     this.defaultAgent = defaultAgent;
     this.vertx = vertx;
     this.shared = new SharedFetches<>(System::nanoTime, (ms, task) -> vertx.setTimer(ms, id -> task.run()), SHARED_GRACE_MS);
@@ -186,12 +193,19 @@ final class ManifestService {
       if (verdict == VersionGate.Verdict.REFUSED) {
         return Future.<Result>failedFuture(refusal(repo, tag, cached.gate()));
       }
-      boolean fresh = cached.present() && clock.millis() - cached.tag().orElseThrow().checkedAt() < ttl.toMillis();
-      if (!force && fresh && verdict == VersionGate.Verdict.ACCEPTED) {
+      long age = cached.present() ? clock.millis() - cached.tag().orElseThrow().checkedAt() : Long.MAX_VALUE;
+      boolean servable = !force && cached.present() && verdict == VersionGate.Verdict.ACCEPTED;
+      if (servable && age < ttl.toMillis()) {
         return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "hit", null, null));
       }
       String key = (force ? "refresh " : "") + repo + ":" + tag + version.map(v -> " as " + v).orElse("");
-      return shared.join(key, readAt, () -> revalidate(repo, tag, force, agent, version, cached));
+      Future<Result> revalidation = shared.join(key, readAt, () -> revalidate(repo, tag, force, agent, version, cached));
+      if (servable && age - ttl.toMillis() < maxStale.toMillis()) {
+        // stale-while-revalidate: this request does not wait; the one revalidation it started (or joined) updates the tag
+        revalidation.onFailure(t -> LOG.fine(() -> "background revalidation of " + repo + ":" + tag + " failed: " + t.getMessage()));
+        return Future.succeededFuture(new Result(cached.manifest().orElseThrow(), "revalidating", null, null));
+      }
+      return revalidation;
     });
   }
 

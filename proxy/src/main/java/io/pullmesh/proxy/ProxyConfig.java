@@ -29,6 +29,7 @@ public record ProxyConfig(
     int upstreamConnections,
     URI publicUrl,
     Duration manifestTtl,
+    Duration manifestMaxStale,
     Duration stallTimeout,
     Duration connectTimeout,
     Integer pieceSize,
@@ -177,6 +178,8 @@ public record ProxyConfig(
     PUBLIC_URL("public-url", "URL", null, "the Host each client used", "the URL LAN clients reach this node by; blob GETs that arrive under "
         + "another host name are redirected (307) to it"),
     MANIFEST_TTL("manifest-ttl", "DURATION", "5m", "serve a cached tag this long before asking upstream again"),
+    MANIFEST_MAX_STALE("manifest-max-stale", "DURATION", "0", "past --manifest-ttl, answer a tag from the cache at once for up to this "
+        + "long while one request revalidates it upstream (stale-while-revalidate); 0: every request waits for the revalidation"),
     STALL_TIMEOUT("stall-timeout", "DURATION", "30s", "close an upstream connection that sends nothing for this long, and retry"),
     CONNECT_TIMEOUT("connect-timeout", "DURATION", "10s", "upstream connect timeout"),
     HEADER_TIMEOUT("header-timeout", "DURATION", "60s", "close a client connection that has not sent a request's headers this long after "
@@ -335,7 +338,7 @@ public record ProxyConfig(
 
   /** This configuration with another listen address (tests use port 0, and then a free transfer port too). */
   public ProxyConfig withListen(String host, int port) {
-    return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, stallTimeout,
+    return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, manifestMaxStale, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
         mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout, scrubInterval,
         scrubRate, logFormat);

@@ -129,7 +129,8 @@ public final class PullmeshProxy implements AutoCloseable {
         int eq = a.indexOf('=');
         aliases.put(aliases.parse(a.substring(0, eq), a.substring(eq + 1)));
       }
-      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), metrics, fetchConfig.userAgent());
+      this.manifests = new ManifestService(vertx, router, store.catalog(), aliases, clock, config.manifestTtl(), config.manifestMaxStale(), metrics,
+          fetchConfig.userAgent());
       PullLog pulls = new PullLog(clock);
       vertx.setPeriodic(10_000, id -> pulls.sweep());
       CacheHealth health = new CacheHealth(store);

@@ -185,6 +185,36 @@ class UpstreamBehaviourTest {
   }
 
   @Test
+  void pastItsTtlATagIsAnsweredFromTheCacheAtOnceWhileOneRevalidationRunsWithManifestMaxStale() throws Exception {
+    FakeModel v1 = tiny();
+    FakeModel v2 = v1.nextVersion();
+    FakeRegistry upstream = FakeRegistry.start(v1);
+    upstream.addModel(v2);
+    upstream.publish("library/tiny", "latest", v1);
+    try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), upstream, "--manifest-ttl", "0s", "--manifest-max-stale", "1h")) {
+      String url = h.url() + "/v2/library/tiny/manifests/latest";
+      assertEquals("miss", RawHttp.get(url).header("X-Pullmesh-Cache").orElseThrow(), "a tag never cached waits for upstream");
+      long asked = upstream.stats().requests(io.pullmesh.testkit.registry.RequestKind.MANIFEST);
+
+      upstream.publish("library/tiny", "latest", v2);
+      RawResponse stale = RawHttp.get(url);
+      assertArrayEquals(v1.manifestBytes(), stale.body(), "answered from the cache, not after upstream");
+      assertEquals("revalidating", stale.header("X-Pullmesh-Cache").orElseThrow());
+      assertEquals("110 pullmesh \"stale: revalidating\"", stale.header("Warning").orElseThrow());
+
+      // the revalidation that request started records the move; a later request gets the tag as upstream has it
+      Harness.awaitTrue(() -> java.util.Arrays.equals(v2.manifestBytes(), RawHttp.get(url).body()),
+          "the moved tag is served once the background revalidation recorded it");
+      assertTrue(upstream.stats().requests(io.pullmesh.testkit.registry.RequestKind.MANIFEST) > asked);
+
+      upstream.stop();
+      RawResponse offline = RawHttp.get(url);
+      assertEquals(200, offline.status());
+      assertArrayEquals(v2.manifestBytes(), offline.body(), "offline, the cached tag is served as before");
+    }
+  }
+
+  @Test
   void aTagFreshWithinItsTtlIsNotRevalidated() throws Exception {
     FakeModel model = tiny();
     try (Harness h = Harness.start(dir, model)) {

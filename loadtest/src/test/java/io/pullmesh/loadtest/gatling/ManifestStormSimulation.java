@@ -22,12 +22,14 @@ import java.util.Map;
  * {@code tags} tags (default 4), with the proxy's tag TTL at {@code ttlSeconds} (default 1) so that tags are
  * revalidated upstream all the while. Asserts no failed request, and that upstream saw at most one revalidation per
  * tag per TTL (plus the first fetch and slack for a TTL boundary): concurrent requests for a stale tag share one
- * upstream request.
+ * upstream request. The proxy answers a tag past its TTL at once while it revalidates ({@code --manifest-max-stale}, the
+ * property {@code maxStale}, default 1h); {@code -DmaxStale=0} makes every request past the TTL wait for the revalidation.
  */
 public class ManifestStormSimulation extends Simulation {
   private final int tags = (int) LoadTarget.longProperty("tags", 4);
   private final long ttl = LoadTarget.longProperty("ttlSeconds", 1);
-  private final LoadTarget target = LoadTarget.start("storm", tags, 1, List.of("--manifest-ttl", ttl + "s"));
+  private final String maxStale = System.getProperty("maxStale", "1h");
+  private final LoadTarget target = LoadTarget.start("storm", tags, 1, List.of("--manifest-ttl", ttl + "s", "--manifest-max-stale", maxStale));
   private final long rate = LoadTarget.longProperty("rate", 300);
   private final long seconds = LoadTarget.longProperty("seconds", 20);
   private final double before = Counters.orZero(target.upstreamRequests("manifest"));

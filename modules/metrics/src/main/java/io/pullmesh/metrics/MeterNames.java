@@ -21,7 +21,10 @@ public final class MeterNames {
   public static final String SERVED_BYTES = "pullmesh.served.bytes";
   /** Counter: blob GET requests. Tag {@code result}: hit (committed), inflight (joined a download), miss (started one). */
   public static final String BLOB_REQUESTS = "pullmesh.blob.requests";
-  /** Counter: manifest requests. Tag {@code result}: hit, miss, revalidated, updated, stale, error. */
+  /**
+   * Counter: manifest requests. Tag {@code result}: hit, miss, revalidated, updated, stale, revalidating, peer, refused,
+   * error.
+   */
   public static final String MANIFEST_REQUESTS = "pullmesh.manifest.requests";
   /** Gauge: downloads in progress. */
   public static final String DOWNLOADS_ACTIVE = "pullmesh.downloads.active";
