@@ -117,10 +117,15 @@ final class Cli {
    */
   static void writeManifests(Path dir, FakeModel... models) throws IOException {
     for (FakeModel m : models) {
-      Path p = dir.resolve("manifests").resolve("registry.ollama.ai").resolve(m.repository()).resolve(m.tag());
-      Files.createDirectories(p.getParent());
-      Files.write(p, m.manifestBytes());
+      writeManifest(dir, "registry.ollama.ai/" + m.repository() + "/" + m.tag(), m);
     }
+  }
+
+  /** Writes {@code m}'s manifest at {@code dir/manifests/<path>}, where path is {@code <host>/<ns>/<model>/<tag>}. */
+  static void writeManifest(Path dir, String path, FakeModel m) throws IOException {
+    Path p = dir.resolve("manifests").resolve(path);
+    Files.createDirectories(p.getParent());
+    Files.write(p, m.manifestBytes());
   }
 
   static int freePort() throws IOException {
