@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Bytes;
 import io.pullmesh.proxy.CliRun.Result;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -74,11 +75,8 @@ class AdminCliTest {
 
   /** Waits until no response holds a blob (leases end a moment after the client has its bytes). */
   private static void settle(Harness h) throws InterruptedException {
-    long end = System.nanoTime() + DEADLINE.toNanos();
-    while (h.proxy.store().blobs().stream().anyMatch(b -> h.proxy.space().inUse(b.digest()))) {
-      assertTrue(System.nanoTime() < end, "blobs still in use after " + DEADLINE);
-      Thread.sleep(20);
-    }
+    Waits.awaitTrue(() -> h.proxy.store().blobs().stream().noneMatch(b -> h.proxy.space().inUse(b.digest())), DEADLINE,
+        () -> "no blob in use");
   }
 
   // ------------------------------------------------------------------ usage
@@ -198,11 +196,8 @@ class AdminCliTest {
       CompletableFuture<RawResponse> get = CompletableFuture.supplyAsync(() -> RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60)));
       AdminHttp api = new AdminHttp(h.url());
       api.await("stats", s -> s.getJsonObject("downloads").getInteger("active") > 0, DEADLINE);
-      long end = System.nanoTime() + DEADLINE.toNanos();
-      while (api.list("downloads").stream().noneMatch(d -> ((JsonObject) d).getLong("rateBytesPerSecond") > 0)) {
-        assertTrue(System.nanoTime() < end, "no rate within " + DEADLINE);
-        Thread.sleep(20);
-      }
+      Waits.awaitTrue(() -> api.list("downloads").stream().anyMatch(d -> ((JsonObject) d).getLong("rateBytesPerSecond") > 0), DEADLINE,
+          () -> "a download has a rate");
       Result r = ok(admin(h, "downloads"));
       List<String> lines = r.out().lines().toList();
       assertEquals(2, lines.size(), r.out());

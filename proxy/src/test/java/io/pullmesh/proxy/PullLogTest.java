@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeModel;
@@ -89,10 +90,10 @@ class PullLogTest {
     try (LogCapture pulls = LogCapture.of("io.pullmesh.pulls"); Harness h = Harness.start(dir, model);
         OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(h.url(), "library/tiny:latest", dir.resolve("o1"));
-      Harness.awaitTrue(() -> pulls.messages().size() == 1, "the cold pull was logged: " + pulls.messages());
+      Waits.awaitTrue(() -> pulls.messages().size() == 1, () -> "the cold pull was logged: " + pulls.messages());
       h.awaitIdle();
       client.pull(h.url(), "library/tiny:latest", dir.resolve("o2"));
-      Harness.awaitTrue(() -> pulls.messages().size() == 2, "the warm pull was logged: " + pulls.messages());
+      Waits.awaitTrue(() -> pulls.messages().size() == 2, () -> "the warm pull was logged: " + pulls.messages());
       String cold = pulls.messages().get(0);
       String warm = pulls.messages().get(1);
       String n = Integer.toString(model.blobs().size());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pullmesh.core.Digest;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.store.SpaceManager;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -61,7 +62,7 @@ class ScrubberTest {
       assertTrue(Files.exists(h.cacheDir.resolve("quarantine").resolve("sha256-" + big.digest().hex())), "kept for inspection");
       assertEquals(1.0, h.proxy.meterRegistry().get(MeterNames.SCRUB_BLOBS).tag("result", "corrupt").counter().count());
 
-      Harness.awaitTrue(() -> h.proxy.store().lookup(big.digest()).isPresent(), "fetched again in the background");
+      Waits.awaitTrue(() -> h.proxy.store().lookup(big.digest()).isPresent(), "fetched again in the background");
       h.awaitIdle();
       assertTrue(h.upstream.stats().blobBytes() >= fetched + big.size(), "the good bytes came from upstream again");
       client.pull(h.url(), "library/rot:latest", dir.resolve("after"));

@@ -133,15 +133,4 @@ final class Cli {
       return s.getLocalPort();
     }
   }
-
-  /** Polls every 20 ms for up to 30 s. */
-  static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not true after 30 s: " + what);
-      }
-      Thread.sleep(20);
-    }
-  }
 }
