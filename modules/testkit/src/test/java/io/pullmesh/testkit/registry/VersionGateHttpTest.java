@@ -123,7 +123,7 @@ class VersionGateHttpTest {
    * case-insensitive key, so a second spelling added a second gate (the stricter one won) and ungate missed it.
    */
   @Test
-  void aGateIsAddedReplacedAndRemovedUnderTheNameAPullMatchesNotItsSpelling() {
+  void regressionAGateIsReplacedAndRemovedUnderAnotherSpellingOfItsRepository() {
     String manifest = registry.manifestUrl("library/qwen3", "latest");
     registry.gate("Library/Qwen3", "latest", "0.9.0");
     assertEquals(200, get(manifest, OLD).status(), "the gate of library/qwen3 was replaced, not joined by a second");
