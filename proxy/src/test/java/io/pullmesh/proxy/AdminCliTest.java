@@ -1,10 +1,13 @@
 package io.pullmesh.proxy;
 
+import static io.pullmesh.proxy.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Bytes;
+import io.pullmesh.proxy.CliRun.Result;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -16,11 +19,8 @@ import io.pullmesh.testkit.model.ModelFixture;
 import io.pullmesh.testkit.registry.FakeRegistry;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,22 +44,6 @@ class AdminCliTest {
   private static final Duration DEADLINE = Duration.ofSeconds(30);
 
   @TempDir Path dir;
-
-  /** What a command did. */
-  record Result(int exit, String out, String err) {
-    @Override
-    public String toString() {
-      return "exit " + exit + "\nstdout:\n" + out + "\nstderr:\n" + err;
-    }
-  }
-
-  static Result run(Map<String, String> env, boolean terminal, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int exit = Main.run(args, env, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-        false, terminal);
-    return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
 
   /** {@code admin <args> --url <proxy>}, stderr not a terminal. */
   static Result admin(Harness h, String... args) {
@@ -91,11 +75,8 @@ class AdminCliTest {
 
   /** Waits until no response holds a blob (leases end a moment after the client has its bytes). */
   private static void settle(Harness h) throws InterruptedException {
-    long end = System.nanoTime() + DEADLINE.toNanos();
-    while (h.proxy.store().blobs().stream().anyMatch(b -> h.proxy.space().inUse(b.digest()))) {
-      assertTrue(System.nanoTime() < end, "blobs still in use after " + DEADLINE);
-      Thread.sleep(20);
-    }
+    Waits.awaitTrue(() -> h.proxy.store().blobs().stream().noneMatch(b -> h.proxy.space().inUse(b.digest())), DEADLINE,
+        () -> "no blob in use");
   }
 
   // ------------------------------------------------------------------ usage
@@ -215,11 +196,8 @@ class AdminCliTest {
       CompletableFuture<RawResponse> get = CompletableFuture.supplyAsync(() -> RawHttp.request("GET", url, Map.of(), Duration.ofSeconds(60)));
       AdminHttp api = new AdminHttp(h.url());
       api.await("stats", s -> s.getJsonObject("downloads").getInteger("active") > 0, DEADLINE);
-      long end = System.nanoTime() + DEADLINE.toNanos();
-      while (api.list("downloads").stream().noneMatch(d -> ((JsonObject) d).getLong("rateBytesPerSecond") > 0)) {
-        assertTrue(System.nanoTime() < end, "no rate within " + DEADLINE);
-        Thread.sleep(20);
-      }
+      Waits.awaitTrue(() -> api.list("downloads").stream().anyMatch(d -> ((JsonObject) d).getLong("rateBytesPerSecond") > 0), DEADLINE,
+          () -> "a download has a rate");
       Result r = ok(admin(h, "downloads"));
       List<String> lines = r.out().lines().toList();
       assertEquals(2, lines.size(), r.out());

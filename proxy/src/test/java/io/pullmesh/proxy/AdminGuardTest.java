@@ -1,12 +1,16 @@
 package io.pullmesh.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.RegistryException;
 import java.util.Optional;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.NullAndEmptySource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class AdminGuardTest {
   private static final AdminGuard OPEN = new AdminGuard(null, Set.of("mirror.lan"));
@@ -59,5 +63,19 @@ class AdminGuardTest {
   @Test
   void withoutATokenOnlyThisMachineMayChange() {
     assertEquals(403, status(OPEN.refusal(new AdminGuard.Request("10.0.0.7", "127.0.0.1:9200", null, "application/json", null, null))));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"127.0.0.1", "127.3.2.1", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"})
+  void changesWithoutATokenAreAllowedFromALoopbackAddress(String address) {
+    assertTrue(AdminGuard.isLoopback(address));
+  }
+
+  /** Nor from a name such as localhost: a name is never looked up, only the peer's address literal counts. */
+  @ParameterizedTest
+  @NullAndEmptySource
+  @ValueSource(strings = {"10.0.0.7", "192.168.1.20", "0.0.0.0", "::ffff:10.0.0.7", "fe80::1", "2001:db8::1", "::", "localhost"})
+  void changesWithoutATokenAreRefusedFromAnyOtherAddress(String address) {
+    assertFalse(AdminGuard.isLoopback(address));
   }
 }

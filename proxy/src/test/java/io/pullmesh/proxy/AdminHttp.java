@@ -3,6 +3,7 @@ package io.pullmesh.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pullmesh.testkit.Waits;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -116,18 +117,9 @@ final class AdminHttp {
     }
   }
 
-  /** Polls {@code GET path} (every 20 ms) until its object satisfies {@code done}; fails after {@code deadline}. */
+  /** Polls {@code GET path} until its object satisfies {@code done}; fails after {@code deadline}. */
   JsonObject await(String path, Predicate<JsonObject> done, Duration deadline) throws InterruptedException {
-    long end = System.nanoTime() + deadline.toNanos();
-    JsonObject last = null;
-    while (System.nanoTime() < end) {
-      last = object(path);
-      if (done.test(last)) {
-        return last;
-      }
-      Thread.sleep(20);
-    }
-    throw new AssertionError("GET " + path + " did not reach the expected state within " + deadline + "; last: " + last);
+    return Waits.awaitValue(() -> object(path), done, deadline, last -> "GET " + path + " reached the expected state; last: " + last);
   }
 
   static void assertError(Resp r, int status, String code, String... fragments) {

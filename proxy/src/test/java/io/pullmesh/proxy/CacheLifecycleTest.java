@@ -1,12 +1,12 @@
 package io.pullmesh.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.store.Pin;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -114,11 +114,7 @@ class CacheLifecycleTest {
         assertTrue(h.proxy.store().committedBytes() <= 64 * MIB + served.size(), "only the blob in use may hold the cache over");
       }
       // once the response is over it may go like any other
-      long deadline = System.nanoTime() + 10_000_000_000L;
-      while (h.proxy.space().inUse(served.digest()) && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
-      assertFalse(h.proxy.space().inUse(served.digest()));
+      Waits.awaitTrue(() -> !h.proxy.space().inUse(served.digest()), "the blob is no longer in use once its response is over");
       pull(h, models.get(3), "o3");
       assertTrue(h.proxy.store().committedBytes() <= 64 * MIB);
     }

@@ -1,15 +1,14 @@
 package io.pullmesh.proxy;
 
+import static io.pullmesh.proxy.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import io.pullmesh.proxy.CliRun.Result;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -19,20 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 class CliCompletionTest {
   @TempDir Path dir;
 
-  private record Result(int code, String out, String err) {}
-
-  private static Result run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Main.run(args, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-        false);
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
   @Test
   void theScriptKnowsEveryCommandAndOption() {
     Result r = run("completion");
-    assertEquals(0, r.code(), r.err());
+    assertEquals(0, r.exit(), r.err());
     assertTrue(r.out().contains("complete -F _complete_pullmesh-proxy "), r.out());
     for (String c : Main.COMMANDS) {
       assertTrue(r.out().contains("function _picocli_pullmesh-proxy_" + c + "()"), c);
@@ -43,7 +32,7 @@ class CliCompletionTest {
     assertEquals(r.out(), run("completion", "zsh").out(), "one script for both shells");
     assertTrue(run("completion", "--name", "pm").out().contains("complete -F _complete_pm "));
     Result fish = run("completion", "fish");
-    assertEquals(2, fish.code());
+    assertEquals(2, fish.exit());
     assertEquals("pullmesh completion: no completion for fish (bash or zsh)\n", fish.err());
   }
 

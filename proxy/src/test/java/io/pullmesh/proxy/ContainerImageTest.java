@@ -4,23 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.dockerjava.api.command.InspectContainerResponse;
-import io.pullmesh.core.Digest;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.client.PullResult;
-import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
 import io.pullmesh.testkit.model.ModelFixture;
 import io.pullmesh.testkit.registry.FakeRegistry;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -92,7 +88,7 @@ class ContainerImageTest {
         try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
           PullResult cold = client.pull(url, "library/tiny:latest", dir.resolve("ollama-cold"));
           assertEquals(model.manifestDigest(), cold.manifestDigest());
-          assertSameBlobs(model, dir.resolve("ollama-cold"));
+          MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama-cold"));
           long upstreamBytes = upstream.stats().blobBytes();
           assertTrue(upstreamBytes >= model.totalBytes() && upstreamBytes <= model.totalBytes() * 1.02 + 16,
               "upstream carried " + upstreamBytes + " bytes for a model of " + model.totalBytes());
@@ -101,7 +97,7 @@ class ContainerImageTest {
           assertTrue(Integer.parseInt(cached.getStdout().strip()) >= model.blobs().size(), "blobs in the volume: " + cached.getStdout());
 
           PullResult warm = client.pull(url, "library/tiny:latest", dir.resolve("ollama-warm"));
-          assertSameBlobs(model, dir.resolve("ollama-warm"));
+          MirrorPullTest.assertSameBlobs(model, dir.resolve("ollama-warm"));
           assertEquals(cold.totalBytes(), warm.totalBytes());
           assertEquals(upstreamBytes, upstream.stats().blobBytes(), "a warm pull fetches nothing from upstream");
         }
@@ -109,21 +105,6 @@ class ContainerImageTest {
         HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(url + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
         assertTrue(metrics.body().contains("pullmesh_"), "pullmesh's meters on /metrics");
       }
-    }
-  }
-
-  private static void assertSameBlobs(FakeModel model, Path dest) throws Exception {
-    for (FakeBlob b : model.blobs()) {
-      Path got = dest.resolve("blobs").resolve("sha256-" + b.digest().hex());
-      assertEquals(b.size(), Files.size(got), "size of " + b.digest());
-      MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      try (InputStream in = Files.newInputStream(got)) {
-        byte[] buf = new byte[1 << 16];
-        for (int n; (n = in.read(buf)) > 0; ) {
-          sha.update(buf, 0, n);
-        }
-      }
-      assertEquals(b.digest(), Digest.ofBytes(sha.digest()), "bytes of " + b.digest());
     }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.client.PullException;
@@ -202,16 +203,16 @@ class DashboardsIT {
 
       // ---- the mesh: h fetches e and serves it to its peer; the peer fetches f, and h takes f from the peer and
       // from a lying peer, whose corrupt pieces h catches by their piece hashes
-      Harness.awaitTrue(() -> h.proxy.mesh().members().size() == 2, "h and its peer form a mesh");
+      Waits.awaitTrue(() -> h.proxy.mesh().members().size() == 2, "h and its peer form a mesh");
       upstream.addModel(e);
       upstream.addModel(f);
       client.pull(h.url(), e.reference(), dir.resolve("ollama-e1"));
       h.awaitIdle();
       client.pull(peer.url(), e.reference(), dir.resolve("ollama-e2"));
       client.pull(peer.url(), f.reference(), dir.resolve("ollama-f1"));
-      Harness.awaitTrue(() -> peer.store().lookup(f.largestLayer().digest()).isPresent(), "the peer committed f");
+      Waits.awaitTrue(() -> peer.store().lookup(f.largestLayer().digest()).isPresent(), "the peer committed f");
       liar = new MeshPullTest.LyingPeer(meshLiar, members, Map.of(f.largestLayer().digest(), f.largestLayer().file()));
-      Harness.awaitTrue(() -> h.proxy.mesh().members().size() == 3, "the liar joined");
+      Waits.awaitTrue(() -> h.proxy.mesh().members().size() == 3, "the liar joined");
       MeshPullTest.awaitPieceHashes(h.proxy, f.largestLayer().digest());
       client.pull(h.url(), f.reference(), dir.resolve("ollama-f2"));
       MirrorPullTest.assertSameBlobs(f, dir.resolve("ollama-f2"));

@@ -9,6 +9,7 @@ import io.pullmesh.core.RepositoryName;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.store.PartialRecord;
 import io.pullmesh.store.Pin;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -168,7 +169,7 @@ class DiskFullTest {
   }
 
   private static void awaitHealth(Harness h, int status, String start) throws InterruptedException {
-    Harness.awaitTrue(() -> {
+    Waits.awaitTrue(() -> {
       RawResponse r = RawHttp.get(h.url() + "/healthz");
       return r.status() == status && r.bodyText().startsWith(start);
     }, "/healthz answers " + status + " " + start);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.proxy.CompatibilityRecorder.Mode;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.client.PullException;
@@ -206,11 +207,11 @@ class DistributionRegistryTest {
     }
 
     void awaitIdle() throws InterruptedException {
-      Harness.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
+      Waits.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
     }
 
     void awaitCommitted(FakeBlob b) throws InterruptedException {
-      Harness.awaitTrue(() -> proxy.store().lookup(b.digest()).isPresent(), b.digest() + " committed");
+      Waits.awaitTrue(() -> proxy.store().lookup(b.digest()).isPresent(), b.digest() + " committed");
     }
 
     /**
@@ -228,7 +229,7 @@ class DistributionRegistryTest {
     }
 
     void awaitUpstreamBytes(FakeBlob b) throws InterruptedException {
-      Harness.awaitTrue(() -> upstreamBlobBytes(b) >= b.size(), "upstream logged all of " + b.digest().shortHex());
+      Waits.awaitTrue(() -> upstreamBlobBytes(b) >= b.size(), "upstream logged all of " + b.digest().shortHex());
     }
 
     /** This model's lines of the registry's access log, for assertion messages. */
@@ -344,7 +345,7 @@ class DistributionRegistryTest {
       s.assertEachBlobFetchedOnce();
       long upstream = s.upstreamBlobBytes();
       // pullmesh counts what it received, the probes' single bytes a moment after the probes answered
-      Harness.awaitTrue(() -> s.proxyUpstreamBlobBytes() == upstream,
+      Waits.awaitTrue(() -> s.proxyUpstreamBlobBytes() == upstream,
           "pullmesh.upstream.bytes{kind=blob} = " + upstream + ", the bytes upstream sent");
       double metric = s.proxyUpstreamBlobBytes();
       long blobRequests = s.upstreamBlobRequests();
@@ -383,7 +384,7 @@ class DistributionRegistryTest {
         OllamaLikeClient lenient = new OllamaLikeClient(ClientOptions.forTests().redirectMode(RedirectMode.LENIENT).build())) {
       PullException e = assertThrows(PullException.class, () -> strict.pull(open.url(), m.reference(), dir.resolve("pulls").resolve("direct-strict")));
       assertTrue(e.getMessage().contains("no Location header in response"), e.getMessage());
-      Harness.awaitTrue(() -> open.accessLog().stream().anyMatch(x -> x.isBlob(m.layers().get(0).digest().toString())
+      Waits.awaitTrue(() -> open.accessLog().stream().anyMatch(x -> x.isBlob(m.layers().get(0).digest().toString())
           && x.method().equals("GET") && x.status() == 200 && x.bytes() > 0), "the registry answered the resolving GET with a plain 200");
 
       Path lenientDir = dir.resolve("pulls").resolve("direct-lenient");

@@ -3,9 +3,9 @@ package io.pullmesh.proxy;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.pullmesh.metrics.MeterNames;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
@@ -129,13 +129,8 @@ class GenericClientsTest {
 
   /** Waits until the proxy has committed {@code b} (a cold response can end before the commit). */
   private void awaitCommitted(FakeBlob b) throws InterruptedException {
-    long deadline = System.nanoTime() + COMMIT_DEADLINE.toNanos();
-    while (h.proxy.store().lookup(b.digest()).isEmpty()) {
-      if (System.nanoTime() > deadline) {
-        fail(b.digest() + " not committed within " + COMMIT_DEADLINE + "; upstream saw: " + upstreamLog());
-      }
-      Thread.sleep(10);
-    }
+    Waits.awaitTrue(() -> h.proxy.store().lookup(b.digest()).isPresent(), COMMIT_DEADLINE,
+        () -> b.digest() + " committed; upstream saw: " + upstreamLog());
   }
 
   /** Blob body bytes upstream (registry and CDN) sent for {@code b}. */
@@ -360,7 +355,7 @@ class GenericClientsTest {
     }
     assertTrue(r.stderr().contains("unsupported docker v2s2 media type: \\\"" + MediaTypes.MODEL), r.describe());
     assertTrue(r.stderr().contains("Content-Type from manifest GET is \\\"" + MediaTypes.MANIFEST_V2), r.describe());
-    Harness.awaitTrue(() -> proxyRequests("manifest", 200) > manifestOk, "the manifest GET reached the proxy and got 200");
+    Waits.awaitTrue(() -> proxyRequests("manifest", 200) > manifestOk, "the manifest GET reached the proxy and got 200");
     assertEquals(blobRequests, proxyRequests("blob"), "skopeo gave up before asking for any blob");
     compat.row("skopeo inspect --config (Ollama manifest)", version, MIRROR, FAKE_UPSTREAM,
         "the manifest GET succeeds; skopeo then refuses the layer media type before asking for any blob",

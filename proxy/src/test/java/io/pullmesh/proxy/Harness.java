@@ -1,6 +1,7 @@
 package io.pullmesh.proxy;
 
 import io.pullmesh.fetch.FetchConfig;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.registry.FakeRegistry;
 import java.nio.file.Path;
@@ -75,28 +76,7 @@ final class Harness implements AutoCloseable {
    * it is committed.
    */
   void awaitIdle() throws InterruptedException {
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-    while (proxy.downloads().activeCount() > 0) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("downloads still active after 30 s: " + proxy.downloads().downloads());
-      }
-      Thread.sleep(10);
-    }
-  }
-
-  /**
-   * Polls {@code condition} every 10 ms until it holds; fails with {@code what} after 10 s. For state the proxy
-   * records on its event loop a moment after the client already has its bytes (a request's metrics are
-   * recorded when Vert.x reports the response ended).
-   */
-  static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not true after 10 s: " + what);
-      }
-      Thread.sleep(10);
-    }
+    Waits.awaitTrue(() -> proxy.downloads().activeCount() == 0, () -> "downloads still active: " + proxy.downloads().downloads());
   }
 
   String url() {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.testkit.ManualClock;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.client.PullException;
@@ -135,7 +136,7 @@ class HuggingFaceAndModelScopeTest {
           throw new RuntimeException(e);
         }
       });
-      Harness.awaitTrue(() -> hf.stats().cdnBlobBytes() > (2L << 20), "a quarter of the blob arrived");
+      Waits.awaitTrue(() -> hf.stats().cdnBlobBytes() > (2L << 20), "a quarter of the blob arrived");
       clock.advance(Duration.ofMinutes(11));
       pull.get(120, TimeUnit.SECONDS);
       MirrorPullTest.assertSameBlobs(model, dir.resolve("o"));

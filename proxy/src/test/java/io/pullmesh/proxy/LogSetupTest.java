@@ -17,11 +17,8 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 
 class LogSetupTest {
@@ -43,31 +40,13 @@ class LogSetupTest {
 
   /** A pull's log record, as PullLog writes it to its logger. */
   private static LogRecord pullRecord() {
-    List<LogRecord> records = new CopyOnWriteArrayList<>();
-    Logger logger = Logger.getLogger("io.pullmesh.pulls");
-    Handler capture = new Handler() {
-      @Override
-      public void publish(LogRecord r) {
-        records.add(r);
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    Level before = logger.getLevel();
-    logger.addHandler(capture);
-    logger.setLevel(Level.INFO);
-    try {
+    List<LogRecord> records;
+    try (LogCapture pulls = LogCapture.of("io.pullmesh.pulls")) {
       Digest a = Digest.ofHex("a".repeat(64));
       PullLog log = new PullLog(Clock.fixed(Instant.parse("2026-01-02T03:04:05Z"), ZoneOffset.UTC));
       log.manifestServed("10.0.0.7", "library/qwen2.5:7b", Map.of(a, 100L));
       log.blobServed("10.0.0.7", a, 100, "miss");
-    } finally {
-      logger.removeHandler(capture);
-      logger.setLevel(before);
+      records = pulls.records();
     }
     assertEquals(1, records.size(), records.toString());
     return records.get(0);

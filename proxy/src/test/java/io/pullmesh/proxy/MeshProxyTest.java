@@ -1,11 +1,13 @@
 package io.pullmesh.proxy;
 
+import static io.pullmesh.testkit.Waits.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.mesh.Mesh;
 import io.pullmesh.mesh.PeerTokens;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -23,7 +25,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,10 +41,6 @@ class MeshProxyTest {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       return s.getLocalPort();
     }
-  }
-
-  private static <T> T await(io.vertx.core.Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
   @Test
@@ -63,9 +60,9 @@ class MeshProxyTest {
             "--mesh-secret-file", secret.toString(), "--mesh-port", Integer.toString(pb), "--mesh-members", members),
             Harness.testFetchConfig(4), Clock.systemUTC());
         OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
-      Harness.awaitTrue(() -> a.mesh().members().size() == 2 && b.mesh().members().size() == 2, "both nodes in the mesh");
+      Waits.awaitTrue(() -> a.mesh().members().size() == 2 && b.mesh().members().size() == 2, "both nodes in the mesh");
       client.pull(a.url(), model.reference(), dir.resolve("ollama"));
-      Harness.awaitTrue(() -> {
+      Waits.awaitTrue(() -> {
         try {
           return await(b.mesh().holders(layer.digest())).equals(List.of(new Mesh.Peer(a.mesh().node(), a.url())));
         } catch (Exception e) {
@@ -82,7 +79,7 @@ class MeshProxyTest {
 
       AdminHttp api = new AdminHttp(a.url());
       api.ok(200, "evict", new JsonObject().put("digest", layer.digest().toString()));
-      Harness.awaitTrue(() -> {
+      Waits.awaitTrue(() -> {
         try {
           return await(b.mesh().holders(layer.digest())).isEmpty();
         } catch (Exception e) {

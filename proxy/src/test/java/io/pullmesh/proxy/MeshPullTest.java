@@ -1,11 +1,13 @@
 package io.pullmesh.proxy;
 
+import static io.pullmesh.testkit.Waits.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
 import io.pullmesh.metrics.MeterNames;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -82,23 +84,19 @@ class MeshPullTest {
       open.add(p);
       nodes.add(p);
     }
-    Harness.awaitTrue(() -> nodes.stream().allMatch(p -> p.mesh().members().size() >= n), n + " nodes in the mesh");
+    Waits.awaitTrue(() -> nodes.stream().allMatch(p -> p.mesh().members().size() >= n), n + " nodes in the mesh");
     return nodes;
   }
 
   /** Waits until {@code node} sees the piece-hash list of {@code d} in the mesh (published just after a commit). */
   static void awaitPieceHashes(PullmeshProxy node, Digest d) throws InterruptedException {
-    Harness.awaitTrue(() -> {
+    Waits.awaitTrue(() -> {
       try {
         return await(node.peers().view(d)).hashes() != null;
       } catch (Exception e) {
         return false;
       }
     }, "the piece hashes of " + d.shortHex() + " are published");
-  }
-
-  static <T> T await(io.vertx.core.Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
   /**
@@ -158,11 +156,11 @@ class MeshPullTest {
     OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
     open.add(client);
     client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
-    Harness.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
+    Waits.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
 
     LyingPeer liar = new LyingPeer(liarPort, memberList, java.util.Map.of(layer.digest(), layer.file()));
     open.add(liar);
-    Harness.awaitTrue(() -> b.mesh().members().size() == 3, "the liar joined");
+    Waits.awaitTrue(() -> b.mesh().members().size() == 3, "the liar joined");
     awaitPieceHashes(b, layer.digest());
     long upstreamBefore = upstream.stats().blobBytes();
 
@@ -235,7 +233,7 @@ class MeshPullTest {
     assertTrue(fromPeers >= 2 * (24L << 20) * 0.9, "the two other nodes took the big layer from a peer: " + fromPeers + " bytes");
     for (PullmeshProxy p : nodes) {
       for (FakeBlob b : model.blobs()) {
-        Harness.awaitTrue(() -> p.store().lookup(b.digest()).isPresent(), "every node committed " + b.digest().shortHex());
+        Waits.awaitTrue(() -> p.store().lookup(b.digest()).isPresent(), "every node committed " + b.digest().shortHex());
       }
     }
     // what the status page shows: each node sees two peers, and the bytes it took from them
@@ -270,13 +268,13 @@ class MeshPullTest {
         }
         return null;
       });
-      Harness.awaitTrue(() -> a.downloads().active(layer) != null && a.downloads().active(layer).bytesDone() > (2L << 20),
+      Waits.awaitTrue(() -> a.downloads().active(layer) != null && a.downloads().active(layer).bytesDone() > (2L << 20),
           "a is fetching the layer from upstream");
       Future<?> onB = pool.submit(() -> {
         client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
         return null;
       });
-      Harness.awaitTrue(() -> b.downloads().active(layer) != null && b.downloads().active(layer).peerBytes() > 0,
+      Waits.awaitTrue(() -> b.downloads().active(layer) != null && b.downloads().active(layer).peerBytes() > 0,
           "b streams the layer from a's partial copy");
       a.close();
       onB.get(120, TimeUnit.SECONDS);
@@ -308,18 +306,18 @@ class MeshPullTest {
     OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
     open.add(client);
     client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
-    Harness.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
+    Waits.awaitTrue(() -> a.store().lookup(layer.digest()).isPresent(), "a committed the layer");
     awaitPieceHashes(b, layer.digest());
     // a leaves: b must fetch from upstream, with the piece hashes a published
     a.close();
-    Harness.awaitTrue(() -> b.mesh().members().size() == 1, "a left");
+    Waits.awaitTrue(() -> b.mesh().members().size() == 1, "a left");
     upstream.cdnFaults().add(io.pullmesh.testkit.fault.FaultRule.once(io.pullmesh.testkit.fault.Fault.corrupt(3_000_000)).forDigest(layer.digest()));
     long before = upstream.stats().blobBytes();
 
     client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
 
     assertSameBlobs(model, dir.resolve("ollama-b"));
-    Harness.awaitTrue(() -> counter(b, MeterNames.DIGEST_MISMATCHES) == 1, "b caught the corrupt piece");
+    Waits.awaitTrue(() -> counter(b, MeterNames.DIGEST_MISMATCHES) == 1, "b caught the corrupt piece");
     assertArrayEquals(Files.readAllBytes(layer.file()), Files.readAllBytes(b.store().blobPath(layer.digest())));
     long fetched = upstream.stats().blobBytes() - before;
     assertTrue(fetched < model.totalBytes() + (2L << 20), "b fetched one piece again, not the whole blob: " + fetched);
@@ -343,7 +341,7 @@ class MeshPullTest {
     OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().maxTries(2).build());
     open.add(client);
     client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
-    Harness.awaitTrue(() -> a.store().lookup(model.largestLayer().digest()).isPresent(), "a committed the layer");
+    Waits.awaitTrue(() -> a.store().lookup(model.largestLayer().digest()).isPresent(), "a committed the layer");
     upstream.stop();
 
     client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.metrics.MeterNames;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
 import io.pullmesh.testkit.model.ModelFixture;
@@ -56,7 +57,7 @@ class OllamaImageInterceptionTest {
         Container.ExecResult cold = ollama.execInContainer("ollama", "pull", "tiny");
         assertEquals(0, cold.getExitCode(), cold.getStdout() + cold.getStderr());
         assertTrue((cold.getStdout() + cold.getStderr()).contains("success"), cold.getStdout() + cold.getStderr());
-        Harness.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
+        Waits.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
         long upstreamBytes = upstream.stats().blobBytes();
         assertTrue(upstreamBytes >= model.totalBytes() && upstreamBytes <= model.totalBytes() * 1.02 + 16, "upstream carried " + upstreamBytes);
         double intercepted = proxy.meterRegistry().find(MeterNames.PROXY_CONNECTS).tag("outcome", "intercepted").counters().stream()

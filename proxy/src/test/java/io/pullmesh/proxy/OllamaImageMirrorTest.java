@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.proxy.CompatibilityRecorder.Mode;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
@@ -81,11 +82,11 @@ class OllamaImageMirrorTest {
         Container.ExecResult cold = ollama.execInContainer("ollama", "pull", "--insecure", name);
         assertEquals(0, cold.getExitCode(), cold.getStdout() + cold.getStderr());
         assertTrue((cold.getStdout() + cold.getStderr()).contains("success"), cold.getStdout() + cold.getStderr());
-        Harness.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
+        Waits.awaitTrue(() -> proxy.downloads().activeCount() == 0, "downloads finished");
         for (FakeBlob b : model.blobs()) {
-          Harness.awaitTrue(() -> proxy.store().lookup(b.digest()).isPresent(), b.digest() + " cached");
+          Waits.awaitTrue(() -> proxy.store().lookup(b.digest()).isPresent(), b.digest() + " cached");
         }
-        Harness.awaitTrue(() -> upstreamBlobBytes.getAsLong() >= model.totalBytes(), "upstream sent the model");
+        Waits.awaitTrue(() -> upstreamBlobBytes.getAsLong() >= model.totalBytes(), "upstream sent the model");
         long upstreamBytes = upstreamBlobBytes.getAsLong();
         assertTrue(upstreamBytes <= model.totalBytes() * 1.02 + 16, "upstream carried " + upstreamBytes + " for " + model.totalBytes());
 
@@ -98,7 +99,7 @@ class OllamaImageMirrorTest {
         Container.ExecResult warm = ollama.execInContainer("ollama", "pull", "--insecure", name);
         assertEquals(0, warm.getExitCode(), warm.getStdout() + warm.getStderr());
         assertTrue(ollama.execInContainer("ollama", "list").getStdout().contains(name));
-        Harness.awaitTrue(() -> blobRequests(proxy, "hit") > hits, "the warm pull was served from pullmesh's cache");
+        Waits.awaitTrue(() -> blobRequests(proxy, "hit") > hits, "the warm pull was served from pullmesh's cache");
         assertEquals(upstreamBytes, upstreamBlobBytes.getAsLong(), "the warm pull fetched nothing upstream");
 
         compat.row("ollama (ollama/ollama image)", image.substring(image.indexOf(':') + 1), Mode.MIRROR, upstreamLabel,

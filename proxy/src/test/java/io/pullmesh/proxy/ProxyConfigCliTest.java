@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -84,17 +81,12 @@ class ProxyConfigCliTest {
   @Test
   void theJarsCommandsAnswerHelpAndBadUsage() {
     for (String c : Main.COMMANDS) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      ByteArrayOutputStream err = new ByteArrayOutputStream();
-      int code = Main.run(new String[] {c, "--help"}, Map.of(), new PrintStream(out, true, StandardCharsets.UTF_8),
-          new PrintStream(err, true, StandardCharsets.UTF_8), false);
-      assertEquals(0, code, c + ": " + err);
-      assertTrue(out.toString(StandardCharsets.UTF_8).contains("Usage: java -jar pullmesh-proxy.jar " + (c.equals("serve") ? "" : c)), c);
+      CliRun.Result help = CliRun.run(c, "--help");
+      assertEquals(0, help.exit(), c + ": " + help.err());
+      assertTrue(help.out().contains("Usage: java -jar pullmesh-proxy.jar " + (c.equals("serve") ? "" : c)), c);
     }
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = Main.run(new String[] {"ca", "print", "--ca-dri", "x"}, Map.of(), new PrintStream(new ByteArrayOutputStream(), true,
-        StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), false);
-    assertEquals(2, code);
-    assertEquals("pullmesh ca: unknown option --ca-dri; did you mean --ca-dir? (see ca --help)\n", err.toString(StandardCharsets.UTF_8));
+    CliRun.Result typo = CliRun.run("ca", "print", "--ca-dri", "x");
+    assertEquals(2, typo.exit());
+    assertEquals("pullmesh ca: unknown option --ca-dri; did you mean --ca-dir? (see ca --help)\n", typo.err());
   }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -137,11 +138,8 @@ class ProxyProcessIT {
     });
     client.setDaemon(true);
     client.start();
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (registry.stats().cdnBlobBytes(layer.digest()) - before < atBytes) {
-      assertTrue(System.nanoTime() < deadline, "the download should progress\n" + p.describe());
-      Thread.sleep(20);
-    }
+    Waits.awaitTrue(() -> registry.stats().cdnBlobBytes(layer.digest()) - before >= atBytes, Duration.ofSeconds(60),
+        () -> "the download progressed\n" + p.describe());
     p.process.destroyForcibly();
     p.process.waitFor();
     return registry.stats().cdnBlobBytes(layer.digest()) - before;
@@ -412,12 +410,8 @@ class ProxyProcessIT {
     try (OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(p.url(), model.reference(), dir.resolve(dest));
     }
-    long end = System.nanoTime() + START_DEADLINE.toNanos();
-    while (new io.vertx.core.json.JsonObject(RawHttp.get(p.url() + "/admin/v1/stats").bodyText()).getJsonObject("cache")
-        .getLong("blobs") < model.blobs().size()) {
-      assertTrue(System.nanoTime() < end, "blobs committed within " + START_DEADLINE + "\n" + p.describe());
-      Thread.sleep(20);
-    }
+    Waits.awaitTrue(() -> new io.vertx.core.json.JsonObject(RawHttp.get(p.url() + "/admin/v1/stats").bodyText()).getJsonObject("cache")
+        .getLong("blobs") >= model.blobs().size(), START_DEADLINE, () -> "every blob committed\n" + p.describe());
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeModel;
@@ -16,10 +17,6 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,33 +86,16 @@ class PullLogTest {
 
   @Test
   void realPullsThroughTheProxyLogOneLineEachColdFromUpstreamThenWarmFromTheCache() throws Exception {
-    List<String> lines = new CopyOnWriteArrayList<>();
-    Logger logger = Logger.getLogger("io.pullmesh.pulls");
-    Handler capture = new Handler() {
-      @Override
-      public void publish(LogRecord r) {
-        lines.add(r.getMessage());
-      }
-
-      @Override
-      public void flush() {}
-
-      @Override
-      public void close() {}
-    };
-    logger.addHandler(capture);
-    // other tests in this JVM may have configured logging quieter (LogSetup): this one needs the INFO lines
-    java.util.logging.Level before = logger.getLevel();
-    logger.setLevel(java.util.logging.Level.INFO);
     FakeModel model = ModelFixture.tiny().create(dir.resolve("model"));
-    try (Harness h = Harness.start(dir, model); OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
+    try (LogCapture pulls = LogCapture.of("io.pullmesh.pulls"); Harness h = Harness.start(dir, model);
+        OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(h.url(), "library/tiny:latest", dir.resolve("o1"));
-      Harness.awaitTrue(() -> lines.size() == 1, "the cold pull was logged: " + lines);
+      Waits.awaitTrue(() -> pulls.messages().size() == 1, () -> "the cold pull was logged: " + pulls.messages());
       h.awaitIdle();
       client.pull(h.url(), "library/tiny:latest", dir.resolve("o2"));
-      Harness.awaitTrue(() -> lines.size() == 2, "the warm pull was logged: " + lines);
-      String cold = lines.get(0);
-      String warm = lines.get(1);
+      Waits.awaitTrue(() -> pulls.messages().size() == 2, () -> "the warm pull was logged: " + pulls.messages());
+      String cold = pulls.messages().get(0);
+      String warm = pulls.messages().get(1);
       String n = Integer.toString(model.blobs().size());
       assertTrue(cold.startsWith("pull model=library/tiny:latest client=127.0.0.1 result=complete"), cold);
       assertTrue(cold.contains(" bytes=" + model.totalBytes() + " size=" + model.totalBytes() + " "), cold);
@@ -124,9 +104,6 @@ class PullLogTest {
       long wire = Long.parseLong(warm.replaceAll(".* wire=(\\d+) .*", "$1"));
       assertTrue(wire >= model.totalBytes(), warm);
       assertFalse(cold.contains("?") || cold.contains("Authorization"), "no URLs or headers in the line");
-    } finally {
-      logger.removeHandler(capture);
-      logger.setLevel(before);
     }
   }
 }

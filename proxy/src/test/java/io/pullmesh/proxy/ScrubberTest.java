@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pullmesh.core.Digest;
 import io.pullmesh.metrics.MeterNames;
 import io.pullmesh.store.SpaceManager;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -61,7 +62,7 @@ class ScrubberTest {
       assertTrue(Files.exists(h.cacheDir.resolve("quarantine").resolve("sha256-" + big.digest().hex())), "kept for inspection");
       assertEquals(1.0, h.proxy.meterRegistry().get(MeterNames.SCRUB_BLOBS).tag("result", "corrupt").counter().count());
 
-      Harness.awaitTrue(() -> h.proxy.store().lookup(big.digest()).isPresent(), "fetched again in the background");
+      Waits.awaitTrue(() -> h.proxy.store().lookup(big.digest()).isPresent(), "fetched again in the background");
       h.awaitIdle();
       assertTrue(h.upstream.stats().blobBytes() >= fetched + big.size(), "the good bytes came from upstream again");
       client.pull(h.url(), "library/rot:latest", dir.resolve("after"));
@@ -75,19 +76,20 @@ class ScrubberTest {
     FakeModel model = model();
     FakeBlob good = model.layers().stream().filter(l -> l.mediaType().equals(MediaTypes.TEMPLATE)).findFirst().orElseThrow();
     FakeBlob rotted = model.largestLayer();
+    Path rottedFile;
     try (Harness h = Harness.start(dir, model); OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
       client.pull(h.url(), "library/rot:latest", dir.resolve("o"));
       h.awaitIdle();
       // committed by this very process, its SHA-256 checked moments ago: served to peers without a second hash
       assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).join().isPresent());
+      rottedFile = h.proxy.store().blobPath(rotted.digest());
     }
     // the node restarts on its cache, where a blob rotted meanwhile
-    flipByte(dir.resolve("cache").resolve("blobs").resolve("sha256").resolve(rotted.digest().hex().substring(0, 2))
-        .resolve(rotted.digest().hex()), 7);
+    flipByte(rottedFile, 7);
     try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), FakeRegistry.start(model))) {
       assertEquals(h.proxy.store().blobPath(good.digest()), h.proxy.scrubber().verifiedForPeer(good.digest()).join().orElseThrow());
       assertTrue(h.proxy.scrubber().verifiedForPeer(rotted.digest()).join().isEmpty(), "a rotted blob is not served to a peer");
-      assertTrue(h.proxy.store().lookup(rotted.digest()).isEmpty() || !sameBytes(h, rotted), "it left the cache (quarantined)");
+      assertTrue(Files.exists(h.cacheDir.resolve("quarantine").resolve("sha256-" + rotted.digest().hex())), "it left the cache (quarantined)");
       assertTrue(h.proxy.scrubber().verifiedForPeer(Digest.parse("sha256:" + "0".repeat(64))).join().isEmpty(), "an unknown blob is not served");
     }
   }
@@ -107,9 +109,5 @@ class ScrubberTest {
       }
       assertEquals(java.util.List.of(big.digest()), h.proxy.scrubber().pass().corrupt(), "the next pass checks it");
     }
-  }
-
-  private static boolean sameBytes(Harness h, FakeBlob b) throws IOException {
-    return java.util.Arrays.equals(Files.readAllBytes(b.file()), Files.readAllBytes(h.proxy.store().blobPath(b.digest())));
   }
 }

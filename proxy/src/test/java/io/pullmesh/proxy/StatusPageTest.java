@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.fetch.BlobDownload;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.http.RawHttp;
@@ -110,7 +111,7 @@ class StatusPageTest {
           throw new RuntimeException(e);
         }
       });
-      Harness.awaitTrue(() -> h.proxy.downloads().downloads().stream().mapToLong(BlobDownload::bytesDone).sum() > 0, "the download started");
+      Waits.awaitTrue(() -> h.proxy.downloads().downloads().stream().mapToLong(BlobDownload::bytesDone).sum() > 0, "the download started");
       String dom = render(h.url() + "/status", "during-pull");
       Matcher row = Pattern.compile("data-digest=\"" + model.largestLayer().digest() + "\" data-progress=\"([0-9.]+)\"").matcher(dom);
       assertTrue(row.find(), "the download is listed with its progress: " + dom);

@@ -3,6 +3,7 @@ package io.pullmesh.proxy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.client.XTransferLikeClient;
@@ -44,7 +45,7 @@ class TieredMirrorTest {
       transfer.pull(office.url(), "library/tiered-tensors:latest", dir.resolve("o2"));
       MirrorPullTest.assertSameBlobs(tensors, dir.resolve("o2"));
       long total = gguf.totalBytes() + tensors.totalBytes();
-      Harness.awaitTrue(() -> regional.downloads().activeCount() == 0 && office.downloads().activeCount() == 0, "both tiers committed");
+      Waits.awaitTrue(() -> regional.downloads().activeCount() == 0 && office.downloads().activeCount() == 0, "both tiers committed");
       long atTop = top.stats().blobBytes();
       assertTrue(atTop >= total && atTop <= total + 4096, "the top registry sent " + atTop + " bytes for models of " + total + " (1.0x)");
       assertEquals(gguf.blobs().size() + tensors.blobs().size(), office.store().committedBlobs());

@@ -203,7 +203,7 @@ class UpstreamBehaviourTest {
       assertEquals("110 pullmesh \"stale: revalidating\"", stale.header("Warning").orElseThrow());
 
       // the revalidation that request started records the move; a later request gets the tag as upstream has it
-      Harness.awaitTrue(() -> java.util.Arrays.equals(v2.manifestBytes(), RawHttp.get(url).body()),
+      io.pullmesh.testkit.Waits.awaitTrue(() -> java.util.Arrays.equals(v2.manifestBytes(), RawHttp.get(url).body()),
           "the moved tag is served once the background revalidation recorded it");
       assertTrue(upstream.stats().requests(io.pullmesh.testkit.registry.RequestKind.MANIFEST) > asked);
 

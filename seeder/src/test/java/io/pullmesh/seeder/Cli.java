@@ -117,26 +117,20 @@ final class Cli {
    */
   static void writeManifests(Path dir, FakeModel... models) throws IOException {
     for (FakeModel m : models) {
-      Path p = dir.resolve("manifests").resolve("registry.ollama.ai").resolve(m.repository()).resolve(m.tag());
-      Files.createDirectories(p.getParent());
-      Files.write(p, m.manifestBytes());
+      writeManifest(dir, "registry.ollama.ai/" + m.repository() + "/" + m.tag(), m);
     }
+  }
+
+  /** Writes {@code m}'s manifest at {@code dir/manifests/<path>}, where path is {@code <host>/<ns>/<model>/<tag>}. */
+  static void writeManifest(Path dir, String path, FakeModel m) throws IOException {
+    Path p = dir.resolve("manifests").resolve(path);
+    Files.createDirectories(p.getParent());
+    Files.write(p, m.manifestBytes());
   }
 
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       return s.getLocalPort();
-    }
-  }
-
-  /** Polls every 20 ms for up to 30 s. */
-  static void awaitTrue(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not true after 30 s: " + what);
-      }
-      Thread.sleep(20);
     }
   }
 }

@@ -166,9 +166,7 @@ class ImportTest {
   void manifestsOfAnotherRegistryHostAreImportedOnlyWhenAskedFor() throws Exception {
     Path ollama = dir.resolve("ollama");
     FakeModel m = small(ollama, "library/lan", "latest", 31);
-    Path p = ollama.resolve("manifests/mirror.lan:9200/library/lan/latest");
-    Files.createDirectories(p.getParent());
-    Files.write(p, m.manifestBytes());
+    Cli.writeManifest(ollama, "mirror.lan:9200/library/lan/latest", m);
     Path cache = dir.resolve("cache");
 
     Cli.Result r = Cli.run("import", ollama.toString(), "--cache-dir", cache.toString());
@@ -186,9 +184,7 @@ class ImportTest {
   void aHuggingFaceModelIsImportedUnderItsHostQualifiedNameWithItsCapitalsAndExportedBackThere() throws Exception {
     Path ollama = dir.resolve("ollama");
     FakeModel m = small(ollama, "bartowski/tiny-gguf", "Q4_K_M", 41);
-    Path p = ollama.resolve("manifests/hf.co/bartowski/Tiny-GGUF/Q4_K_M");
-    Files.createDirectories(p.getParent());
-    Files.write(p, m.manifestBytes());
+    Cli.writeManifest(ollama, "hf.co/bartowski/Tiny-GGUF/Q4_K_M", m);
     Path cache = dir.resolve("cache");
 
     Cli.Result r = Cli.run("import", ollama.toString(), "--cache-dir", cache.toString());

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.proxy.PullmeshProxy;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.ModelFixture;
@@ -100,7 +101,7 @@ class PrefetchTest {
         Cli.Daemon d = new Cli.Daemon("prefetch", "tiny", "--every", "24h", "--listen", "127.0.0.1:0", "--intercept-hosts", "none",
             "--upstream", upstream.registryUrl(), "--cache-dir", cache.toString())) {
       PullmeshProxy node = d.node();
-      Cli.awaitTrue(() -> d.out().contains("next warm-up of tiny at"), "the first warm-up finished:\n" + d.out() + d.err());
+      Waits.awaitTrue(() -> d.out().contains("next warm-up of tiny at"), "the first warm-up finished:\n" + d.out() + d.err());
       assertTrue(d.out().contains("warming tiny now, then every 24h"), d.out());
       assertTrue(d.out().contains("pullmesh-seeder: tiny: 1 of 1 model(s) in the cache (3.0 MiB)"), d.out());
       for (FakeBlob b : tiny.blobs()) {

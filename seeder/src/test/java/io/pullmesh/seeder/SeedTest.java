@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.pullmesh.mesh.Mesh;
 import io.pullmesh.proxy.ProxyConfig;
 import io.pullmesh.proxy.PullmeshProxy;
+import io.pullmesh.testkit.Waits;
 import io.pullmesh.testkit.client.ClientOptions;
 import io.pullmesh.testkit.client.OllamaLikeClient;
 import io.pullmesh.testkit.model.FakeBlob;
@@ -17,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,13 +78,12 @@ class SeedTest {
           dir.resolve("other-cache").toString(), "--upstream", "http://127.0.0.1:1", "--intercept-hosts", "none", "--mesh-port",
           Integer.toString(otherMeshPort)}, mesh), Map.of())).config();
       try (PullmeshProxy other = PullmeshProxy.start(otherConfig)) {
-        Cli.awaitTrue(() -> seed.mesh().members().size() == 2 && other.mesh().members().size() == 2, "both nodes in the mesh");
+        Waits.awaitTrue(() -> seed.mesh().members().size() == 2 && other.mesh().members().size() == 2, "both nodes in the mesh");
         Mesh.Peer expected = new Mesh.Peer(seed.mesh().node(), "http://127.0.0.1:" + seedPort);
         for (FakeBlob b : tiny.blobs()) {
-          Cli.awaitTrue(() -> {
+          Waits.awaitTrue(() -> {
             try {
-              return other.mesh().holders(b.digest()).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS)
-                  .equals(List.of(expected));
+              return Waits.await(other.mesh().holders(b.digest())).equals(List.of(expected));
             } catch (Exception e) {
               return false;
             }
@@ -133,11 +132,11 @@ class SeedTest {
           Integer.toString(otherMeshPort)}, mesh), Map.of())).config();
       try (PullmeshProxy other = PullmeshProxy.start(otherConfig);
           OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build())) {
-        Cli.awaitTrue(() -> seed.mesh().members().size() == 2 && other.mesh().members().size() == 2, "both nodes in the mesh");
+        Waits.awaitTrue(() -> seed.mesh().members().size() == 2 && other.mesh().members().size() == 2, "both nodes in the mesh");
         for (FakeBlob b : model.blobs()) {
-          Cli.awaitTrue(() -> {
+          Waits.awaitTrue(() -> {
             try {
-              return !other.mesh().holders(b.digest()).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).isEmpty();
+              return !Waits.await(other.mesh().holders(b.digest())).isEmpty();
             } catch (Exception e) {
               return false;
             }
@@ -147,7 +146,7 @@ class SeedTest {
         for (FakeBlob b : model.blobs()) {
           byte[] original = Files.readAllBytes(b.file());
           assertArrayEquals(original, Files.readAllBytes(dir.resolve("client/blobs/sha256-" + b.digest().hex())), "client copy of " + b.digest());
-          Cli.awaitTrue(() -> other.store().lookup(b.digest()).isPresent(), "the other node committed " + b.digest());
+          Waits.awaitTrue(() -> other.store().lookup(b.digest()).isPresent(), "the other node committed " + b.digest());
           assertArrayEquals(original, Files.readAllBytes(other.store().blobPath(b.digest())), "other node's copy of " + b.digest());
         }
         assertEquals(0, upstream.stats().blobBytes(), "no blob byte came from upstream");

@@ -302,10 +302,7 @@ class BlobDownloadTest {
     });
     BlobDownload d = download(mesh, store);
     d.start(null);
-    for (int i = 0; i < 500 && opening.size() < config.connections(); i++) {
-      Thread.sleep(5);
-    }
-    assertEquals(config.connections(), opening.size(), "every lane goes to p");
+    io.pullmesh.testkit.Waits.awaitTrue(() -> opening.size() == config.connections(), "every lane goes to p");
     assertEquals(config.connections(), d.connectionsTo("p"));
     d.fail(new RegistryException(ErrorCode.UPSTREAM_ERROR, "failed by the test"));
     List<InMemoryBody> bodies = new ArrayList<>();

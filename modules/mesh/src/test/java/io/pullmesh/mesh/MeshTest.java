@@ -1,17 +1,17 @@
 package io.pullmesh.mesh;
 
+import static io.pullmesh.testkit.Waits.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pullmesh.core.Digest;
+import io.pullmesh.testkit.Waits;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -45,20 +45,6 @@ class MeshTest {
     return m;
   }
 
-  private static <T> T await(io.vertx.core.Future<T> f) throws Exception {
-    return f.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
-  private static void eventually(BooleanSupplier c, String what) throws InterruptedException {
-    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (!c.getAsBoolean()) {
-      if (System.nanoTime() > end) {
-        throw new AssertionError("not true after 30 s: " + what);
-      }
-      Thread.sleep(50);
-    }
-  }
-
   @Test
   void nodesShareTheIndexAndForgetANodeThatLeaves() throws Exception {
     int p1 = freePort();
@@ -68,7 +54,7 @@ class MeshTest {
     Mesh a = join(SECRET, p1, members, "http://127.0.0.1:1001");
     Mesh b = join(SECRET, p2, members, "http://127.0.0.1:1002");
     Mesh c = join(SECRET, p3, members, "http://127.0.0.1:1003");
-    eventually(() -> a.members().size() == 3 && c.members().size() == 3, "three members");
+    Waits.awaitTrue(() -> a.members().size() == 3 && c.members().size() == 3, "three members");
 
     assertTrue(await(b.holders(X)).isEmpty());
     await(a.announce(X, 1));
@@ -84,8 +70,8 @@ class MeshTest {
     // a leaves: the others stop naming it
     nodes.remove(a);
     a.close();
-    eventually(() -> b.members().size() == 2, "a is gone");
-    eventually(() -> {
+    Waits.awaitTrue(() -> b.members().size() == 2, "a is gone");
+    Waits.awaitTrue(() -> {
       try {
         return await(b.holders(X)).isEmpty();
       } catch (Exception e) {

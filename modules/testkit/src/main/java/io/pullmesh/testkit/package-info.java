@@ -12,6 +12,8 @@
  *       downloader, so mirror bugs surface exactly as they would for real Ollama.
  *   <li>{@link io.pullmesh.testkit.http}: a raw HTTP/1.1 client for asserting exact wire formats.
  *   <li>{@link io.pullmesh.testkit.tools}: finding and running curl, aria2c, nginx and skopeo as subprocesses.
+ *   <li>{@link io.pullmesh.testkit.Waits}: waiting with a deadline (polling until a condition holds, a Vert.x future's
+ *       result); {@link io.pullmesh.testkit.ManualClock}: a clock that moves only when a test moves it.
  * </ul>
  *
  * <p>Everything binds to loopback addresses and ephemeral ports only.

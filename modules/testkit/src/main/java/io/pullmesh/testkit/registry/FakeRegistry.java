@@ -82,7 +82,7 @@ public final class FakeRegistry implements AutoCloseable {
   private final FaultPlan hubFaults = new FaultPlan();
   private final HubSigner hubSigner;
   private final TokenWall tokenWall;
-  private final VersionGate versionGate = new VersionGate();
+  private final VersionGate versionGate;
   private final ConnectionThrottle hubThrottle;
   private final ConnectionThrottle cdnThrottle;
   private final ConnectionThrottle registryThrottle;
@@ -106,6 +106,7 @@ public final class FakeRegistry implements AutoCloseable {
     this.hubPort = b.hubPort;
     this.flavour = b.flavour;
     this.catalog = new ModelCatalog(b.caseSensitiveNames, b.flavour == RegistryFlavour.HUGGING_FACE);
+    this.versionGate = new VersionGate(catalog::key);
     this.clock = b.clock;
     this.hubSigner = new HubSigner(b.clock, b.signValidity);
     this.tokenWall = new TokenWall(b.requiredToken);
@@ -632,19 +633,13 @@ public final class FakeRegistry implements AutoCloseable {
 
     /** See {@link FakeRegistry#gate}. */
     public Builder gate(String repository, String tag, String minimumOllamaVersion) {
-      if (!VersionGate.isVersion(minimumOllamaVersion)) {
-        throw new IllegalArgumentException("not a version: " + minimumOllamaVersion);
-      }
-      gates.add(new VersionGate.Gate(repository, tag, minimumOllamaVersion));
+      gates.add(new VersionGate.Gate(repository, tag, VersionGate.requireVersion(minimumOllamaVersion)));
       return this;
     }
 
     /** See {@link FakeRegistry#setLatestOllamaRelease}; default none. */
     public Builder latestOllamaRelease(String version) {
-      if (version != null && !VersionGate.isVersion(version)) {
-        throw new IllegalArgumentException("not a version: " + version);
-      }
-      this.latestOllamaRelease = version;
+      this.latestOllamaRelease = version == null ? null : VersionGate.requireVersion(version);
       return this;
     }
 

@@ -2,7 +2,7 @@ package io.pullmesh.testkit.registry;
 
 /**
  * Which real registry a {@link FakeRegistry} stands for. All three speak the same {@code /v2} API to Ollama; they
- * differ in where a blob GET is redirected (shared/docs/ollama-pull-protocol.md, "Other registries").
+ * differ in where a blob GET is redirected (docs/protocol.md, "Hugging Face" and "ModelScope").
  */
 public enum RegistryFlavour {
   /** registry.ollama.ai: blob GET 307 to a presigned Cloudflare R2 URL on the CDN. */

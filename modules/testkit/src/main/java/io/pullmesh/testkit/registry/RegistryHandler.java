@@ -148,10 +148,7 @@ final class RegistryHandler implements Handler<HttpServerRequest> {
    */
   private String requiredVersion(RepositoryName name, FakeModel served) {
     String required = null;
-    for (VersionGate.Gate g : registry.versionGate().gates()) {
-      if (!catalog.key(g.repository()).equals(catalog.key(name))) {
-        continue;
-      }
+    for (VersionGate.Gate g : registry.versionGate().gatesOf(name)) {
       Optional<FakeModel> gated = catalog.model(RepositoryName.parse(g.repository()), Reference.parse(g.tag()));
       if (gated.isPresent() && gated.get() == served
           && (required == null || VersionGate.compare(g.minimum(), required) > 0)) {

@@ -1,9 +1,11 @@
 package io.pullmesh.testkit.registry;
 
+import io.pullmesh.core.RepositoryName;
 import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -29,8 +31,14 @@ import java.util.regex.Pattern;
  * version does not parse, counts as {@code 0.0.0}.
  *
  * <p>A gate names a repository and a tag; it refuses the manifest that tag points at when the request is made,
- * whether asked for by that tag or by digest (the requirement lives in the manifest's config, not in the tag).
- * Thread-safe.
+ * whether asked for by that tag or by digest (the requirement lives in the manifest's config, not in the tag). Gates
+ * are kept under the catalog's key of their repository ({@link ModelCatalog#key(String)}), so adding, replacing,
+ * removing and looking up a gate all match names by the same rule as the catalog serves them (case-insensitively on
+ * registry.ollama.ai: a gate on {@code Library/Qwen3} gates a pull of {@code library/qwen3}). Thread-safe.
+ *
+ * <p>The version arithmetic here is written apart from {@code io.pullmesh.core.OllamaVersion} on purpose, and must not
+ * call it: the fake registry is the oracle that the proxy's own reading of versions is tested against, and an oracle
+ * sharing the code under test would agree with its bugs.
  */
 final class VersionGate {
   /** The 412 body for a model that needs a released version newer than the client's. */
@@ -46,22 +54,39 @@ final class VersionGate {
   private static final Pattern VERSION = Pattern.compile(
       "^v?(\\d+)(?:\\.(\\d+))?(?:\\.(\\d+))?(?:-([0-9A-Za-z.-]+))?(?:\\+[0-9A-Za-z.-]+)?$");
 
-  /** One gate: the manifest {@code repository:tag} points at needs at least {@code minimum}. */
+  /**
+   * One gate: the manifest {@code repository:tag} points at needs at least {@code minimum}.
+   *
+   * @param repository as added to a {@link FakeRegistry.Builder}; in a {@link VersionGate}, the catalog's key of it
+   */
   record Gate(String repository, String tag, String minimum) {}
 
+  private final Function<String, String> repositoryKey;
   private final List<Gate> gates = new CopyOnWriteArrayList<>();
   private volatile String latestRelease;
 
+  /** @param repositoryKey the key the catalog stores a repository under ({@link ModelCatalog#key(String)}) */
+  VersionGate(Function<String, String> repositoryKey) {
+    this.repositoryKey = repositoryKey;
+  }
+
   /** Adds or replaces the gate of {@code repository:tag}. */
-  void add(String repository, String tag, String minimum) {
+  synchronized void add(String repository, String tag, String minimum) {
     requireVersion(minimum);
     remove(repository, tag);
-    gates.add(new Gate(repository, tag, minimum));
+    gates.add(new Gate(repositoryKey.apply(repository), tag, minimum));
   }
 
   /** Removes the gate of {@code repository:tag}; false when there was none. */
-  boolean remove(String repository, String tag) {
-    return gates.removeIf(g -> g.repository().equals(repository) && g.tag().equals(tag));
+  synchronized boolean remove(String repository, String tag) {
+    String key = repositoryKey.apply(repository);
+    return gates.removeIf(g -> g.repository().equals(key) && g.tag().equals(tag));
+  }
+
+  /** The gates of {@code repository}, which is matched by the catalog's key. */
+  List<Gate> gatesOf(RepositoryName repository) {
+    String key = repositoryKey.apply(repository.spelled());
+    return gates.stream().filter(g -> g.repository().equals(key)).toList();
   }
 
   List<Gate> gates() {
@@ -94,10 +119,6 @@ final class VersionGate {
     }
     Matcher m = USER_AGENT.matcher(userAgent);
     return m.find() && VERSION.matcher(m.group(1)).matches() ? m.group(1) : NO_VERSION;
-  }
-
-  static boolean isVersion(String text) {
-    return text != null && VERSION.matcher(text).matches();
   }
 
   /**
@@ -151,8 +172,14 @@ final class VersionGate {
     return m;
   }
 
-  private static void requireVersion(String version) {
+  /**
+   * {@code version}, when it is one.
+   *
+   * @throws IllegalArgumentException when it is not (e.g. {@code 0.13.5}, {@code 0.12.0-rc1})
+   */
+  static String requireVersion(String version) {
     parse(version);
+    return version;
   }
 
   private static BigInteger number(String digits) {

@@ -118,6 +118,21 @@ class VersionGateHttpTest {
     assertEquals(200, get(registry.manifestUrl("library/qwen3", "latest"), OLD).status());
   }
 
+  /**
+   * Regression: gates were added and removed by the repository as spelled while pulls matched them by the catalog's
+   * case-insensitive key, so a second spelling added a second gate (the stricter one won) and ungate missed it.
+   */
+  @Test
+  void regressionAGateIsReplacedAndRemovedUnderAnotherSpellingOfItsRepository() {
+    String manifest = registry.manifestUrl("library/qwen3", "latest");
+    registry.gate("Library/Qwen3", "latest", "0.9.0");
+    assertEquals(200, get(manifest, OLD).status(), "the gate of library/qwen3 was replaced, not joined by a second");
+    assertTrue(registry.ungate("LIBRARY/qwen3", "latest"));
+    assertEquals(200, get(manifest, SOURCE_BUILD).status(), "no gate is left");
+    registry.gate("Library/Qwen3", "latest", "0.13.0");
+    assertEquals(412, get(manifest, OLD).status(), "a gate added as Library/Qwen3 gates a pull of library/qwen3");
+  }
+
   @Test
   void aMinimumNewerThanTheLatestReleaseGetsThePreReleaseWords() {
     registry.setLatestOllamaRelease("0.12.9");

@@ -62,7 +62,7 @@ class VersionGateTest {
 
   @Test
   void theRefusalSaysPreReleaseOnlyWhenTheMinimumIsNewerThanTheLatestRelease() {
-    VersionGate gate = new VersionGate();
+    VersionGate gate = new VersionGate(new ModelCatalog(false, false)::key);
     assertEquals(VersionGate.NEWER_VERSION, gate.refusalBody("0.99.0"));
     gate.setLatestRelease("0.17.0");
     assertEquals(VersionGate.PRE_RELEASE, gate.refusalBody("0.17.1"));
@@ -72,7 +72,7 @@ class VersionGateTest {
 
   @Test
   void gatesAreReplacedAndRemovedByRepositoryAndTag() {
-    VersionGate gate = new VersionGate();
+    VersionGate gate = new VersionGate(new ModelCatalog(false, false)::key);
     gate.add("library/qwen3", "latest", "0.6.6");
     gate.add("library/qwen3", "latest", "0.7.0");
     assertEquals(1, gate.gates().size());
@@ -84,8 +84,10 @@ class VersionGateTest {
 
   @Test
   void aMalformedMinimumIsRefused() {
-    VersionGate gate = new VersionGate();
+    VersionGate gate = new VersionGate(new ModelCatalog(false, false)::key);
     assertThrows(IllegalArgumentException.class, () -> gate.add("library/x", "latest", "latest"));
     assertThrows(IllegalArgumentException.class, () -> VersionGate.compare("0.1.0", "one"));
+    assertThrows(IllegalArgumentException.class, () -> FakeRegistry.builder().gate("library/x", "latest", "latest"));
+    assertThrows(IllegalArgumentException.class, () -> FakeRegistry.builder().latestOllamaRelease("one"));
   }
 }

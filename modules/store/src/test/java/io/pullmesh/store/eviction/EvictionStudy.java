@@ -11,23 +11,24 @@ import java.util.Map;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
- * The measurements behind the choice of policy (docs/eviction.md): every variant tried, on the committed
- * traces, and the pullmesh policy against LRU on eight more draws of each trace family. Slow (tens of
- * seconds), so it runs only when asked:
+ * The measurements behind the choice of policy (docs/eviction.md): every variant tried, on the committed traces, and
+ * the pullmesh policy against LRU on eight more draws of each trace family. A report for a person to read, not a
+ * test: it asserts nothing, so it is not named {@code *Test} and {@code mvn test} does not run it (the claims the
+ * choice rests on are asserted by {@link EvictionTraceTest}). Slow (tens of seconds). From the repository's root:
  *
  * <pre>
- *   mvn -B -o -pl modules/store -am test -Dtest=EvictionStudyTest -Dsurefire.failIfNoSpecifiedTests=false \
- *       -Dpullmesh.evictionStudy=true
+ *   mvn -B -o -q -pl modules/store -am test-compile
+ *   java -cp modules/store/target/test-classes:modules/store/target/classes:modules/core/target/classes \
+ *       io.pullmesh.store.eviction.EvictionStudy [modules/store/target/eviction-study.md]
  * </pre>
  *
- * and writes {@code modules/store/target/eviction-study.md}.
+ * It prints the tables and writes them to the file given (by default the one above).
  */
-@EnabledIfSystemProperty(named = "pullmesh.evictionStudy", matches = "true")
-class EvictionStudyTest {
+final class EvictionStudy {
+  private EvictionStudy() {}
+
   static final long DAY = Duration.ofDays(1).toMillis();
   static final long OVERHEAD = DecayedFrequencyPolicy.DEFAULT_FETCH_OVERHEAD_BYTES;
   static final int SEEDS = 8;
@@ -71,8 +72,19 @@ class EvictionStudyTest {
         v.hitsPerRequest() ? CacheSimulator::ollamaRequestsPerPull : size -> 1).byteHitRatio();
   }
 
-  @Test
-  void study() throws IOException {
+  public static void main(String[] args) throws IOException {
+    String out = report();
+    Path file = Path.of(args.length > 0 ? args[0] : "modules/store/target/eviction-study.md");
+    if (file.getParent() != null) {
+      Files.createDirectories(file.getParent());
+    }
+    Files.writeString(file, out);
+    System.out.print(out);
+    System.out.println("wrote " + file);
+  }
+
+  /** The two tables, in Markdown. */
+  static String report() {
     StringBuilder out = new StringBuilder();
     out.append("### Byte hit ratio of every variant on the committed traces\n\n");
     out.append("| policy |");
@@ -148,9 +160,6 @@ class EvictionStudyTest {
     for (String policy : robust.keySet()) {
       out.append("| ").append(policy).append(" | ").append(String.join(" | ", cells[v++])).append(" |\n");
     }
-    Path report = Path.of("target", "eviction-study.md");
-    Files.createDirectories(report.getParent());
-    Files.writeString(report, out);
-    System.out.print(out);
+    return out.toString();
   }
 }
