@@ -19,6 +19,7 @@ import io.pullmesh.store.PartialRecord;
 import io.pullmesh.store.SpaceManager;
 import io.pullmesh.store.eviction.LruPolicy;
 import io.pullmesh.testkit.ManualClock;
+import io.pullmesh.testkit.Waits;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -302,7 +303,7 @@ class BlobDownloadTest {
     });
     BlobDownload d = download(mesh, store);
     d.start(null);
-    io.pullmesh.testkit.Waits.awaitTrue(() -> opening.size() == config.connections(), "every lane goes to p");
+    Waits.awaitTrue(() -> opening.size() == config.connections(), "every lane goes to p");
     assertEquals(config.connections(), d.connectionsTo("p"));
     d.fail(new RegistryException(ErrorCode.UPSTREAM_ERROR, "failed by the test"));
     List<InMemoryBody> bodies = new ArrayList<>();
