@@ -12,8 +12,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * WAN link gives one client connection; requests kept alive on one connection share its bucket.
  *
  * <p>Slow edges: with {@link #setSlowEdges}, every {@code every}-th connection accepted gets the rate divided by
- * {@code factor}, for its whole life, like a client whose connections land on edges of uneven load (the tail that
- * makes pulls crawl at 99%, ollama #1736, #8971). Connections are counted in the order they first send a body.
+ * {@code factor} (an unlimited rate stays unlimited), like a client whose connections land on edges of uneven load (the
+ * tail that makes pulls crawl at 99%, ollama #1736, #8971). Connections are counted in the order they next send a body
+ * after the setting, kept-alive ones included, and keep their lot until the next setting.
  */
 final class ConnectionThrottle {
   private final Ticker ticker;
@@ -48,13 +49,14 @@ final class ConnectionThrottle {
     slowFactor = factor;
     slowEvery = every;
     counted.set(0);
+    slow.clear();
   }
 
   /** The bucket of a connection, reconfigured to the current rate; call from the connection's event loop. */
   TokenBucket bucketFor(HttpConnection connection) {
     int every = slowEvery;
     boolean isSlow = slow.computeIfAbsent(connection, c -> every > 0 && counted.incrementAndGet() % every == 0);
-    long r = isSlow ? Math.max(1, rate / slowFactor) : rate;
+    long r = isSlow && rate > 0 ? Math.max(1, rate / slowFactor) : rate;
     TokenBucket b = buckets.computeIfAbsent(connection, c -> new TokenBucket(r, TokenBucket.defaultCapacity(r), ticker));
     if (b.rate() != r) {
       b.reconfigure(r, TokenBucket.defaultCapacity(r));

@@ -382,8 +382,9 @@ public final class FakeRegistry implements AutoCloseable {
   }
 
   /**
-   * From now on, every {@code every}-th TCP connection to the CDN gets 1/{@code factor} of the per-connection rate for
-   * its whole life (a CDN whose edges are unevenly loaded); {@code every} 0 makes every connection equal again.
+   * From now on, every {@code every}-th TCP connection to the CDN (counted as each next sends a body, kept-alive ones
+   * included) gets 1/{@code factor} of the per-connection rate (a CDN whose edges are unevenly loaded); {@code every} 0
+   * makes every connection equal again.
    */
   public void setCdnSlowEdges(int every, int factor) {
     cdnThrottle.setSlowEdges(every, factor);
