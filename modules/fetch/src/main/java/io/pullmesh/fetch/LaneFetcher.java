@@ -160,10 +160,12 @@ final class LaneFetcher implements LaneWriter.Target {
       List<TailRace.Lane> views = new ArrayList<>();
       for (LaneWriter w : inflight.keySet()) {
         if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
-          views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece)));
+          views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece),
+              now - w.lastData()));
         }
       }
-      piece = race.pick(views, now, racing);
+      // a lane quiet for a quarter of the stall timeout (or 250 ms) stalled: the stall watch cuts and retries it
+      piece = race.pick(views, now, racing, Math.min(250_000_000L, kit.config().stallTimeout().toNanos() / 4));
       if (piece < 0) {
         return;
       }

@@ -21,8 +21,8 @@ final class TailRace {
   static final long MIN_REMAINING = 64 << 10;
   private static final int WINDOW = 32;
 
-  /** A lane in flight as the race sees it. */
-  record Lane(int piece, long startedNanos, long received, long remaining) {}
+  /** A lane in flight as the race sees it: when it started, what it received, what is left, how long since data came. */
+  record Lane(int piece, long startedNanos, long received, long remaining, long quietNanos) {}
 
   private final List<Long> finishedRates = new ArrayList<>();
 
@@ -48,12 +48,13 @@ final class TailRace {
   }
 
   /**
-   * The piece to race now, or -1.
+   * The piece to race now, or -1. A lane that went quiet (nothing for longer than {@code maxQuietNanos}) is not raced:
+   * it stalled, and the stall watch cuts and retries it; a race is for a lane that still flows, slowly.
    *
    * @param inflight the upstream lanes fetching pieces now
    * @param racing pieces that have a second lane already
    */
-  int pick(List<Lane> inflight, long now, Set<Integer> racing) {
+  int pick(List<Lane> inflight, long now, Set<Integer> racing, long maxQuietNanos) {
     long typical = typicalRate();
     if (typical <= 0) {
       return -1;
@@ -62,7 +63,7 @@ final class TailRace {
     double latest = 0;
     for (Lane l : inflight) {
       long age = now - l.startedNanos();
-      if (racing.contains(l.piece()) || age < MIN_AGE_NANOS || l.remaining() < MIN_REMAINING) {
+      if (racing.contains(l.piece()) || age < MIN_AGE_NANOS || l.remaining() < MIN_REMAINING || l.quietNanos() > maxQuietNanos) {
         continue;
       }
       double rate = l.received() * 1e9 / age;

@@ -7,12 +7,12 @@ import java.util.function.BooleanSupplier;
 /**
  * Stands for the body of an HTTP response in a download's unit tests: sends {@code bytes} in chunks when resumed,
  * honouring pause, then ends; or stops after {@code stopAfter} bytes and sends nothing more, like a stalled CDN
- * connection, until cut. {@link #cancel} fails it as a reset request does (Vert.x calls the exception handler).
+ * connection, until cut or let {@linkplain #drip trickle} on. {@link #cancel} fails it as a reset request does (Vert.x calls the exception handler).
  */
 final class InMemoryBody implements Body {
   private static final int CHUNK = 16 << 10;
   private final byte[] bytes;
-  private final int stopAfter;
+  private int stopAfter;
   private Handler<Buffer> data = b -> {};
   private Handler<Throwable> error = t -> {};
   private Handler<Void> end = v -> {};
@@ -92,6 +92,14 @@ final class InMemoryBody implements Body {
         sending = false;
       }
     }
+  }
+
+  /** Lets {@code n} more bytes through, like a connection that trickles; on the caller's thread. */
+  void drip(int n) {
+    synchronized (this) {
+      stopAfter = (int) Math.min(bytes.length, (long) stopAfter + n);
+    }
+    resume();
   }
 
   @Override

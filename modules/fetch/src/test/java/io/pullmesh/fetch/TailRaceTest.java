@@ -20,7 +20,7 @@ class TailRaceTest {
 
   @Test
   void nothingIsRacedBeforeAnyLaneEndedWell() {
-    assertEquals(-1, race.pick(List.of(new TailRace.Lane(3, 0, 1000, 1 << 20)), 10 * SECOND, Set.of()));
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(3, 0, 1000, 1 << 20, 0)), 10 * SECOND, Set.of(), SECOND));
   }
 
   @Test
@@ -28,29 +28,36 @@ class TailRaceTest {
     typical16MBs();
     assertEquals(16_000_000, race.typicalRate());
     // 1 MB/s after 2 s: 16x slower, 4 MiB to go
-    assertEquals(7, race.pick(List.of(new TailRace.Lane(7, 0, 2_000_000, 4 << 20)), 2 * SECOND, Set.of()));
+    assertEquals(7, race.pick(List.of(new TailRace.Lane(7, 0, 2_000_000, 4 << 20, 0)), 2 * SECOND, Set.of(), SECOND));
   }
 
   @Test
   void aLaneNotFarBelowTheTypicalRateIsLeftAlone() {
     typical16MBs();
     // 8 MB/s: half the typical rate, not a quarter
-    assertEquals(-1, race.pick(List.of(new TailRace.Lane(7, 0, 16_000_000, 4 << 20)), 2 * SECOND, Set.of()));
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(7, 0, 16_000_000, 4 << 20, 0)), 2 * SECOND, Set.of(), SECOND));
   }
 
   @Test
   void aYoungLaneAShortTailOrAPieceRacedAlreadyIsLeftAlone() {
     typical16MBs();
-    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 0, 4 << 20)), SECOND / 10, Set.of()), "too young to judge");
-    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 1000)), 2 * SECOND, Set.of()), "too little left");
-    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 4 << 20)), 2 * SECOND, Set.of(1)), "raced already");
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 0, 4 << 20, 0)), SECOND / 10, Set.of(), SECOND), "too young to judge");
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 1000, 0)), 2 * SECOND, Set.of(), SECOND), "too little left");
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(1, 0, 1000, 4 << 20, 0)), 2 * SECOND, Set.of(1), SECOND), "raced already");
+  }
+
+  @Test
+  void aLaneThatWentQuietIsLeftToTheStallWatch() {
+    typical16MBs();
+    assertEquals(-1, race.pick(List.of(new TailRace.Lane(7, 0, 2_000_000, 4 << 20, SECOND / 2)), 2 * SECOND, Set.of(), SECOND / 4));
+    assertEquals(7, race.pick(List.of(new TailRace.Lane(7, 0, 2_000_000, 4 << 20, SECOND / 10)), 2 * SECOND, Set.of(), SECOND / 4));
   }
 
   @Test
   void ofTwoSlowLanesTheOneThatWouldFinishLastIsRacedFirst() {
     typical16MBs();
-    List<TailRace.Lane> lanes = List.of(new TailRace.Lane(1, 0, 1_000_000, 1 << 20), new TailRace.Lane(2, 0, 1_000_000, 8 << 20));
-    assertEquals(2, race.pick(lanes, 2 * SECOND, Set.of()));
+    List<TailRace.Lane> lanes = List.of(new TailRace.Lane(1, 0, 1_000_000, 1 << 20, 0), new TailRace.Lane(2, 0, 1_000_000, 8 << 20, 0));
+    assertEquals(2, race.pick(lanes, 2 * SECOND, Set.of(), SECOND));
   }
 
   @Test
