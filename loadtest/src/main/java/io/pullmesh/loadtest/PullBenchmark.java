@@ -280,7 +280,7 @@ public final class PullBenchmark {
         registry.setCdnSlowEdges(o.slowEvery(), o.slowFactor());
         attempt(r, Scenario.ARIA2C_SLOW, () -> aria2c(run.resolve("aria2c-slow")));
         registry.setCdnSlowEdges(0, 1);
-        proxy = startProxy(run.resolve("cache-slow"), "proxy-" + rep + "-slow");
+        proxy = startProxy(run.resolve("cache-slow"), "proxy-" + rep + "-slow", List.of("--tail-race", "1%"));
         ProxyProcess p = proxy;
         registry.setCdnSlowEdges(o.slowEvery(), o.slowFactor());
         attempt(r, Scenario.COLD_SLOW, () -> pullOnce(p.baseUrl(), run.resolve("cold-slow"), p));
@@ -606,10 +606,14 @@ public final class PullBenchmark {
   // ---- proxy ----
 
   private ProxyProcess startProxy(Path cacheDir, String label) throws IOException {
+    return startProxy(cacheDir, label, List.of());
+  }
+
+  private ProxyProcess startProxy(Path cacheDir, String label, List<String> proxyArgs) throws IOException {
     Files.createDirectories(cacheDir);
     proxyCounter.incrementAndGet();
     ProxyProcess p = ProxyProcess.start(java, o.proxyJar(), o.proxyXmx(), o.proxyJvmArgs(), registry.registryUrl(),
-        cacheDir, o.proxyConnections(), logDir, label);
+        cacheDir, o.proxyConnections(), logDir, label, proxyArgs);
     log("proxy " + label + " (pid " + p.pid() + ") on " + p.baseUrl());
     if (!warmups.isEmpty()) {
       warmUp(p, cacheDir.getParent().resolve(label + "-warmup"));

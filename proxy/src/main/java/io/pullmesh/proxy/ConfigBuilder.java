@@ -77,6 +77,7 @@ final class ConfigBuilder {
 
     Duration ttl = duration(Option.MANIFEST_TTL);
     Duration maxStale = duration(Option.MANIFEST_MAX_STALE);
+    double tailRace = percent(Option.TAIL_RACE, 10);
     Duration stall = duration(Option.STALL_TIMEOUT);
     Duration connect = duration(Option.CONNECT_TIMEOUT);
     if (stall.isZero() || connect.isZero()) {
@@ -180,7 +181,7 @@ final class ConfigBuilder {
     }
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, maxStale, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
-        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat);
+        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace);
   }
 
   private int transferPort(int listenPort) {
@@ -345,6 +346,20 @@ final class ConfigBuilder {
       return u;
     } catch (java.net.URISyntaxException | IllegalArgumentException e) {
       throw bad(o, value, "an http:// or https:// URL with a host, e.g. https://registry.ollama.ai");
+    }
+  }
+
+  /** A share written {@code N%} (or {@code 0}), from 0 to {@code maxPercent}; returned as a fraction. */
+  private double percent(Option o, double maxPercent) {
+    String value = v.get(o).trim();
+    try {
+      double p = Double.parseDouble(value.endsWith("%") ? value.substring(0, value.length() - 1) : value);
+      if (!(p >= 0 && p <= maxPercent) || (!value.endsWith("%") && p != 0)) {
+        throw new NumberFormatException();
+      }
+      return p / 100;
+    } catch (NumberFormatException e) {
+      throw bad(o, v.get(o), "a share from 0% to " + (int) maxPercent + "%, such as 1%");
     }
   }
 

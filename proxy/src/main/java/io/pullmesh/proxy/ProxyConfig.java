@@ -48,7 +48,8 @@ public record ProxyConfig(
     Duration idleTimeout,
     Duration scrubInterval,
     long scrubRate,
-    LogSetup.Format logFormat) {
+    LogSetup.Format logFormat,
+    double tailRace) {
 
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
@@ -186,6 +187,9 @@ public record ProxyConfig(
         + "connecting (nginx's client_header_timeout)"),
     IDLE_TIMEOUT("idle-timeout", "DURATION", "75s", "close a client connection with nothing sent either way this long, or a kept-alive one "
         + "whose next request's headers take longer (nginx's keepalive_timeout); a body that flows is never cut"),
+    TAIL_RACE("tail-race", "PCT%", "0%", "share of a blob a download may fetch twice to race a connection far slower than its "
+        + "others at the tail (a CDN edge that crawls), the loser cut; 0% for never. Off by default: on a WAN link all connections "
+        + "share, a race spends bytes without gain"),
     PIECE_SIZE("piece-size", "SIZE", null, "chosen per blob, 1 to 16 MiB", "fixed piece size, 64k to 64m"),
     USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, FetchConfig.DEFAULT_USER_AGENT_TEXT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "
         + "seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) "
@@ -329,7 +333,7 @@ public record ProxyConfig(
   /** The fetcher settings this configuration implies. */
   public FetchConfig fetchConfig() {
     FetchConfig f = FetchConfig.defaults().withConnections(upstreamConnections).withTimeouts(connectTimeout, stallTimeout)
-        .withUserAgent(userAgent);
+        .withUserAgent(userAgent).withTailRace(tailRace);
     if (pieceSize != null) {
       f = f.withPieceSizes(pieceSize, pieceSize);
     }
@@ -341,6 +345,6 @@ public record ProxyConfig(
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, manifestMaxStale, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
         mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout, scrubInterval,
-        scrubRate, logFormat);
+        scrubRate, logFormat, tailRace);
   }
 }

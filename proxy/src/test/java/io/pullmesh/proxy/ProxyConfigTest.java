@@ -121,6 +121,14 @@ class ProxyConfigTest {
   }
 
   @Test
+  void tailRacingIsOffUnlessAShareIsGiven() {
+    assertEquals(0.0, run(Map.of()).fetchConfig().tailRace());
+    assertEquals(0.01, run(Map.of(), "--tail-race", "1%").fetchConfig().tailRace(), 1e-9);
+    assertTrue(error(Map.of(), "--tail-race", "50%").contains("--tail-race: '50%' is not valid (expected a share from 0% to 10%, such as 1%)"));
+    assertTrue(error(Map.of(), "--tail-race", "0.01").contains("such as 1%"));
+  }
+
+  @Test
   void errorsSayWhatToFix() {
     assertTrue(error(Map.of(), "--lisen", "x").contains("unknown option --lisen; did you mean --listen?"));
     assertTrue(error(Map.of(), "--upstream-connections", "lots").contains("--upstream-connections: 'lots' is not valid (expected a whole number from 1 to 256)"));

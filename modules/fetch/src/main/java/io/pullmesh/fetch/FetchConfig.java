@@ -19,6 +19,8 @@ import java.time.Duration;
  *     that are not Ollama); an Ollama client's own User-Agent goes upstream for its requests
  * @param via this node's token in the {@code Via} header of every upstream request ({@code 1.1 <via>}), by which a node
  *     recognises a request of its own that came back to it (an upstream redirecting a blob to pullmesh itself), or null
+ * @param tailRace the share of a blob's size a download may fetch a second time to race its slow connections at the tail
+ *     ({@link TailRace}), 0 for no race
  */
 public record FetchConfig(
     int connections,
@@ -32,7 +34,8 @@ public record FetchConfig(
     int maxManifestBytes,
     int maxRelocations,
     String userAgent,
-    String via) {
+    String via,
+    double tailRace) {
 
   public static final int DEFAULT_CONNECTIONS = 16;
 
@@ -62,6 +65,9 @@ public record FetchConfig(
   }
 
   public FetchConfig {
+    if (tailRace < 0 || tailRace > 1) {
+      throw new IllegalArgumentException("tail race share: " + tailRace + " (expected: 0 to 1)");
+    }
     if (connections < 1 || connections > 256) {
       throw new IllegalArgumentException("upstream connections: " + connections + " (expected: 1 to 256)");
     }
@@ -76,32 +82,32 @@ public record FetchConfig(
   public static FetchConfig defaults() {
     return new FetchConfig(DEFAULT_CONNECTIONS, io.pullmesh.core.PieceLayout.MIN_PIECE, io.pullmesh.core.PieceLayout.MAX_PIECE,
         Duration.ofSeconds(10), Duration.ofSeconds(30), 8, Duration.ofMillis(500), Duration.ofSeconds(15),
-        4 << 20, 5, DEFAULT_USER_AGENT, null);
+        4 << 20, 5, DEFAULT_USER_AGENT, null, 0);
   }
 
   public FetchConfig withConnections(int n) {
     return new FetchConfig(n, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
   }
 
   public FetchConfig withPieceSizes(int min, int max) {
     return new FetchConfig(connections, min, max, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
   }
 
   public FetchConfig withTimeouts(Duration connect, Duration stall) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connect, stall, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
   }
 
   public FetchConfig withUserAgent(String ua) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, ua, via);
+        backoffMax, maxManifestBytes, maxRelocations, ua, via, tailRace);
   }
 
   public FetchConfig withVia(String token) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, token);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, token, tailRace);
   }
 
   /**
@@ -112,8 +118,14 @@ public record FetchConfig(
     return connectTimeout.plus(stallTimeout.multipliedBy(4));
   }
 
+  /** Lets a download fetch up to {@code share} of a blob's size twice to race its slow connections at the tail (0: never). */
+  public FetchConfig withTailRace(double share) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, share);
+  }
+
   public FetchConfig withRetries(int attempts, Duration base, Duration max) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, attempts, base, max,
-        maxManifestBytes, maxRelocations, userAgent, via);
+        maxManifestBytes, maxRelocations, userAgent, via, tailRace);
   }
 }

@@ -19,7 +19,9 @@ import java.util.logging.Logger;
  * Runs the lanes of one download: starts a lane for the piece readers want soonest ({@link PieceScheduler}) from the
  * source the mesh picks, within the connection budget ({@link Lanes}); carries out what {@link RetryPolicy} says when a
  * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall, and races the
- * slow ones at the tail ({@link TailRace}). Not for what
+ * slow ones at the tail ({@link TailRace}) within a budget of duplicated bytes ({@link FetchConfig#tailRace()}; off by
+ * default: in a bottleneck shared by all lanes, a WAN link, TCP's unfairness makes flowing lanes look slow and a race
+ * spends bytes without gain, as MeshNetnsIT showed at 1.04x upstream bytes). Not for what
  * happens to the bytes once written (the download checks, hashes and commits them) nor for finding the blob
  * ({@link Locating}).
  *
@@ -58,6 +60,8 @@ final class LaneFetcher implements LaneWriter.Target {
   private final TailRace race = new TailRace();
   /** Pieces with a second lane racing the first. */
   private final java.util.Set<Integer> racing = new java.util.HashSet<>();
+  /** Bytes this download has spent on races so far: at most {@link FetchConfig#tailRace()} of the blob. */
+  private long raced;
   private boolean rangeMode = true;
   private int streams;
 
@@ -153,7 +157,7 @@ final class LaneFetcher implements LaneWriter.Target {
     long to;
     synchronized (guard) {
       PieceTable table = state.fetching() ? state.table() : null;
-      if (table == null || !rangeMode || locating.relocating() || !lanes.hasRoom()
+      if (table == null || kit.config().tailRace() <= 0 || !rangeMode || locating.relocating() || !lanes.hasRoom()
           || PieceScheduler.next(table.count(), table.takenCopy(), new int[0]) >= 0) {
         return;
       }
@@ -166,9 +170,11 @@ final class LaneFetcher implements LaneWriter.Target {
       }
       // a lane quiet for a quarter of the stall timeout (or 250 ms) stalled: the stall watch cuts and retries it
       piece = race.pick(views, now, racing, Math.min(250_000_000L, kit.config().stallTimeout().toNanos() / 4));
-      if (piece < 0) {
+      long budget = (long) (table.layout().size() * kit.config().tailRace()) - raced;
+      if (piece < 0 || table.lastByte(piece) + 1 - table.nextByte(piece) > budget) {
         return;
       }
+      raced += table.lastByte(piece) + 1 - table.nextByte(piece);
       racing.add(piece);
       lanes.acquire(Source.UPSTREAM);
       loc = locating.location();

@@ -176,7 +176,7 @@ class BlobDownloadTest {
 
   @Test
   void aLaneThatTricklesAtTheTailIsRacedFromItsFirstMissingByteAndTheLoserIsCut() throws Exception {
-    config = config.withPieceSizes(4 * PIECE, 4 * PIECE);
+    config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
     long slowFrom = 4L * PIECE;
     List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
     upstream.ranges = r -> {
@@ -197,8 +197,28 @@ class BlobDownloadTest {
   }
 
   @Test
-  void aLaneThatStopsAtTheTailIsLeftToTheStallWatchNotRaced() throws Exception {
+  void withoutARaceBudgetATricklingLaneFinishesItsPieceAlone() throws Exception {
     config = config.withPieceSizes(4 * PIECE, 4 * PIECE);
+    long slowFrom = 4L * PIECE;
+    List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
+    upstream.ranges = r -> {
+      if (r.range().first() == slowFrom && slow.isEmpty()) {
+        InMemoryBody b = new InMemoryBody(upstream.slice(r.range()), 16 << 10);
+        slow.add(b);
+        return Future.succeededFuture(b);
+      }
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
+    };
+    timers.every(20, () -> slow.forEach(b -> b.drip(4 << 10)));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertEquals(3, upstream.requests.size(), "one request per piece, none raced: " + upstream.requests);
+    assertFalse(slow.get(0).cancelled);
+  }
+
+  @Test
+  void aLaneThatStopsAtTheTailIsLeftToTheStallWatchNotRaced() throws Exception {
+    config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
     long slowFrom = 4L * PIECE;
     AtomicLong tries = new AtomicLong();
     upstream.ranges = r -> Future.succeededFuture(r.range().first() == slowFrom && tries.getAndIncrement() == 0
