@@ -280,7 +280,7 @@ public final class PullBenchmark {
         registry.setCdnSlowEdges(o.slowEvery(), o.slowFactor());
         attempt(r, Scenario.ARIA2C_SLOW, () -> aria2c(run.resolve("aria2c-slow")));
         registry.setCdnSlowEdges(0, 1);
-        proxy = startProxy(run.resolve("cache-slow"), "proxy-" + rep + "-slow", List.of("--tail-race", "1%"));
+        proxy = startProxy(run.resolve("cache-slow"), "proxy-" + rep + "-slow", List.of("--tail-race", "2%"));
         ProxyProcess p = proxy;
         registry.setCdnSlowEdges(o.slowEvery(), o.slowFactor());
         attempt(r, Scenario.COLD_SLOW, () -> pullOnce(p.baseUrl(), run.resolve("cold-slow"), p));

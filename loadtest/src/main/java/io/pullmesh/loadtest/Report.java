@@ -107,7 +107,7 @@ final class Report {
     if (o.slowEvery() > 0) {
       String edges = "CDN with slow edges: 1 connection in " + o.slowEvery() + " " + o.slowFactor() + "x slower";
       row(b, "h. aria2c -x16 -s16 -k1M, direct, " + edges + " (model layer only)", Scenario.ARIA2C_SLOW, direct, aria, layer / 16.0 / rate);
-      row(b, "i. Ollama-like via pullmesh `--tail-race 1%`, cold, " + edges, Scenario.COLD_SLOW, direct, aria,
+      row(b, "i. Ollama-like via pullmesh `--tail-race 2%`, cold, " + edges, Scenario.COLD_SLOW, direct, aria,
           layer / (double) o.proxyConnections() / rate);
     }
     b.append("\nThrottle bound: the time the throttle alone imposes (direct: its largest part at one connection's rate; ")
