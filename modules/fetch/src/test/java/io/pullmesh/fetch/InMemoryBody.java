@@ -58,7 +58,14 @@ final class InMemoryBody implements Body {
   public void resume() {
     synchronized (this) {
       paused = false;
-      if (sending) {
+    }
+    send();
+  }
+
+  /** Sends what may be sent now, unless paused (a body is delivered paused until its reader resumes it). */
+  private void send() {
+    synchronized (this) {
+      if (sending || paused) {
         return;
       }
       sending = true;
@@ -88,18 +95,24 @@ final class InMemoryBody implements Body {
         data.handle(chunk);
       }
     } finally {
+      boolean again;
       synchronized (this) {
         sending = false;
+        // a drip or resume that came while this loop was ending found it still sending: go on for it
+        again = !paused && !over && sent < Math.min(stopAfter, bytes.length);
+      }
+      if (again) {
+        send();
       }
     }
   }
 
-  /** Lets {@code n} more bytes through, like a connection that trickles; on the caller's thread. */
+  /** Lets {@code n} more bytes through, like a connection that trickles; sent on the caller's thread once resumed. */
   void drip(int n) {
     synchronized (this) {
       stopAfter = (int) Math.min(bytes.length, (long) stopAfter + n);
     }
-    resume();
+    send();
   }
 
   @Override
