@@ -221,6 +221,7 @@ public final class BlobDownload {
           recorder.resumedFrom(table);
         }
         locating.opened(o.location(), fromUpstream);
+        lanes.opened(o.location());
         state.opened(o.file(), new PartialWriter(digest, o.file(), kit.space(), this, table), table);
         state.adoptCheckList(mesh);
       }

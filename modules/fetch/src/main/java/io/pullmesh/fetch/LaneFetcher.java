@@ -100,14 +100,20 @@ final class LaneFetcher implements LaneWriter.Target {
     return rangeMode;
   }
 
+  /**
+   * The partial file is open at {@code loc}: lanes are ranged, or not at all when the upstream ignores Range. Under the
+   * lock, before any reader can ask for a lane (a reader's pump must not start ranged lanes on such an upstream).
+   */
+  void opened(BlobLocation loc) {
+    assert Thread.holdsLock(guard);
+    rangeMode = loc.rangeSupported();
+  }
+
   /** Starts fetching at {@code loc}: lanes, or one stream when the upstream ignores Range. */
   void begin(BlobLocation loc) {
     if (loc.rangeSupported()) {
       pump();
       return;
-    }
-    synchronized (guard) {
-      rangeMode = false;
     }
     kit.metrics().rangeFallback();
     startStream();

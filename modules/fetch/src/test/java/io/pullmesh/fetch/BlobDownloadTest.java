@@ -161,6 +161,23 @@ class BlobDownloadTest {
     assertTrue(metrics.contains("rangeFallback"));
   }
 
+  /**
+   * Regression: a reader that asked for bytes the moment the download was ready (before its lanes began) started ranged
+   * lanes on an upstream known to ignore Range; each got the whole body until cut (CI: 1.42x upstream bytes).
+   */
+  @Test
+  void regressionAReaderAskingBeforeTheLanesBeginStartsNoRangedRequestOnAnUpstreamWithoutRange() throws Exception {
+    upstream.rangeSupported = false;
+    BlobDownload d = download();
+    List<Future<Chunk>> reads = new CopyOnWriteArrayList<>();
+    d.ready().onSuccess(size -> reads.add(d.tryOpenReader().read(0, 1024)));
+    assertTrue(run(d).succeeded());
+    assertCommittedIntact();
+    assertEquals(1, reads.size());
+    assertTrue(upstream.requests.isEmpty(), "no ranged request: " + upstream.requests);
+    assertEquals(1, upstream.wholes.get());
+  }
+
   @Test
   void aBodyThatStopsIsCutAfterTheStallTimeoutAndItsPieceGoesOnFromItsLastByte() throws Exception {
     int half = PIECE / 2;
