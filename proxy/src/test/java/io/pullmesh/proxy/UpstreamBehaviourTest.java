@@ -159,13 +159,19 @@ class UpstreamBehaviourTest {
     }
   }
 
+  /** An upstream that knows both versions, with library/tiny:latest at {@code v1}: a test moves it to {@code v2}. */
+  private static FakeRegistry tagAtFirstOfTwoVersions(FakeModel v1, FakeModel v2) {
+    FakeRegistry upstream = FakeRegistry.start(v1);
+    upstream.addModel(v2);
+    upstream.publish("library/tiny", "latest", v1);
+    return upstream;
+  }
+
   @Test
   void aStaleTagIsServedWhenUpstreamIsDownAndRefreshedWhenItMoves() throws Exception {
     FakeModel v1 = tiny();
     FakeModel v2 = v1.nextVersion();
-    FakeRegistry upstream = FakeRegistry.start(v1);
-    upstream.addModel(v2);
-    upstream.publish("library/tiny", "latest", v1);
+    FakeRegistry upstream = tagAtFirstOfTwoVersions(v1, v2);
     try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), upstream, "--manifest-ttl", "0s")) {
       String url = h.url() + "/v2/library/tiny/manifests/latest";
       assertArrayEquals(v1.manifestBytes(), RawHttp.get(url).body());
@@ -188,9 +194,7 @@ class UpstreamBehaviourTest {
   void pastItsTtlATagIsAnsweredFromTheCacheAtOnceWhileOneRevalidationRunsWithManifestMaxStale() throws Exception {
     FakeModel v1 = tiny();
     FakeModel v2 = v1.nextVersion();
-    FakeRegistry upstream = FakeRegistry.start(v1);
-    upstream.addModel(v2);
-    upstream.publish("library/tiny", "latest", v1);
+    FakeRegistry upstream = tagAtFirstOfTwoVersions(v1, v2);
     try (Harness h = Harness.start(dir, Harness.testFetchConfig(16), upstream, "--manifest-ttl", "0s", "--manifest-max-stale", "1h")) {
       String url = h.url() + "/v2/library/tiny/manifests/latest";
       assertEquals("miss", RawHttp.get(url).header("X-Pullmesh-Cache").orElseThrow(), "a tag never cached waits for upstream");

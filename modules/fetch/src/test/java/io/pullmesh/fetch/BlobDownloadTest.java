@@ -191,19 +191,25 @@ class BlobDownloadTest {
         "the piece resumed at its first missing byte: " + upstream.requests);
   }
 
-  @Test
-  void aLaneThatTricklesAtTheTailIsRacedFromItsFirstMissingByteAndTheLoserIsCut() throws Exception {
-    config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
-    long slowFrom = 4L * PIECE;
+  /** The first request for the piece at {@code from} gets a body that stops after 16 KiB (its test lets it drip on); the list holds it. */
+  private List<InMemoryBody> firstTryOfPieceStopsAfter16KiB(long from) {
     List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
     upstream.ranges = r -> {
-      if (r.range().first() == slowFrom && slow.isEmpty()) {
+      if (r.range().first() == from && slow.isEmpty()) {
         InMemoryBody b = new InMemoryBody(upstream.slice(r.range()), 16 << 10);
         slow.add(b);
         return Future.succeededFuture(b);
       }
       return Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
     };
+    return slow;
+  }
+
+  @Test
+  void aLaneThatTricklesAtTheTailIsRacedFromItsFirstMissingByteAndTheLoserIsCut() throws Exception {
+    config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
+    long slowFrom = 4L * PIECE;
+    List<InMemoryBody> slow = firstTryOfPieceStopsAfter16KiB(slowFrom);
     timers.every(20, () -> slow.forEach(b -> b.drip(1 << 10))); // 50 KiB/s while the others are done at once
     assertTrue(run(download()).succeeded());
     assertCommittedIntact();
@@ -217,15 +223,7 @@ class BlobDownloadTest {
   void withoutARaceBudgetATricklingLaneFinishesItsPieceAlone() throws Exception {
     config = config.withPieceSizes(4 * PIECE, 4 * PIECE);
     long slowFrom = 4L * PIECE;
-    List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
-    upstream.ranges = r -> {
-      if (r.range().first() == slowFrom && slow.isEmpty()) {
-        InMemoryBody b = new InMemoryBody(upstream.slice(r.range()), 16 << 10);
-        slow.add(b);
-        return Future.succeededFuture(b);
-      }
-      return Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
-    };
+    List<InMemoryBody> slow = firstTryOfPieceStopsAfter16KiB(slowFrom);
     timers.every(20, () -> slow.forEach(b -> b.drip(4 << 10)));
     assertTrue(run(download()).succeeded());
     assertCommittedIntact();
