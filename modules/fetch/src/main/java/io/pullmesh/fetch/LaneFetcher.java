@@ -161,10 +161,12 @@ final class LaneFetcher implements LaneWriter.Target {
     BlobLocation loc;
     long from;
     long to;
+    if (kit.config().tailRace() <= 0) {
+      return;
+    }
     synchronized (guard) {
       PieceTable table = state.fetching() ? state.table() : null;
-      if (table == null || kit.config().tailRace() <= 0 || !rangeMode || locating.relocating() || !lanes.hasRoom()
-          || PieceScheduler.next(table.count(), table.takenCopy(), new int[0]) >= 0) {
+      if (table == null || !rangeMode || locating.relocating() || !lanes.hasRoom() || !table.allTaken()) {
         return;
       }
       List<TailRace.Lane> views = new ArrayList<>();

@@ -100,6 +100,11 @@ final class PieceTable {
     return taken.get(p);
   }
 
+  /** Whether every piece is done, taken by a lane, or waiting for a retry: nothing is left to start. */
+  boolean allTaken() {
+    return taken.nextClearBit(0) >= count();
+  }
+
   boolean complete() {
     return done.cardinality() == count();
   }
