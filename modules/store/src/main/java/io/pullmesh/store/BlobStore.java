@@ -5,7 +5,6 @@ import io.pullmesh.store.CacheIndex.Family;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -354,65 +353,13 @@ public final class BlobStore implements AutoCloseable, PartialFiles {
   /** Creates the partial file of a new download: {@link #openPartial}, as a {@link PartialFile}. */
   @Override
   public PartialFile createPartial(Digest d, long size, io.pullmesh.core.RepositoryName repository, int pieceSize) throws IOException {
-    return new StoredPartial(d, repository, size, pieceSize, openPartial(d, size, repository, pieceSize));
+    return new StoredPartial(this, clock, d, repository, size, pieceSize, openPartial(d, size, repository, pieceSize));
   }
 
   /** Reopens the partial file of a download a previous run left unfinished: {@link #reopenPartial}, as a {@link PartialFile}. */
   @Override
   public PartialFile resumePartial(PartialRecord r) throws IOException {
-    return new StoredPartial(r.digest(), r.repository(), r.size(), r.pieceSize(), reopenPartial(r));
-  }
-
-  /** A partial file in this store. */
-  private final class StoredPartial implements PartialFile {
-    private final Digest digest;
-    private final io.pullmesh.core.RepositoryName repository;
-    private final long size;
-    private final int pieceSize;
-    private final FileChannel channel;
-
-    StoredPartial(Digest digest, io.pullmesh.core.RepositoryName repository, long size, int pieceSize, FileChannel channel) {
-      this.digest = digest;
-      this.repository = repository;
-      this.size = size;
-      this.pieceSize = pieceSize;
-      this.channel = channel;
-    }
-
-    @Override
-    public int write(ByteBuffer src, long position) throws IOException {
-      return channel.write(src, position);
-    }
-
-    @Override
-    public FileChannel channel() {
-      return channel;
-    }
-
-    @Override
-    public void recordPieces(java.util.BitSet done, int[] prefixes) throws IOException {
-      // flushed through a descriptor of its own: the download's channel may be closed under it when the last reader
-      // leaves a failed download, and fsync covers the whole file whichever descriptor asks
-      try (FileChannel own = FileChannel.open(partialPath(digest), StandardOpenOption.WRITE)) {
-        own.force(false);
-      }
-      putPartial(new PartialRecord(digest, repository, size, pieceSize, done, clock.millis(), prefixes));
-    }
-
-    @Override
-    public BlobRecord commit() throws IOException {
-      return BlobStore.this.commit(digest, size, channel);
-    }
-
-    @Override
-    public void discard() {
-      discardPartial(digest);
-    }
-
-    @Override
-    public void close() {
-      closeQuietly(channel);
-    }
+    return new StoredPartial(this, clock, r.digest(), r.repository(), r.size(), r.pieceSize(), reopenPartial(r));
   }
 
   /** Deletes the partial file of {@code d} and its piece map, if any. */
@@ -525,7 +472,7 @@ public final class BlobStore implements AutoCloseable, PartialFiles {
     }
   }
 
-  private static void closeQuietly(FileChannel ch) {
+  static void closeQuietly(FileChannel ch) {
     try {
       ch.close();
     } catch (IOException e) {
