@@ -60,7 +60,9 @@ public final class MeshPeers implements PeerNetwork {
     this.clock = clock;
     this.waitForHeaders = waitForHeaders;
     this.client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout((int) connectTimeout.toMillis())
-        .setKeepAlive(true).setTcpNoDelay(true),
+        .setKeepAlive(true).setTcpNoDelay(true)
+        // bodies in pieces as big as a socket read, not Netty's 8 KiB default (as UpstreamRegistry)
+        .setMaxChunkSize(256 << 10),
         new PoolOptions().setHttp1MaxSize(64));
   }
 
