@@ -81,8 +81,8 @@ final class Report {
         .append(" -jar proxy/target/pullmesh-proxy.jar --upstream-connections ").append(o.proxyConnections())
         .append("` with an empty cache directory; before measuring, ")
         .append(o.proxyWarmupSize() > 0 ? o.proxyWarmupModels() + " other models of " + human(o.proxyWarmupSize())
-            + " are pulled through it with the CDN unthrottled (JIT warm-up, as for a proxy that has been serving for a "
-            + "while; not counted. The JIT's remaining work during the measured phases is in the CPU tables)"
+            + " are pulled through it, the CDN unthrottled but for the last " + PullBenchmark.THROTTLED_WARMUPS
+            + ", which run at the measured rate (JIT warm-up, as for a proxy that has been serving for a while; not counted. The JIT's remaining work during the measured phases is in the CPU tables)"
             : "nothing is pulled through it (a fresh JVM: JIT compilation happens during the measured phases)")
         .append(". Warm = the same proxy right after the cold pull. Concurrent = ").append(o.concurrentClients())
         .append(" Ollama-like clients started together through another fresh proxy.\n");

@@ -188,8 +188,8 @@ public record ProxyConfig(
     IDLE_TIMEOUT("idle-timeout", "DURATION", "75s", "close a client connection with nothing sent either way this long, or a kept-alive one "
         + "whose next request's headers take longer (nginx's keepalive_timeout); a body that flows is never cut"),
     TAIL_RACE("tail-race", "PCT%", "0%", "share of a blob a download may fetch twice to race a connection far slower than its "
-        + "others at the tail (a CDN edge that crawls), the loser cut; 0% for never. Off by default: on a WAN link all connections "
-        + "share, a race spends bytes without gain"),
+        + "others at the tail (a CDN edge that crawls), the loser cut; above 0% also retires such a connection earlier and resumes its "
+        + "piece on another; 0% for neither. Off by default: on a WAN link all connections share, a race spends bytes without gain"),
     PIECE_SIZE("piece-size", "SIZE", null, "chosen per blob, 1 to 16 MiB", "fixed piece size, 64k to 64m"),
     USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, FetchConfig.DEFAULT_USER_AGENT_TEXT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "
         + "seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) "

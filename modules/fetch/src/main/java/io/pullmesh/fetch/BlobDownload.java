@@ -244,7 +244,7 @@ public final class BlobDownload {
     }
   }
 
-  /** Samples the rate, cuts stalled lanes and races slow ones at the tail. */
+  /** Samples the rate, cuts stalled lanes, retires slow ones and races slow ones at the tail. */
   private void watch() {
     long now = kit.nanoTime().getAsLong();
     synchronized (this) {
@@ -254,6 +254,7 @@ public final class BlobDownload {
       rate.sample(now, state.table().bytesDone());
     }
     lanes.cutStalled(now, kit.config().stallTimeout().toNanos());
+    lanes.retireSlow(now);
     lanes.raceTail(now);
   }
 

@@ -18,10 +18,12 @@ import java.util.logging.Logger;
 /**
  * Runs the lanes of one download: starts a lane for the piece readers want soonest ({@link PieceScheduler}) from the
  * source the mesh picks, within the connection budget ({@link Lanes}); carries out what {@link RetryPolicy} says when a
- * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall, and races the
- * slow ones at the tail ({@link TailRace}) within a budget of duplicated bytes ({@link FetchConfig#tailRace()}; off by
- * default: in a bottleneck shared by all lanes, a WAN link, TCP's unfairness makes flowing lanes look slow and a race
- * spends bytes without gain, as MeshNetnsIT showed at 1.04x upstream bytes). Not for what
+ * lane fails; falls back to one whole-body stream for an upstream without Range; cuts lanes that stall; and, with
+ * slow-edge handling on ({@link FetchConfig#tailRace()} above zero), retires lanes that stay far slower than the others
+ * (their piece resumes on another connection) and races the slow ones at the tail ({@link TailRace}) within a budget of
+ * duplicated bytes. Slow-edge handling is off by default: in a bottleneck shared by all lanes, a WAN link, TCP's
+ * unfairness makes flowing lanes look slow and a race spends bytes without gain, as MeshNetnsIT showed at 1.04x upstream
+ * bytes. Not for what
  * happens to the bytes once written (the download checks, hashes and commits them) nor for finding the blob
  * ({@link Locating}).
  *
@@ -62,6 +64,8 @@ final class LaneFetcher implements LaneWriter.Target {
   private final java.util.Set<Integer> racing = new java.util.HashSet<>();
   /** Bytes this download has spent on races so far: at most {@link FetchConfig#tailRace()} of the blob. */
   private long raced;
+  /** Lanes this download retired for being slow: at most {@link #maxRetired()}. */
+  private int retired;
   private boolean rangeMode = true;
   private int streams;
 
@@ -169,15 +173,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (table == null || !rangeMode || locating.relocating() || !lanes.hasRoom() || !table.allTaken()) {
         return;
       }
-      List<TailRace.Lane> views = new ArrayList<>();
-      for (LaneWriter w : inflight.keySet()) {
-        if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
-          views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece),
-              now - w.lastData()));
-        }
-      }
-      // a lane quiet for a quarter of the stall timeout (or 250 ms) stalled: the stall watch cuts and retries it
-      piece = race.pick(views, now, racing, Math.min(250_000_000L, kit.config().stallTimeout().toNanos() / 4));
+      piece = race.pick(upstreamLanes(now, null), now, racing, maxQuietNanos());
       long budget = (long) (table.layout().size() * kit.config().tailRace()) - raced;
       if (piece < 0 || table.lastByte(piece) + 1 - table.nextByte(piece) > budget) {
         return;
@@ -197,6 +193,67 @@ final class LaneFetcher implements LaneWriter.Target {
         startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
       }
     });
+  }
+
+  /** The upstream lanes fetching pieces now, as {@link TailRace} sees them; by piece into {@code byPiece} if given. Under the lock. */
+  private List<TailRace.Lane> upstreamLanes(long now, Map<Integer, LaneWriter> byPiece) {
+    assert Thread.holdsLock(guard);
+    PieceTable table = state.table();
+    List<TailRace.Lane> views = new ArrayList<>();
+    for (LaneWriter w : inflight.keySet()) {
+      if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
+        views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece),
+            now - w.lastData()));
+        if (byPiece != null) {
+          byPiece.put(w.piece, w);
+        }
+      }
+    }
+    return views;
+  }
+
+  /** A lane quiet for a quarter of the stall timeout (or 250 ms) stalled: the stall watch cuts and retries it, no race or retirement. */
+  private long maxQuietNanos() {
+    return Math.min(250_000_000L, kit.config().stallTimeout().toNanos() / 4);
+  }
+
+  /** Lanes one download may retire: a bound on the bytes in flight that cutting them throws away where all lanes share a full link. */
+  private int maxRetired() {
+    return Math.max(2, kit.config().connections() / 4);
+  }
+
+  /**
+   * With slow-edge handling on, cuts the upstream lane that runs far below this download's typical rate
+   * ({@link TailRace#retire}); its piece goes back to the table and resumes from its first missing byte on the next free
+   * lane. Not counted as a failed try of the piece.
+   */
+  void retireSlow(long now) {
+    if (kit.config().tailRace() <= 0) {
+      return;
+    }
+    LaneWriter slow;
+    synchronized (guard) {
+      if (!state.fetching() || !rangeMode || locating.relocating() || retired >= maxRetired()) {
+        return;
+      }
+      Map<Integer, LaneWriter> byPiece = new java.util.HashMap<>();
+      TailRace.Lane l = race.retire(upstreamLanes(now, byPiece), now, racing, maxQuietNanos());
+      if (l == null) {
+        return;
+      }
+      slow = byPiece.get(l.piece());
+      retired++;
+    }
+    if (slow.stall(new SlowLane("blob " + digest.shortHex() + " piece " + slow.piece + ": upstream connection far slower than the others; resuming it on another"))) {
+      LOG.fine(() -> "retired a slow upstream connection for piece " + slow.piece + " of " + digest.shortHex());
+    }
+  }
+
+  /** Why a lane was cut by {@link #retireSlow}: its piece is resumed at once, not retried as a failure. */
+  static final class SlowLane extends RuntimeException {
+    SlowLane(String message) {
+      super(message, null, false, false);
+    }
   }
 
   /** Cuts the other lanes of a piece that is done (the losers of a race). */
@@ -282,6 +339,14 @@ final class LaneFetcher implements LaneWriter.Target {
       if (s instanceof Source.Peer peer) {
         mesh.peerServed(peer.node());
       }
+      pump();
+      return;
+    }
+    if (error instanceof SlowLane) {
+      synchronized (guard) {
+        giveBack(piece, s);
+      }
+      kit.metrics().pieceRetry("slow");
       pump();
       return;
     }

@@ -47,6 +47,38 @@ final class TailRace {
     return sorted.get(sorted.size() / 2);
   }
 
+  /** A lane younger than this is not retired: its rate is not yet its own (TCP's slow start, a late first byte). */
+  static final long RETIRE_AGE_NANOS = 1_000_000_000L;
+  /** Finished lanes needed before a typical rate is trusted to retire anyone. */
+  static final int RETIRE_MIN_FINISHED = 3;
+
+  /**
+   * The lane to retire now, or null: a lane running far below the typical rate, old enough to judge and with a good
+   * part of its piece left, which is better cut and its piece resumed from its first missing byte on another connection
+   * than waited for (a slow CDN edge keeps a kept-alive connection slow for every request it carries). Retiring
+   * duplicates no byte, unlike a race; the caller bounds how many lanes a download retires.
+   */
+  Lane retire(List<Lane> inflight, long now, Set<Integer> racing, long maxQuietNanos) {
+    if (finishedRates.size() < RETIRE_MIN_FINISHED) {
+      return null;
+    }
+    long typical = typicalRate();
+    Lane worst = null;
+    double worstRate = 0;
+    for (Lane l : inflight) {
+      long age = now - l.startedNanos();
+      if (racing.contains(l.piece()) || age < RETIRE_AGE_NANOS || l.remaining() < MIN_REMAINING || l.quietNanos() > maxQuietNanos) {
+        continue;
+      }
+      double rate = l.received() * 1e9 / age;
+      if (rate * SLOW_RATIO < typical && (worst == null || rate < worstRate)) {
+        worst = l;
+        worstRate = rate;
+      }
+    }
+    return worst;
+  }
+
   /**
    * The piece to race now, or -1. A lane that went quiet (nothing for longer than {@code maxQuietNanos}) is not raced:
    * it stalled, and the stall watch cuts and retries it; a race is for a lane that still flows, slowly.

@@ -232,6 +232,23 @@ class BlobDownloadTest {
   }
 
   @Test
+  void aLaneFarSlowerThanTheOthersIsRetiredAndItsPieceResumesFromItsFirstMissingByteOnAnotherRequest() throws Exception {
+    // slow-edge handling on, with no budget for races: only retirement can help the trickling lane
+    config = config.withPieceSizes(2 * PIECE, 2 * PIECE).withTailRace(1e-9);
+    long slowFrom = 2L * PIECE;
+    List<InMemoryBody> slow = firstTryOfPieceStopsAfter16KiB(slowFrom);
+    timers.every(20, () -> slow.forEach(b -> b.drip(256))); // 12.5 KiB/s while the others are done at once
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertTrue(slow.get(0).cancelled, "the slow lane was cut");
+    assertTrue(upstream.requests.stream().anyMatch(q -> q.range().first() > slowFrom && q.range().first() < slowFrom + 2 * PIECE),
+        "its piece resumed at its first missing byte: " + upstream.requests);
+    assertEquals(PIECES / 2 + 1, upstream.requests.size(), "one request per piece and one for the retired piece's rest: " + upstream.requests);
+    assertTrue(metrics.contains("pieceRetry"), "counted as a retry");
+    assertFalse(metrics.contains("stall"), "not a stall");
+  }
+
+  @Test
   void aLaneThatStopsAtTheTailIsLeftToTheStallWatchNotRaced() throws Exception {
     config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
     long slowFrom = 4L * PIECE;

@@ -1,6 +1,7 @@
 package io.pullmesh.fetch;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.util.List;
 import java.util.Set;
@@ -67,5 +68,41 @@ class TailRaceTest {
     race.finished(100_000_000, SECOND);
     race.finished(1000, SECOND);
     assertEquals(10_000_000, race.typicalRate(), "a lane of a few bytes says nothing about rates");
+  }
+
+  @Test
+  void aLaneFarBelowTheTypicalRateForASecondIsRetired() {
+    typical16MBs();
+    TailRace.Lane slow = new TailRace.Lane(7, 0, 1_500_000, 4 << 20, 0); // 1 MB/s after 1.5 s
+    TailRace.Lane fast = new TailRace.Lane(8, 0, 20_000_000, 4 << 20, 0);
+    assertEquals(slow, race.retire(List.of(fast, slow), 3 * SECOND / 2, Set.of(), SECOND));
+  }
+
+  @Test
+  void noLaneIsRetiredBeforeThreeLanesEndedWell() {
+    race.finished(16_000_000, SECOND);
+    race.finished(16_000_000, SECOND);
+    TailRace.Lane slow = new TailRace.Lane(7, 0, 1_500_000, 4 << 20, 0);
+    assertNull(race.retire(List.of(slow), 3 * SECOND / 2, Set.of(), SECOND), "two rates are no typical rate yet");
+    race.finished(16_000_000, SECOND);
+    assertEquals(slow, race.retire(List.of(slow), 3 * SECOND / 2, Set.of(), SECOND));
+  }
+
+  @Test
+  void aLaneYoungerThanASecondQuietRacedOrNearlyDoneIsNotRetired() {
+    typical16MBs();
+    assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 4 << 20, 0)), SECOND / 2, Set.of(), SECOND), "too young to judge");
+    assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 4 << 20, SECOND / 2)), 2 * SECOND, Set.of(), SECOND / 4), "quiet: the stall watch's");
+    assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 4 << 20, 0)), 2 * SECOND, Set.of(1), SECOND), "being raced");
+    assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 1000, 0)), 2 * SECOND, Set.of(), SECOND), "almost done");
+    assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 10_000_000, 4 << 20, 0)), 2 * SECOND, Set.of(), SECOND), "5 MB/s: not a quarter");
+  }
+
+  @Test
+  void ofTwoSlowLanesTheSlowestIsRetired() {
+    typical16MBs();
+    TailRace.Lane slow = new TailRace.Lane(1, 0, 2_000_000, 4 << 20, 0);
+    TailRace.Lane slower = new TailRace.Lane(2, 0, 500_000, 4 << 20, 0);
+    assertEquals(slower, race.retire(List.of(slow, slower), 2 * SECOND, Set.of(), SECOND));
   }
 }
