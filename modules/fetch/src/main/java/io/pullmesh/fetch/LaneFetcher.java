@@ -152,7 +152,9 @@ final class LaneFetcher implements LaneWriter.Target {
     if (locate) {
       locating.takeOver();
     }
-    raceTail(kit.nanoTime().getAsLong());
+    long now = kit.nanoTime().getAsLong();
+    retireSlow(now); // here as well as on the heartbeat, which beats only every quarter of the stall timeout
+    raceTail(now);
   }
 
   /**
