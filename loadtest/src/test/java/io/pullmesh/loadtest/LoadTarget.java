@@ -171,6 +171,19 @@ public final class LoadTarget implements AutoCloseable {
     }
   }
 
+  /**
+   * The proxy's own view of its slowest recent answer to a GET with a 200 (Vert.x's server metric, seconds; Micrometer
+   * keeps a max over the last minutes): set next to the client's latencies, it tells time spent in the proxy from time
+   * spent before the request reached it (connecting, the client's own scheduling).
+   */
+  public double serverResponseTimeMaxSeconds() {
+    try {
+      return ProxyProcess.metric(get("/metrics"), "vertx_http_server_response_time_seconds_max", "method=\"GET\"", "code=\"200\"");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Peak resident memory of the embedded proxy process (NaN in target mode). */
   public double proxyPeakRssMiB() {
     return proxy == null ? Double.NaN : proxy.peakRssBytes() / 1048576.0;

@@ -55,6 +55,7 @@ public class ManifestStormSimulation extends Simulation {
   public void after() {
     System.out.printf("manifest storm: %.0f upstream manifest requests for %d requests over %d s (%d tags, TTL %d s)%n",
         Counters.orZero(target.upstreamRequests("manifest")) - before, rate * seconds, seconds, tags, ttl);
+    System.out.printf("manifest storm: the proxy's slowest answer to a GET, by its own metric: %.0f ms%n", target.serverResponseTimeMaxSeconds() * 1000);
     target.close();
   }
 }
