@@ -225,8 +225,10 @@ final class BlobHandler {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);
-    if ((r instanceof RangeHeader.Partial p && !p.isSingle()) || (r instanceof RangeHeader.Whole && ex.isOllamaResolution())) {
-      // several ranges (no sendfile for multipart), or Ollama's resolution GET, whose body waits (serveSource)
+    if ((r instanceof RangeHeader.Partial p && !p.isSingle()) || (r instanceof RangeHeader.Whole && ex.isOllamaResolution())
+        || (req.isSSL() && (r instanceof RangeHeader.Whole || r instanceof RangeHeader.Partial))) {
+      // several ranges (no sendfile for multipart), Ollama's resolution GET, whose body waits (serveSource), or TLS,
+      // where Vert.x's sendFile falls back to 8 KiB chunks, each its own write, flush and TLS wrap (see serveSource)
       FileSource source;
       try {
         source = new FileSource(path, io);
