@@ -331,7 +331,10 @@ final class BlobHandler {
     Responses.error(resp, new RegistryException(ErrorCode.RANGE_NOT_SATISFIABLE, why), false);
   }
 
-  /** A committed file read in chunks on the io executor (for multipart responses, where sendfile cannot help). */
+  /**
+   * A committed file read in chunks on the io executor, where sendfile cannot help: multipart responses, and TLS (Vert.x's
+   * sendFile over TLS writes 8 KiB chunks, each its own write, flush and TLS wrap).
+   */
   private static final class FileSource implements ByteSource {
     private final FileChannel channel;
     private final Executor io;
