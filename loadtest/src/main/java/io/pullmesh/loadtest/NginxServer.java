@@ -25,6 +25,17 @@ final class NginxServer implements AutoCloseable {
   }
 
   static NginxServer start(Path nginx, Path root, Path dir) throws IOException {
+    return start(nginx, root, dir, "");
+  }
+
+  /** As {@link #start}, over TLS (1.2 and 1.3) with {@code cert} (PEM chain) and {@code key}. */
+  static NginxServer startTls(Path nginx, Path root, Path dir, Path cert, Path key) throws IOException {
+    return start(nginx, root, dir, " ssl;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_certificate " + cert.toAbsolutePath()
+        + ";\n    ssl_certificate_key " + key.toAbsolutePath());
+  }
+
+  /** @param listenSuffix what follows the address in the {@code listen} directive (up to its semicolon) */
+  private static NginxServer start(Path nginx, Path root, Path dir, String listenSuffix) throws IOException {
     Files.createDirectories(dir);
     IOException last = null;
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -52,13 +63,13 @@ final class NginxServer implements AutoCloseable {
             uwsgi_temp_path %1$s/uwsgi;
             scgi_temp_path %1$s/scgi;
             server {
-              listen 127.0.0.1:%3$d;
+              listen 127.0.0.1:%3$d%5$s;
               root %4$s;
               location / {
               }
             }
           }
-          """.formatted(dir.toAbsolutePath(), errorLog.toAbsolutePath(), port, root.toAbsolutePath());
+          """.formatted(dir.toAbsolutePath(), errorLog.toAbsolutePath(), port, root.toAbsolutePath(), listenSuffix);
       Files.writeString(conf, config, StandardCharsets.UTF_8);
       Process p = Subprocesses.start(List.of(nginx.toString(), "-p", dir.toAbsolutePath() + "/", "-c",
           conf.toAbsolutePath().toString(), "-e", errorLog.toAbsolutePath().toString()),
@@ -79,6 +90,10 @@ final class NginxServer implements AutoCloseable {
 
   String url(String path) {
     return "http://127.0.0.1:" + port + "/" + path;
+  }
+
+  int port() {
+    return port;
   }
 
   long pid() {

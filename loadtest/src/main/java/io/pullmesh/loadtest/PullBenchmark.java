@@ -45,7 +45,8 @@ import java.util.stream.Stream;
  *   <li>the same pull through the now warm pullmesh;
  *   <li>N concurrent Ollama-like clients through another cold pullmesh: wall time and upstream bytes;
  *   <li>warm serving: the cached blob fetched with curl from pullmesh and from nginx (sendfile on), medians and
- *       their ratio.
+ *       their ratio;
+ *   <li>warm serving over TLS: the same through pullmesh's interception and from nginx over TLS ({@link TlsServing}).
  * </ol>
  *
  * Every download is verified (size and SHA-256, outside the timed window) so that a fast wrong answer cannot
@@ -112,6 +113,9 @@ public final class PullBenchmark {
     ProxyFacts concurrentProxy;
     final List<Fetch> fetches = new ArrayList<>();
     String serveError;
+    /** TLS serving (TlsServing): what each side negotiated, or why it failed. */
+    String tlsNegotiated;
+    String tlsError;
   }
 
   private final BenchOptions o;
@@ -219,7 +223,7 @@ public final class PullBenchmark {
       log("wrote " + o.docFile());
     }
     log("logs of the proxies, aria2c and nginx are in " + logDir);
-    return reps.stream().allMatch(r -> r.errors.isEmpty() && r.serveError == null) ? 0 : 1;
+    return reps.stream().allMatch(r -> r.errors.isEmpty() && r.serveError == null && r.tlsError == null) ? 0 : 1;
   }
 
   private Rep runRep(int rep) throws IOException {
@@ -247,6 +251,15 @@ public final class PullBenchmark {
       } catch (Exception e) {
         r.serveError = String.valueOf(e);
         log("warm serving comparison failed: " + e);
+      }
+      try {
+        r.tlsNegotiated = TlsServing.run(p, run.resolve("cache-cold").resolve("ca").resolve("ca.crt"), "/v2/" + MODEL_NAME + "/blobs/"
+            + model.largestLayer().digest(), servedFile(run.resolve("cache-cold")), ExternalTool.CURL.find().orElseThrow(),
+            ExternalTool.NGINX.find().orElseThrow(), run.resolve("tls"), o.serveRuns(),
+            (server, args, url, cpu) -> curlFetch(server, curl(args), url, cpu, model.largestLayer()), r.fetches);
+      } catch (Exception e) {
+        r.tlsError = String.valueOf(e);
+        log("TLS serving comparison failed: " + e);
       }
       r.coldProxy = facts(p, rssAfterPull, metricBefore);
     } catch (IOException e) {
@@ -516,12 +529,7 @@ public final class PullBenchmark {
   /** The cached blob fetched with curl from pullmesh and from nginx, alternating which goes first. */
   private void warmServing(ProxyProcess proxy, Path cacheDir, Path nginxDir, List<Fetch> out) throws Exception {
     FakeBlob layer = model.largestLayer();
-    String hex = layer.digest().hex();
-    Path cached = cacheDir.resolve("blobs").resolve(Digest.ALGORITHM).resolve(hex.substring(0, 2)).resolve(hex);
-    Path served = Files.isRegularFile(cached) ? cached : layer.file();
-    if (served != cached) {
-      log("  the proxy's cached file is not at " + cached + "; nginx serves the fixture's copy instead");
-    }
+    Path served = servedFile(cacheDir);
     Path curl = ExternalTool.CURL.find().orElseThrow();
     Path nginxExe = ExternalTool.NGINX.find().orElseThrow();
     log("warm serving: curl from pullmesh vs nginx (" + served + "), " + o.serveRuns() + " runs each ...");
@@ -542,16 +550,42 @@ public final class PullBenchmark {
     }
   }
 
+  /** The proxy's cached file of the model layer, which nginx serves too (the fixture's copy if it is not there). */
+  private Path servedFile(Path cacheDir) {
+    FakeBlob layer = model.largestLayer();
+    String hex = layer.digest().hex();
+    Path cached = cacheDir.resolve("blobs").resolve(Digest.ALGORITHM).resolve(hex.substring(0, 2)).resolve(hex);
+    if (Files.isRegularFile(cached)) {
+      return cached;
+    }
+    log("  the proxy's cached file is not at " + cached + "; nginx serves the fixture's copy instead");
+    return layer.file();
+  }
+
+  /** curl and {@code args} (before the fixed ones curlFetch adds). */
+  private static List<String> curl(List<String> args) {
+    List<String> c = new ArrayList<>();
+    c.add(ExternalTool.CURL.find().orElseThrow().toString());
+    c.addAll(args);
+    return c;
+  }
+
   interface CpuReading {
     double seconds();
   }
 
   private Fetch curlFetch(String server, Path curl, String url, CpuReading serverCpu, FakeBlob layer) throws Exception {
+    return curlFetch(server, List.of(curl.toString()), url, serverCpu, layer);
+  }
+
+  /** @param curl curl and any options of its own (a proxy, a CA) */
+  private Fetch curlFetch(String server, List<String> curl, String url, CpuReading serverCpu, FakeBlob layer) throws Exception {
     Path file = scratch.resolve("curl-download");
     Files.deleteIfExists(file);
     double cpu0 = serverCpu.seconds();
-    Subprocesses.Run run = Subprocesses.runMeasured(List.of(curl.toString(), "-sS", "-o", file.toString(), "-w",
-        "%{http_code} %{size_download} %{time_total}", url), scratch, 600);
+    List<String> cmd = new ArrayList<>(curl);
+    cmd.addAll(List.of("-sS", "-o", file.toString(), "-w", "%{http_code} %{size_download} %{time_total}", url));
+    Subprocesses.Run run = Subprocesses.runMeasured(cmd, scratch, 600);
     double cpu1 = serverCpu.seconds();
     if (!run.ok()) {
       throw new IllegalStateException("curl " + url + " exited with " + run.exitCode() + ": " + run.stderr());

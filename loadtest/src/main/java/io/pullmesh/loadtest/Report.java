@@ -30,6 +30,8 @@ final class Report {
   /** Issue 17: upstream bytes with raced tails. */
   static final double TARGET_UPSTREAM_RACED = 1.02;
   static final double TARGET_UPSTREAM = 1.02;
+  /** Issue 17: a warm blob through interception (TLS), over the same blob from nginx over TLS (median times). */
+  static final double TARGET_TLS_VS_NGINX = 1.25;
 
   /** Ollama's part sizes (server/download.go): size/16 clamped to [100 MB, 1000 MB]. */
   static final long OLLAMA_MIN_PART = 100_000_000L;
@@ -151,6 +153,9 @@ final class Report {
       target(b, "Upstream bytes at most " + fmt2(TARGET_UPSTREAM_RACED) + "x the model on the slow-edge CDN (raced tails counted)",
           fmt4(upSlow) + "x", upSlow <= TARGET_UPSTREAM_RACED);
     }
+    double tls = tlsOverNginx();
+    target(b, "pullmesh TLS serving within " + fmt2(TARGET_TLS_VS_NGINX) + "x nginx TLS (median time, warm blob through interception)",
+        Double.isNaN(tls) ? "not measured" : fmt2(tls) + "x", tls <= TARGET_TLS_VS_NGINX);
     b.append("\n");
 
     // ---- warm serving
@@ -171,6 +176,7 @@ final class Report {
     double pmTp = Stats.median(throughputs(pm));
     double ngTp = Stats.median(throughputs(ng));
     b.append("\n**pullmesh / nginx median throughput: ").append(fmt2(pmTp / ngTp)).append("**\n\n");
+    tlsServing(b, layer);
 
     // ---- resources
     b.append("### CPU and memory\n\n");
@@ -345,6 +351,38 @@ final class Report {
         .append(fmt2(med(ms, Measured::clientCheckSeconds))).append(" | ")
         .append(commas(up)).append(" | ")
         .append(fmt4((double) up / model.totalBytes())).append("x |\n");
+  }
+
+  /** The TLS comparison (TlsServing): the same blob through pullmesh's interception and from nginx over TLS. */
+  private void tlsServing(StringBuilder b, long layer) {
+    b.append("### Warm serving over TLS: pullmesh interception vs nginx\n\n");
+    String error = reps.stream().map(r -> r.tlsError).filter(Objects::nonNull).findFirst().orElse(null);
+    if (error != null) {
+      b.append("**Failed:** ").append(escape(error)).append("\n\n");
+    }
+    b.append("The cached ").append(human(layer)).append(" blob fetched whole with curl, ").append(o.serveRuns())
+        .append(" times from each, alternating which goes first: through pullmesh as an `HTTPS_PROXY` client gets it (`curl --proxy ")
+        .append("<pullmesh> --cacert <its CA> https://registry.ollama.ai/v2/.../blobs/<digest>`: the CONNECT, its splice to pullmesh's ")
+        .append("TLS server, a leaf from pullmesh's CA), and from nginx (`ssl` on, TLS 1.2 and 1.3, a leaf for registry.ollama.ai ")
+        .append("from a CA of the same key type) serving the very same file, directly.");
+    reps.stream().map(r -> r.tlsNegotiated).filter(Objects::nonNull).findFirst()
+        .ifPresent(n -> b.append(" Negotiated (curl -v): ").append(escape(n)).append("."));
+    b.append("\n\n| Server | Median time (s) | Median throughput (MiB/s) | Min - max (MiB/s) | Server CPU per GiB served (s) | curl CPU per GiB (s) |\n");
+    b.append("|---|---:|---:|---:|---:|---:|\n");
+    serveRow(b, "pullmesh (interception, TLS)", fetches(TlsServing.PULLMESH));
+    serveRow(b, "nginx " + m.nginx().replace("nginx/", "") + " (TLS)", fetches(TlsServing.NGINX));
+    b.append("\n**pullmesh / nginx median time over TLS: ").append(fmt2(tlsOverNginx())).append("** (target at most ")
+        .append(fmt2(TARGET_TLS_VS_NGINX)).append(")\n\n");
+  }
+
+  /** Median time through interception over nginx's median time over TLS; NaN when not measured. */
+  private double tlsOverNginx() {
+    List<Fetch> pm = fetches(TlsServing.PULLMESH);
+    List<Fetch> ng = fetches(TlsServing.NGINX);
+    if (pm.isEmpty() || ng.isEmpty()) {
+      return Double.NaN;
+    }
+    return Stats.median(vals(pm, Fetch::seconds)) / Stats.median(vals(ng, Fetch::seconds));
   }
 
   private void serveRow(StringBuilder b, String label, List<Fetch> fs) {

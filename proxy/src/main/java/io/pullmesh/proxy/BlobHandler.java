@@ -225,8 +225,10 @@ final class BlobHandler {
     HttpServerRequest req = ex.request;
     HttpServerResponse resp = req.response();
     RangeHeader.Result r = RangeHeader.evaluate(range, size);
-    if ((r instanceof RangeHeader.Partial p && !p.isSingle()) || (r instanceof RangeHeader.Whole && ex.isOllamaResolution())) {
-      // several ranges (no sendfile for multipart), or Ollama's resolution GET, whose body waits (serveSource)
+    if ((r instanceof RangeHeader.Partial p && !p.isSingle()) || (r instanceof RangeHeader.Whole && ex.isOllamaResolution())
+        || (req.isSSL() && (r instanceof RangeHeader.Whole || r instanceof RangeHeader.Partial))) {
+      // several ranges (no sendfile for multipart), Ollama's resolution GET, whose body waits (serveSource), or TLS,
+      // where Vert.x's sendFile falls back to 8 KiB chunks, each its own write, flush and TLS wrap (see serveSource)
       FileSource source;
       try {
         source = new FileSource(path, io);
@@ -329,7 +331,10 @@ final class BlobHandler {
     Responses.error(resp, new RegistryException(ErrorCode.RANGE_NOT_SATISFIABLE, why), false);
   }
 
-  /** A committed file read in chunks on the io executor (for multipart responses, where sendfile cannot help). */
+  /**
+   * A committed file read in chunks on the io executor, where sendfile cannot help: multipart responses, and TLS (Vert.x's
+   * sendFile over TLS writes 8 KiB chunks, each its own write, flush and TLS wrap).
+   */
   private static final class FileSource implements ByteSource {
     private final FileChannel channel;
     private final Executor io;

@@ -289,7 +289,13 @@ final class ConfigBuilder {
     } catch (IllegalArgumentException e) {
       throw bad(Option.CA_KEY_TYPE, v.get(Option.CA_KEY_TYPE), "ecdsa-p256 or rsa-3072");
     }
-    return new Interception(intercept, tunnel, caDir, alg);
+    TlsEngine engine;
+    try {
+      engine = TlsEngine.parse(v.get(Option.TLS_ENGINE));
+    } catch (IllegalArgumentException e) {
+      throw bad(Option.TLS_ENGINE, v.get(Option.TLS_ENGINE), "auto, openssl or jdk");
+    }
+    return new Interception(intercept, tunnel, caDir, alg, engine);
   }
 
   private CacheLimit cacheLimit(String value) {

@@ -24,8 +24,7 @@ import java.util.logging.Logger;
  * same cache as the mirror API. For a host on the tunnel list, the connection is spliced to the host itself,
  * bytes unchanged. Every other CONNECT gets 403: pullmesh is not an open proxy.
  *
- * <p>The splice is two Vert.x pipes with back-pressure: a slow side pauses the other, nothing is buffered
- * without bound, and either side closing closes the other.
+ * <p>The two connections are joined by a {@link Splice}.
  */
 final class ForwardProxy {
   private static final Logger LOG = Logger.getLogger(ForwardProxy.class.getName());
@@ -42,6 +41,8 @@ final class ForwardProxy {
   private final CertificateAuthority ca;
   private final LeafIssuer issuer;
   private final SniKeyManager keyManager;
+  /** The engine intercepted TLS is served with; null when nothing is intercepted. */
+  private final TlsEngine.Choice tls;
   private final MetricsRecorder metrics;
   private final NetClient client;
   private volatile int interceptPort = -1;
@@ -50,6 +51,7 @@ final class ForwardProxy {
 
   /**
    * @param ca pullmesh's CA, or null when nothing is intercepted
+   * @throws IllegalStateException when {@code --tls-engine openssl} was asked for where BoringSSL cannot be loaded
    */
   ForwardProxy(Vertx vertx, ProxyConfig.Interception config, CertificateAuthority ca, MetricsRecorder metrics, Duration connectTimeout) {
     this.config = config;
@@ -58,9 +60,12 @@ final class ForwardProxy {
     if (ca != null) {
       this.issuer = new LeafIssuer(ca, java.time.Clock.systemUTC());
       this.keyManager = new SniKeyManager(issuer, config.intercept().firstExact(), config.intercept()::matches);
+      this.tls = config.tlsEngine().resolve();
+      LOG.info(tls::description);
     } else {
       this.issuer = null;
       this.keyManager = null;
+      this.tls = null;
     }
     this.client = vertx.createNetClient(new NetClientOptions().setConnectTimeout((int) connectTimeout.toMillis()).setTcpNoDelay(true));
   }
@@ -71,6 +76,11 @@ final class ForwardProxy {
 
   LeafIssuer issuer() {
     return issuer;
+  }
+
+  /** The engine intercepted TLS is served with; null when nothing is intercepted. */
+  TlsEngine tlsEngine() {
+    return tls == null ? null : tls.engine();
   }
 
   boolean intercepting() {
@@ -84,11 +94,13 @@ final class ForwardProxy {
   /**
    * The options of the loopback TLS server intercepted connections are spliced to: HTTP/1.1 only (no ALPN, so
    * clients keep one request at a time per connection, as they do with registry.ollama.ai's CDN), certificates
-   * from the SNI key manager. A negative port is shared by every server instance that uses it (Vert.x).
+   * from the SNI key manager, the TLS engine chosen at start ({@link TlsEngine}). A negative port is shared by every
+   * server instance that uses it (Vert.x).
    */
   HttpServerOptions interceptServerOptions() {
     return new HttpServerOptions().setHost("127.0.0.1").setPort(-2).setSsl(true).setUseAlpn(false)
-        .setKeyCertOptions(KeyCertOptions.wrap(keyManager)).setTcpNoDelay(true).setCompressionSupported(false);
+        .setKeyCertOptions(KeyCertOptions.wrap(keyManager)).setTcpNoDelay(true).setCompressionSupported(false)
+        .setSslEngineOptions(tls.options());
   }
 
   void interceptPort(int port) {
@@ -138,7 +150,7 @@ final class ForwardProxy {
           return;
         }
         metrics.proxyConnect(intercept ? "intercepted" : "tunnelled");
-        splice(sr.result(), upstream, () -> hops.remove(hop));
+        Splice.join(sr.result(), upstream, () -> hops.remove(hop));
       });
     });
   }
@@ -147,21 +159,6 @@ final class ForwardProxy {
   static void refuse(HttpServerRequest req, int status, String message) {
     req.response().setStatusCode(status).putHeader("Content-Type", "text/plain; charset=utf-8")
         .putHeader("Connection", "close").end("pullmesh: " + message + "\n").onComplete(v -> req.connection().close());
-  }
-
-  private static void splice(NetSocket a, NetSocket b, Runnable closed) {
-    a.closeHandler(v -> {
-      closed.run();
-      b.close();
-    });
-    b.closeHandler(v -> {
-      closed.run();
-      a.close();
-    });
-    a.exceptionHandler(t -> a.close());
-    b.exceptionHandler(t -> b.close());
-    a.pipeTo(b);
-    b.pipeTo(a);
   }
 
   /**

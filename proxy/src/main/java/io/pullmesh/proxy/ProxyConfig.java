@@ -131,9 +131,9 @@ public record ProxyConfig(
   /**
    * The forward-proxy side ({@code HTTPS_PROXY} pointed at pullmesh): which hosts a CONNECT is intercepted for
    * (TLS terminated with a certificate from pullmesh's CA and answered from the cache), which it is tunnelled to
-   * unchanged, and where the CA is kept. Every other CONNECT is refused.
+   * unchanged, where the CA is kept, and which TLS engine serves intercepted connections. Every other CONNECT is refused.
    */
-  public record Interception(HostPatterns intercept, HostPatterns tunnel, Path caDir, KeyAlgorithm keyAlgorithm) {
+  public record Interception(HostPatterns intercept, HostPatterns tunnel, Path caDir, KeyAlgorithm keyAlgorithm, TlsEngine tlsEngine) {
     public boolean enabled() {
       return !intercept.isEmpty();
     }
@@ -215,6 +215,8 @@ public record ProxyConfig(
     TUNNEL_HOSTS("tunnel-hosts", "HOSTS", "none", "hosts a CONNECT may tunnel to unchanged (* for any); all others are refused"),
     CA_DIR("ca-dir", "DIR", null, "<cache-dir>/ca", "where pullmesh's CA (ca.crt, ca.key) is kept"),
     CA_KEY_TYPE("ca-key-type", "TYPE", "ecdsa-p256", null, "key of a CA made now: ecdsa-p256 or rsa-3072", "ecdsa-p256", "rsa-3072"),
+    TLS_ENGINE("tls-engine", "ENGINE", "auto", null, "TLS for intercepted connections: openssl (BoringSSL, bundled for Linux glibc "
+        + "x86-64/aarch64, macOS, Windows x86-64), jdk, or auto (openssl where it loads, else jdk)", "auto", "openssl", "jdk"),
     MESH_NAME("mesh-name", "NAME", null, "join the LAN mesh of this name (needs --mesh-secret-file); nodes share which blobs they hold"),
     MESH_SECRET_FILE("mesh-secret-file", "FILE", null, "the mesh's shared secret (at least 16 characters); nodes without it are refused"),
     MESH_MEMBERS("mesh-members", "HOST:PORT,...", null, "multicast", "other nodes' cluster addresses, where multicast is not allowed"),

@@ -444,6 +444,11 @@ public final class PullmeshProxy implements AutoCloseable {
     return vertx;
   }
 
+  /** The engine intercepted TLS is served with, or null when interception is off. */
+  TlsEngine tlsEngine() {
+    return forward.tlsEngine();
+  }
+
   /** pullmesh's CA, or null when interception is off. */
   public CertificateAuthority ca() {
     return forward.ca();
