@@ -171,7 +171,8 @@ final class LaneFetcher implements LaneWriter.Target {
       }
       List<TailRace.Lane> views = new ArrayList<>();
       for (LaneWriter w : inflight.keySet()) {
-        if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
+        // a lane held back by the upstream cap is slow by our doing: racing it would only spend the cap twice
+        if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece) && !w.capped()) {
           views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece),
               now - w.lastData()));
         }
@@ -194,7 +195,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         laneEnded(piece, Source.UPSTREAM, ar.cause(), false, loc);
       } else {
-        startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
@@ -241,7 +242,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         laneEnded(piece, s, ar.cause(), false, loc);
       } else {
-        startLane(new LaneWriter(piece, s, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(piece, s, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
@@ -379,7 +380,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         streamEnded(ar.cause());
       } else {
-        startLane(new LaneWriter(-1, Source.UPSTREAM, 0, loc.size() - 1, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(-1, Source.UPSTREAM, 0, loc.size() - 1, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
@@ -405,11 +406,13 @@ final class LaneFetcher implements LaneWriter.Target {
   /**
    * Vert.x's request idle timeout only covers the wait for response headers, so a body that stops arriving would hang its
    * piece forever: a lane that delivered nothing for {@code stallNanos} is cut, and its piece retried from its last byte.
+   * A lane the node's {@link LanePacer} holds is not stalled, and its quiet time counts from when it was let go.
    */
   void cutStalled(long now, long stallNanos) {
     List<LaneWriter> stuck = new ArrayList<>();
     synchronized (guard) {
-      inflight.keySet().stream().filter(w -> now - w.lastData() > stallNanos).forEach(stuck::add);
+      // a lane the pacer holds (the upstream cap, the memory budget) is quiet by our doing, not its source's
+      inflight.keySet().stream().filter(w -> now - w.lastData() > stallNanos && !w.held()).forEach(stuck::add);
     }
     UpstreamException why = new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
         "blob " + digest.shortHex() + ": no data from upstream for " + stallNanos / 1_000_000 + " ms");
@@ -465,7 +468,7 @@ final class LaneFetcher implements LaneWriter.Target {
       streamEnded(error);
       return;
     }
-    if (error == null && lane.complete() && lane.source instanceof Source.Upstream) {
+    if (error == null && lane.complete() && lane.source instanceof Source.Upstream && !lane.capped()) {
       long took = kit.nanoTime().getAsLong() - lane.startedNanos;
       synchronized (guard) {
         race.finished(lane.received(), took);

@@ -94,7 +94,8 @@ class BlobDownloadTest {
 
   private BlobDownload download(MeshTie mesh, PartialFiles files) {
     BlobDownload.Kit kit = new BlobDownload.Kit(vertx, files, space, io, timers, timers::nanoTime, clock, recordingMetrics(), config,
-        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), () -> 0.5)));
+        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), () -> 0.5)),
+        new LanePacer(config.upstreamRate(), config.bufferMemory(), timers, timers::nanoTime));
     return new BlobDownload(upstream.digest, RepositoryName.parse("library/t"), null, upstream, mesh, kit);
   }
 
