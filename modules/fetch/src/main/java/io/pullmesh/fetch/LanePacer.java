@@ -19,9 +19,6 @@ final class LanePacer {
   /** Grant of memory a lane reserves at a time. */
   static final long MEMORY_GRANT = 64 << 10;
 
-  /** No cap and no budget: every lane reads freely. */
-  static final LanePacer NONE = new LanePacer(0, 0, null, System::nanoTime);
-
   /** One lane as the pacer sees it. */
   interface Pace {
     /**
@@ -284,9 +281,12 @@ final class LanePacer {
 
   /** Sets the timer for the next rate grant, if lanes wait for one and none is set. Outside the lock. */
   private void armTimer() {
+    if (shares == null) {
+      return;
+    }
     long delayNanos;
     synchronized (this) {
-      if (shares == null || timerArmed || (delayNanos = shares.nanosUntilDue(nanoTime.getAsLong())) < 0) {
+      if (timerArmed || (delayNanos = shares.nanosUntilDue(nanoTime.getAsLong())) < 0) {
         return;
       }
       timerArmed = true;
