@@ -194,7 +194,7 @@ public record ProxyConfig(
         + "share, a race spends bytes without gain"),
     UPSTREAM_RATE("upstream-rate", "SIZE", "0", "cap on blob bytes per second from upstream for the whole node (e.g. 40m), shared "
         + "equally by the downloads running; peer traffic, manifests and serving are not capped; 0 for no cap"),
-    DOWNLOAD_BUFFER_MEMORY("download-buffer-memory", "SIZE", "64m", "memory all downloads together may hold between the network and "
+    DOWNLOAD_BUFFER_MEMORY("download-buffer-memory", "SIZE", "32m", "memory all downloads together may hold between the network and "
         + "the disk; downloads wait for room instead of allocating more (at least 256k)"),
     PIECE_SIZE("piece-size", "SIZE", null, "chosen per blob, 1 to 16 MiB", "fixed piece size, 64k to 64m"),
     USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, FetchConfig.DEFAULT_USER_AGENT_TEXT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "

@@ -44,7 +44,7 @@ public record FetchConfig(
 
   public static final int DEFAULT_CONNECTIONS = 16;
   /** The default {@link #bufferMemory()}: see docs/operations.md, "Memory". */
-  public static final long DEFAULT_BUFFER_MEMORY = 64L << 20;
+  public static final long DEFAULT_BUFFER_MEMORY = 32L << 20;
 
   /**
    * A current Ollama's User-Agent, in its form ({@code ollama/<version> (<GOARCH> <GOOS>) Go/<go version>}, server/images.go

@@ -132,7 +132,10 @@ final class LaneFetcher implements LaneWriter.Target {
       int[] wanted = readers.cursors();
       BitSet blocked = table.takenCopy();
       int p;
-      while (lanes.hasRoom() && (p = PieceScheduler.next(table.count(), blocked, wanted)) >= 0) {
+      // while lanes wait for buffer memory, a download opens no more than one: a connection that could only wait paused
+      // still holds what its last network reads brought (Netty's read buffers, Vert.x's queue), outside the budget
+      boolean crowded = kit.pacer().crowded();
+      while (lanes.hasRoom() && (!crowded || lanes.inUse() == 0) && (p = PieceScheduler.next(table.count(), blocked, wanted)) >= 0) {
         blocked.set(p);
         Source s = mesh.pick(table.nextByte(p), table.lastByte(p), lanes, locating.found());
         if (s instanceof Source.None none) {

@@ -106,6 +106,11 @@ final class LanePacer {
     return budget == null ? 0 : budget.held();
   }
 
+  /** Whether lanes wait for buffer memory now: a download should not open more lanes that could only wait. */
+  synchronized boolean crowded() {
+    return budget != null && budget.waitingLanes() > 0;
+  }
+
   /** The memory budget, bytes; 0 for none. */
   long bufferLimit() {
     return budget == null ? 0 : budget.limit();
