@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class MemoryCurve {
   private final Map<String, Path> jars = new LinkedHashMap<>();
+  /** The peak RSS of the proxy measured last, kept for a run that fails. */
+  private long lastPeak;
   private final List<Integer> ks = new ArrayList<>();
   private long size = 32L << 20;
   private long rate = 1L << 20;
@@ -110,7 +112,12 @@ public final class MemoryCurve {
           + " models of " + Bytes.human(size));
       for (int k : ks) {
         for (Map.Entry<String, Path> jar : jars.entrySet()) {
-          out.add(measure(registry, models.subList(0, k), jar.getKey(), jar.getValue()));
+          try {
+            out.add(measure(registry, models.subList(0, k), jar.getKey(), jar.getValue()));
+          } catch (Exception e) {
+            // a proxy that ran out of memory is a result too: its row says so, and the curve goes on
+            out.add(new Point(jar.getKey(), k, lastPeak, Double.NaN, 0, "failed: " + e.getMessage()));
+          }
           log(out.get(out.size() - 1).toString());
         }
       }
@@ -144,6 +151,10 @@ public final class MemoryCurve {
         }
         // while the pulls run, keep the largest NMT summary (committed total) for the record
         while (!pulls.stream().allMatch(Future::isDone)) {
+          lastPeak = proxy.peakRssBytes();
+          if (proxy.sawOutOfMemory()) {
+            throw new IOException("the proxy ran out of memory (OutOfMemoryError in its log), peak RSS " + Bytes.human(lastPeak));
+          }
           if (nmt) {
             String s = jcmd(proxy.pid());
             long committed = nmtCommitted(s);
@@ -227,8 +238,9 @@ public final class MemoryCurve {
         nmt ? " NMT committed at peak |" : ""));
     b.append("|---|---:|---:|---:|---:|").append(nmt ? "---:|" : "").append('\n');
     for (Point p : points) {
+      boolean failed = p.nmtCommitted().startsWith("failed");
       b.append(String.format(Locale.ROOT, "| %-10s | %4d | %12s | %8.1f | %14s |%s%n", p.jar(), p.k(), Bytes.human(p.peakRss()), p.seconds(),
-          Bytes.human(p.upstreamBytes()), nmt ? " " + p.nmtCommitted() + " |" : ""));
+          failed ? p.nmtCommitted() : Bytes.human(p.upstreamBytes()), nmt && !failed ? " " + p.nmtCommitted() + " |" : ""));
     }
     return b.toString();
   }
