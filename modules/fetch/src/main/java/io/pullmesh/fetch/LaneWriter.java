@@ -88,7 +88,11 @@ final class LaneWriter {
     this.nanoTime = nanoTime;
     this.lastData = nanoTime.getAsLong();
     this.startedNanos = lastData;
-    this.pace = pacer.lane(download, source instanceof Source.Upstream, () -> loop.execute(this::applyPause));
+    // the quiet time of a lane the pacer held counts from its grant, not from when its context gets to resume it
+    this.pace = pacer.lane(download, source instanceof Source.Upstream, () -> {
+      lastReleased = nanoTime.getAsLong();
+      loop.execute(this::applyPause);
+    });
   }
 
   void start() {

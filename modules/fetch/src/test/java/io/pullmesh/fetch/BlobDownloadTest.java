@@ -221,6 +221,15 @@ class BlobDownloadTest {
   }
 
   @Test
+  void lanesHeldBackByTheUpstreamCapAreNotTakenForStalledOnes() throws Exception {
+    // 64 KiB/s in 8 KiB grants shared by 4 lanes: each waits about half a second between grants, longer than the stall timeout
+    config = config.withUpstreamRate(64 << 10).withTimeouts(Duration.ofSeconds(5), Duration.ofMillis(200));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertFalse(metrics.contains("stall"), "no lane was cut as stalled: " + metrics);
+  }
+
+  @Test
   void withoutARaceBudgetATricklingLaneFinishesItsPieceAlone() throws Exception {
     config = config.withPieceSizes(4 * PIECE, 4 * PIECE);
     long slowFrom = 4L * PIECE;
