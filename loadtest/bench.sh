@@ -2,6 +2,7 @@
 # Builds what the pull benchmark needs and runs it: see loadtest/README.md.
 #
 #   loadtest/bench.sh [--size 256MiB] [--rate 4MiB] [--connections 16] [--reps 1] [--clients 16] ... | --help
+#   loadtest/bench.sh --memory-curve [--jars old=OLD.jar,new=proxy/target/pullmesh-proxy.jar] [--ks 1,4,16,64] ...
 #
 # Environment: BENCH_SKIP_BUILD=1 reuses the last build; BENCH_MVN_ARGS adds Maven arguments (e.g. -o);
 # BENCH_JAVA_OPTS replaces the benchmark JVM's options (default -Xmx2g).
@@ -28,8 +29,15 @@ done
 # nginx usually lives in /usr/sbin, which is not on every user's PATH
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"
 
+main=io.pullmesh.loadtest.PullBenchmark
+if [[ "${1:-}" == "--memory-curve" ]]; then
+  # the memory-versus-downloads curve (loadtest/README.md, "Memory curve"): its own main and options
+  main=io.pullmesh.loadtest.MemoryCurve
+  shift
+fi
+
 # shellcheck disable=SC2086
 exec java ${BENCH_JAVA_OPTS:--Xmx2g} \
   -cp "$jar:$(cat loadtest/target/classpath.txt)" \
   -Dpullmesh.repo.root="$root" \
-  io.pullmesh.loadtest.PullBenchmark "$@"
+  "$main" "$@"

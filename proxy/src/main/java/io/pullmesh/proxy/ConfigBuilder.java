@@ -179,9 +179,11 @@ final class ConfigBuilder {
     } catch (IllegalArgumentException e) {
       throw bad(Option.SCRUB_RATE, v.get(Option.SCRUB_RATE), "bytes per second, at least 1m (e.g. 32m)");
     }
+    long upstreamRate = size(Option.UPSTREAM_RATE, 0, 64 << 10, "bytes per second, 0 for no cap or at least 64k (e.g. 40m)");
+    long bufferMemory = size(Option.DOWNLOAD_BUFFER_MEMORY, -1, 256 << 10, "a size of at least 256k (e.g. 64m)");
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, maxStale, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
-        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace);
+        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace, upstreamRate, bufferMemory);
   }
 
   private int transferPort(int listenPort) {
@@ -315,6 +317,19 @@ final class ConfigBuilder {
       return new CacheLimit(bytes, 0);
     } catch (IllegalArgumentException e) {
       throw bad(Option.CACHE_MAX_BYTES, value, "a size of at least 64m (e.g. 500g) or a share of the disk from 1% to 100% (e.g. 80%)");
+    }
+  }
+
+  /** A size ({@link Bytes#parse}): {@code off} (unless -1), or at least {@code min}. */
+  private long size(Option o, long off, long min, String expected) {
+    try {
+      long n = Bytes.parse(v.get(o));
+      if (n != off && n < min) {
+        throw new IllegalArgumentException();
+      }
+      return n;
+    } catch (IllegalArgumentException e) {
+      throw bad(o, v.get(o), expected);
     }
   }
 

@@ -49,7 +49,9 @@ public record ProxyConfig(
     Duration scrubInterval,
     long scrubRate,
     LogSetup.Format logFormat,
-    double tailRace) {
+    double tailRace,
+    long upstreamRate,
+    long downloadBufferMemory) {
 
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
@@ -190,6 +192,10 @@ public record ProxyConfig(
     TAIL_RACE("tail-race", "PCT%", "0%", "share of a blob a download may fetch twice to race a connection far slower than its "
         + "others at the tail (a CDN edge that crawls), the loser cut; above 0% also retires such a connection earlier and resumes its "
         + "piece on another; 0% for neither. Off by default: on a WAN link all connections share, a race spends bytes without gain"),
+    UPSTREAM_RATE("upstream-rate", "SIZE", "0", "cap on blob bytes per second from upstream for the whole node (e.g. 40m), shared "
+        + "equally by the downloads running; peer traffic, manifests and serving are not capped; 0 for no cap"),
+    DOWNLOAD_BUFFER_MEMORY("download-buffer-memory", "SIZE", "32m", "memory all downloads together may hold between the network and "
+        + "the disk; downloads wait for room instead of allocating more (at least 256k)"),
     PIECE_SIZE("piece-size", "SIZE", null, "chosen per blob, 1 to 16 MiB", "fixed piece size, 64k to 64m"),
     USER_AGENT("user-agent", "UA", FetchConfig.DEFAULT_USER_AGENT, FetchConfig.DEFAULT_USER_AGENT_TEXT, "User-Agent sent upstream for work no Ollama client asked for (prefetch, "
         + "seeding, revalidation, curl); an Ollama client's own goes upstream with its requests. registry.ollama.ai refuses new models (412) "
@@ -335,7 +341,7 @@ public record ProxyConfig(
   /** The fetcher settings this configuration implies. */
   public FetchConfig fetchConfig() {
     FetchConfig f = FetchConfig.defaults().withConnections(upstreamConnections).withTimeouts(connectTimeout, stallTimeout)
-        .withUserAgent(userAgent).withTailRace(tailRace);
+        .withUserAgent(userAgent).withTailRace(tailRace).withUpstreamRate(upstreamRate).withBufferMemory(downloadBufferMemory);
     if (pieceSize != null) {
       f = f.withPieceSizes(pieceSize, pieceSize);
     }
@@ -347,6 +353,6 @@ public record ProxyConfig(
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, manifestMaxStale, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
         mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout, scrubInterval,
-        scrubRate, logFormat, tailRace);
+        scrubRate, logFormat, tailRace, upstreamRate, downloadBufferMemory);
   }
 }

@@ -169,6 +169,7 @@ public final class PullmeshProxy implements AutoCloseable {
       metrics.cacheWritable(() -> health.state().writable());
       metrics.gauges(downloads::activeCount, store::committedBytes, store::committedBlobs);
       metrics.cacheLimit(space::limit);
+      metrics.downloadFlow(downloads::upstreamRateLimit, downloads::upstreamRate, downloads::bufferHeld, downloads::bufferLimit);
       space.enforce();
       ok = true;
     } finally {
@@ -231,12 +232,14 @@ public final class PullmeshProxy implements AutoCloseable {
   }
 
   /**
-   * As {@link #start(ProxyConfig)} with explicit fetcher settings and clock (tests). The User-Agent is the
-   * configuration's ({@code --user-agent}), whatever {@code fetchConfig} says.
+   * As {@link #start(ProxyConfig)} with explicit fetcher settings and clock (tests). The User-Agent, the upstream cap
+   * and the download buffer memory are the configuration's ({@code --user-agent}, {@code --upstream-rate},
+   * {@code --download-buffer-memory}), whatever {@code fetchConfig} says.
    */
   public static PullmeshProxy start(ProxyConfig config, FetchConfig fetchConfig, Clock clock) {
     String via = "pullmesh-" + Long.toHexString(new java.security.SecureRandom().nextLong() & 0xffffffffffffL);
-    PullmeshProxy p = new PullmeshProxy(config, fetchConfig.withUserAgent(config.userAgent()).withVia(via), clock);
+    PullmeshProxy p = new PullmeshProxy(config, fetchConfig.withUserAgent(config.userAgent()).withVia(via)
+        .withUpstreamRate(config.upstreamRate()).withBufferMemory(config.downloadBufferMemory()), clock);
     try {
       p.listen();
     } catch (RuntimeException e) {

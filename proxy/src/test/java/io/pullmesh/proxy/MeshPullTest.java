@@ -64,6 +64,11 @@ class MeshPullTest {
 
   /** As above, with {@code extra} cluster ports in the member list (for other members the test starts itself). */
   List<PullmeshProxy> mesh(FakeRegistry upstream, int n, int connections, int[] extra) throws Exception {
+    return mesh(upstream, n, connections, extra, new String[0]);
+  }
+
+  /** As above, every node with {@code proxyArgs} too. */
+  List<PullmeshProxy> mesh(FakeRegistry upstream, int n, int connections, int[] extra, String... proxyArgs) throws Exception {
     Path secret = dir.resolve("mesh.secret");
     Files.writeString(secret, SECRET + "\n");
     int[] ports = new int[n];
@@ -78,8 +83,10 @@ class MeshPullTest {
     memberList = members.toString();
     List<PullmeshProxy> nodes = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      PullmeshProxy p = PullmeshProxy.start(Harness.config(upstream.registryUrl(), dir.resolve("node" + i), "--mesh-name", "office",
-          "--mesh-secret-file", secret.toString(), "--mesh-port", Integer.toString(ports[i]), "--mesh-members", members.toString()),
+      List<String> args = new ArrayList<>(List.of("--mesh-name", "office", "--mesh-secret-file", secret.toString(),
+          "--mesh-port", Integer.toString(ports[i]), "--mesh-members", members.toString()));
+      args.addAll(List.of(proxyArgs));
+      PullmeshProxy p = PullmeshProxy.start(Harness.config(upstream.registryUrl(), dir.resolve("node" + i), args.toArray(String[]::new)),
           Harness.testFetchConfig(connections), Clock.systemUTC());
       open.add(p);
       nodes.add(p);
@@ -353,5 +360,32 @@ class MeshPullTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(io.pullmesh.testkit.client.PullException.class,
         () -> client.pull(b.url(), other.reference(), dir.resolve("ollama-other")));
     assertTrue(e.getMessage().contains("UPSTREAM"), "a model no node has fails with upstream's error: " + e.getMessage());
+  }
+
+  @Test
+  void theUpstreamRateCapsWhatComesFromUpstreamAndNotWhatComesFromAPeer() throws Exception {
+    long size = 4L << 20;
+    FakeModel model = ModelFixture.of("library/capped", "1b").layer("application/vnd.ollama.image.model", size).seed(19)
+        .create(dir.resolve("model"));
+    FakeRegistry upstream = FakeRegistry.start(model);
+    open.add(upstream);
+    List<PullmeshProxy> nodes = mesh(upstream, 2, 8, new int[0], "--upstream-rate", "1m");
+    PullmeshProxy a = nodes.get(0);
+    PullmeshProxy b = nodes.get(1);
+    OllamaLikeClient client = new OllamaLikeClient(ClientOptions.forTests().build());
+    open.add(client);
+    long start = System.nanoTime();
+    client.pull(a.url(), model.reference(), dir.resolve("ollama-a"));
+    double capped = (System.nanoTime() - start) / 1e9;
+    assertTrue(capped >= size / (1.3 * (1 << 20)) - 0.2, "4 MiB at a cap of 1 MiB/s took only " + capped + " s");
+    Waits.awaitTrue(() -> a.store().lookup(model.largestLayer().digest()).isPresent(), "a committed the layer");
+    awaitPieceHashes(b, model.largestLayer().digest());
+
+    start = System.nanoTime();
+    client.pull(b.url(), model.reference(), dir.resolve("ollama-b"));
+    double fromPeer = (System.nanoTime() - start) / 1e9;
+    assertSameBlobs(model, dir.resolve("ollama-b"));
+    assertTrue(counter(b, MeterNames.PEER_BYTES) >= size, "b took the layer from a");
+    assertTrue(fromPeer < capped / 2, "from a peer the pull took " + fromPeer + " s, from the capped upstream " + capped + " s");
   }
 }

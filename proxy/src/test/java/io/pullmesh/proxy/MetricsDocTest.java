@@ -49,6 +49,7 @@ class MetricsDocTest {
     m.meshPeers(() -> 2);
     m.scrubbed("good", 10);
     m.cacheWritable(() -> true);
+    m.downloadFlow(() -> 0, () -> 0, () -> 0, () -> 0);
 
     // every meter name is registered by the calls above (a new meter needs a line here, and one in the doc)
     List<String> unregistered = new ArrayList<>();

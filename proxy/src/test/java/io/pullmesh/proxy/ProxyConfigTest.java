@@ -129,6 +129,18 @@ class ProxyConfigTest {
   }
 
   @Test
+  void theUpstreamIsUncappedUnlessARateIsGivenAndDownloadBuffersHaveABudgetByDefault() {
+    assertEquals(0, run(Map.of()).fetchConfig().upstreamRate());
+    assertEquals(40L << 20, run(Map.of(), "--upstream-rate", "40m").fetchConfig().upstreamRate());
+    assertEquals(5L << 20, run(Map.of("PULLMESH_UPSTREAM_RATE", "5MiB")).fetchConfig().upstreamRate());
+    assertTrue(error(Map.of(), "--upstream-rate", "1k").contains("--upstream-rate: '1k' is not valid (expected bytes per second, 0 for no cap or at least 64k"));
+    assertTrue(error(Map.of(), "--upstream-rate", "fast").contains("--upstream-rate: 'fast' is not valid"));
+    assertEquals(32L << 20, run(Map.of()).fetchConfig().bufferMemory());
+    assertEquals(256L << 10, run(Map.of(), "--download-buffer-memory", "256k").fetchConfig().bufferMemory());
+    assertTrue(error(Map.of(), "--download-buffer-memory", "0").contains("expected a size of at least 256k"));
+  }
+
+  @Test
   void errorsSayWhatToFix() {
     assertTrue(error(Map.of(), "--lisen", "x").contains("unknown option --lisen; did you mean --listen?"));
     assertTrue(error(Map.of(), "--upstream-connections", "lots").contains("--upstream-connections: 'lots' is not valid (expected a whole number from 1 to 256)"));

@@ -64,9 +64,9 @@ public final class BlobDownload {
     void close();
   }
 
-  /** What every download of a node shares: where it runs, stores and counts, its clock and its policy. */
+  /** What every download of a node shares: where it runs, stores and counts, its clock, its policy and its lanes' pacer. */
   record Kit(Vertx vertx, PartialFiles files, SpaceManager space, Executor io, Timers timers, LongSupplier nanoTime, Clock clock,
-      MetricsRecorder metrics, FetchConfig config, RetryPolicy retry) {}
+      MetricsRecorder metrics, FetchConfig config, RetryPolicy retry, LanePacer pacer) {}
 
   private final Digest digest;
   private final RepositoryName repository;

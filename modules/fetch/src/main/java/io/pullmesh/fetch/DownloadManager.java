@@ -54,6 +54,10 @@ public final class DownloadManager {
   private final BlobStore store;
   private final Clock clock;
   private final BlobDownload.Kit kit;
+  private static final long RATE_SAMPLE_MS = 1000;
+  private final LanePacer pacer;
+  private final MetricsRecorder metrics;
+  private final RateMeter upstreamRate = new RateMeter();
   private final Map<Digest, BlobDownload> active = new ConcurrentHashMap<>();
   private final Map<Digest, Integer> corruptStreak = new ConcurrentHashMap<>();
   private final Map<Digest, Remembered> locations = new ConcurrentHashMap<>();
@@ -66,8 +70,46 @@ public final class DownloadManager {
     this.upstreams = upstreams;
     this.store = store;
     this.clock = clock;
-    this.kit = new BlobDownload.Kit(vertx, store, space, io, Timers.of(vertx), System::nanoTime, clock, metrics, config,
-        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), random)));
+    Timers timers = Timers.of(vertx);
+    this.pacer = new LanePacer(config.upstreamRate(), config.bufferMemory(), timers, System::nanoTime);
+    this.kit = new BlobDownload.Kit(vertx, store, space, io, timers, System::nanoTime, clock, metrics, config,
+        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), random)), pacer);
+    this.metrics = metrics;
+    vertx.setPeriodic(RATE_SAMPLE_MS, id -> sampleUpstreamRate());
+  }
+
+  private void sampleUpstreamRate() {
+    long bytes = metrics.upstreamBlobBytesTotal();
+    synchronized (upstreamRate) {
+      upstreamRate.sample(System.nanoTime(), bytes);
+    }
+  }
+
+  /** The node's cap on blob bytes from upstream, bytes per second ({@code --upstream-rate}); 0 for none. */
+  public long upstreamRateLimit() {
+    return pacer.rateLimit();
+  }
+
+  /** Blob bytes per second received from upstream by the whole node, over the last few seconds. */
+  public long upstreamRate() {
+    synchronized (upstreamRate) {
+      return upstreamRate.bytesPerSecond();
+    }
+  }
+
+  /** Download bytes reserved or held in memory now, between socket and disk ({@code --download-buffer-memory}). */
+  public long bufferHeld() {
+    return pacer.bufferHeld();
+  }
+
+  /** The budget for {@link #bufferHeld()}, bytes; 0 for none. */
+  public long bufferLimit() {
+    return pacer.bufferLimit();
+  }
+
+  /** The most {@link #bufferHeld()} has been since start. */
+  public long bufferPeak() {
+    return pacer.bufferPeak();
   }
 
   /**

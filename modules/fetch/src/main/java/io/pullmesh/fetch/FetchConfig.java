@@ -21,6 +21,9 @@ import java.time.Duration;
  *     recognises a request of its own that came back to it (an upstream redirecting a blob to pullmesh itself), or null
  * @param tailRace the share of a blob's size a download may fetch a second time to race its slow connections at the tail
  *     ({@link TailRace}), 0 for no race
+ * @param upstreamRate the node's cap on blob bytes from upstream, bytes per second, shared equally by its downloads
+ *     ({@link RateShares}); 0 for none. Peer bytes and manifests are not capped
+ * @param bufferMemory the node's budget for download bytes held between socket and disk ({@link BufferBudget}); 0 for none
  */
 public record FetchConfig(
     int connections,
@@ -35,9 +38,13 @@ public record FetchConfig(
     int maxRelocations,
     String userAgent,
     String via,
-    double tailRace) {
+    double tailRace,
+    long upstreamRate,
+    long bufferMemory) {
 
   public static final int DEFAULT_CONNECTIONS = 16;
+  /** The default {@link #bufferMemory()}: see docs/operations.md, "Memory". */
+  public static final long DEFAULT_BUFFER_MEMORY = 32L << 20;
 
   /**
    * A current Ollama's User-Agent, in its form ({@code ollama/<version> (<GOARCH> <GOOS>) Go/<go version>}, server/images.go
@@ -68,6 +75,9 @@ public record FetchConfig(
     if (tailRace < 0 || tailRace > 1) {
       throw new IllegalArgumentException("tail race share: " + tailRace + " (expected: 0 to 1)");
     }
+    if (upstreamRate < 0 || bufferMemory < 0) {
+      throw new IllegalArgumentException("upstream rate " + upstreamRate + ", buffer memory " + bufferMemory + " (expected: 0 or more)");
+    }
     if (connections < 1 || connections > 256) {
       throw new IllegalArgumentException("upstream connections: " + connections + " (expected: 1 to 256)");
     }
@@ -82,32 +92,32 @@ public record FetchConfig(
   public static FetchConfig defaults() {
     return new FetchConfig(DEFAULT_CONNECTIONS, io.pullmesh.core.PieceLayout.MIN_PIECE, io.pullmesh.core.PieceLayout.MAX_PIECE,
         Duration.ofSeconds(10), Duration.ofSeconds(30), 8, Duration.ofMillis(500), Duration.ofSeconds(15),
-        4 << 20, 5, DEFAULT_USER_AGENT, null, 0);
+        4 << 20, 5, DEFAULT_USER_AGENT, null, 0, 0, DEFAULT_BUFFER_MEMORY);
   }
 
   public FetchConfig withConnections(int n) {
     return new FetchConfig(n, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace, upstreamRate, bufferMemory);
   }
 
   public FetchConfig withPieceSizes(int min, int max) {
     return new FetchConfig(connections, min, max, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace, upstreamRate, bufferMemory);
   }
 
   public FetchConfig withTimeouts(Duration connect, Duration stall) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connect, stall, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace, upstreamRate, bufferMemory);
   }
 
   public FetchConfig withUserAgent(String ua) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, ua, via, tailRace);
+        backoffMax, maxManifestBytes, maxRelocations, ua, via, tailRace, upstreamRate, bufferMemory);
   }
 
   public FetchConfig withVia(String token) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, token, tailRace);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, token, tailRace, upstreamRate, bufferMemory);
   }
 
   /**
@@ -121,11 +131,23 @@ public record FetchConfig(
   /** Lets a download fetch up to {@code share} of a blob's size twice to race its slow connections at the tail (0: never). */
   public FetchConfig withTailRace(double share) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
-        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, share);
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, share, upstreamRate, bufferMemory);
   }
 
   public FetchConfig withRetries(int attempts, Duration base, Duration max) {
     return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, attempts, base, max,
-        maxManifestBytes, maxRelocations, userAgent, via, tailRace);
+        maxManifestBytes, maxRelocations, userAgent, via, tailRace, upstreamRate, bufferMemory);
+  }
+
+  /** Caps the node's blob bytes from upstream at {@code bytesPerSecond}, shared equally by its downloads (0: no cap). */
+  public FetchConfig withUpstreamRate(long bytesPerSecond) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace, bytesPerSecond, bufferMemory);
+  }
+
+  /** Bounds the node's download bytes held between socket and disk at {@code bytes} (0: no bound). */
+  public FetchConfig withBufferMemory(long bytes) {
+    return new FetchConfig(connections, minPieceSize, maxPieceSize, connectTimeout, stallTimeout, maxPieceAttempts, backoffBase,
+        backoffMax, maxManifestBytes, maxRelocations, userAgent, via, tailRace, upstreamRate, bytes);
   }
 }

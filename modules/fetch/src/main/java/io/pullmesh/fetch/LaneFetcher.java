@@ -136,7 +136,10 @@ final class LaneFetcher implements LaneWriter.Target {
       int[] wanted = readers.cursors();
       BitSet blocked = table.takenCopy();
       int p;
-      while (lanes.hasRoom() && (p = PieceScheduler.next(table.count(), blocked, wanted)) >= 0) {
+      // while lanes wait for buffer memory, a download opens no more than one: a connection that could only wait paused
+      // still holds what its last network reads brought (Netty's read buffers, Vert.x's queue), outside the budget
+      boolean crowded = kit.pacer().crowded();
+      while (lanes.hasRoom() && (!crowded || lanes.inUse() == 0) && (p = PieceScheduler.next(table.count(), blocked, wanted)) >= 0) {
         blocked.set(p);
         Source s = mesh.pick(table.nextByte(p), table.lastByte(p), lanes, locating.found());
         if (s instanceof Source.None none) {
@@ -192,18 +195,19 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         laneEnded(piece, Source.UPSTREAM, ar.cause(), false, loc);
       } else {
-        startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(piece, Source.UPSTREAM, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
 
-  /** The upstream lanes fetching pieces now, as {@link TailRace} sees them; by piece into {@code byPiece} if given. Under the lock. */
+  /** The upstream lanes fetching pieces now that no cap holds back, as {@link TailRace} sees them; by piece into {@code byPiece} if given. Under the lock. */
   private List<TailRace.Lane> upstreamLanes(long now, Map<Integer, LaneWriter> byPiece) {
     assert Thread.holdsLock(guard);
     PieceTable table = state.table();
     List<TailRace.Lane> views = new ArrayList<>();
     for (LaneWriter w : inflight.keySet()) {
-      if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece)) {
+      // a lane held back by the upstream cap or the buffer budget is slow by our doing: racing or retiring it gains nothing
+      if (w.piece >= 0 && w.source instanceof Source.Upstream && !table.isDone(w.piece) && !w.capped() && !w.held()) {
         views.add(new TailRace.Lane(w.piece, w.startedNanos, w.received(), table.lastByte(w.piece) + 1 - table.nextByte(w.piece),
             now - w.lastData()));
         if (byPiece != null) {
@@ -300,7 +304,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         laneEnded(piece, s, ar.cause(), false, loc);
       } else {
-        startLane(new LaneWriter(piece, s, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(piece, s, from, to, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
@@ -446,7 +450,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (ar.failed()) {
         streamEnded(ar.cause());
       } else {
-        startLane(new LaneWriter(-1, Source.UPSTREAM, 0, loc.size() - 1, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime()), loc);
+        startLane(new LaneWriter(-1, Source.UPSTREAM, 0, loc.size() - 1, ar.result(), kit.io(), onThisContext(), this, kit.nanoTime(), kit.pacer(), guard), loc);
       }
     });
   }
@@ -472,11 +476,13 @@ final class LaneFetcher implements LaneWriter.Target {
   /**
    * Vert.x's request idle timeout only covers the wait for response headers, so a body that stops arriving would hang its
    * piece forever: a lane that delivered nothing for {@code stallNanos} is cut, and its piece retried from its last byte.
+   * A lane the node's {@link LanePacer} holds is not stalled, and its quiet time counts from when it was let go.
    */
   void cutStalled(long now, long stallNanos) {
     List<LaneWriter> stuck = new ArrayList<>();
     synchronized (guard) {
-      inflight.keySet().stream().filter(w -> now - w.lastData() > stallNanos).forEach(stuck::add);
+      // a lane the pacer holds (the upstream cap, the memory budget) is quiet by our doing, not its source's
+      inflight.keySet().stream().filter(w -> now - w.lastData() > stallNanos && !w.held()).forEach(stuck::add);
     }
     UpstreamException why = new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
         "blob " + digest.shortHex() + ": no data from upstream for " + stallNanos / 1_000_000 + " ms");
@@ -532,7 +538,7 @@ final class LaneFetcher implements LaneWriter.Target {
       streamEnded(error);
       return;
     }
-    if (error == null && lane.complete() && lane.source instanceof Source.Upstream) {
+    if (error == null && lane.complete() && lane.source instanceof Source.Upstream && !lane.capped()) {
       long took = kit.nanoTime().getAsLong() - lane.startedNanos;
       synchronized (guard) {
         race.finished(lane.received(), took);

@@ -10,9 +10,11 @@ import java.util.function.LongSupplier;
 
 /**
  * Streams one body into the partial file at its range: chunks are queued and written in order by one task at a time on
- * the io executor; the body is paused while more than {@link #HIGH_WATER} bytes wait. It reports to its download only
+ * the io executor; the body is paused while more than {@link #HIGH_WATER} bytes wait, and while the node's
+ * {@link LanePacer} has not granted it more to read (the upstream cap, the memory budget). It reports to its download only
  * after its last write finished, so a retried piece never races the writes of the try before it. Not for deciding
- * what a failure means ({@link RetryPolicy}) nor for stall detection (it only records when data last came).
+ * what a failure means ({@link RetryPolicy}) nor for stall detection (it only records when data last came, and whether
+ * the pacer holds it).
  *
  * <p>Thread-safety: its queue is guarded by {@code this}; nothing is called out under it.
  */
@@ -48,6 +50,7 @@ final class LaneWriter {
   private final Executor loop;
   private final Target target;
   private final LongSupplier nanoTime;
+  private final LanePacer.Pace pace;
 
   private final ArrayDeque<Buffer> queue = new ArrayDeque<>();
   // guarded by this
@@ -61,6 +64,8 @@ final class LaneWriter {
   private long position;
   private long written;
   private volatile long lastData;
+  /** When the pacer last let the lane read on after holding it, on the ticker. */
+  private volatile long lastReleased;
   private volatile Throwable stalled;
   /** When the lane started, on the ticker. */
   final long startedNanos;
@@ -68,8 +73,10 @@ final class LaneWriter {
 
   /**
    * @param loop runs body calls (resume) on the body's own context
+   * @param pacer the node's pacer; the lane is paced as a lane of {@code download}
    */
-  LaneWriter(int piece, Source source, long from, long to, Body body, Executor io, Executor loop, Target target, LongSupplier nanoTime) {
+  LaneWriter(int piece, Source source, long from, long to, Body body, Executor io, Executor loop, Target target, LongSupplier nanoTime,
+      LanePacer pacer, Object download) {
     this.piece = piece;
     this.source = source;
     this.position = from;
@@ -81,13 +88,47 @@ final class LaneWriter {
     this.nanoTime = nanoTime;
     this.lastData = nanoTime.getAsLong();
     this.startedNanos = lastData;
+    // the quiet time of a lane the pacer held counts from its grant, not from when its context gets to resume it
+    this.pace = pacer.lane(download, source instanceof Source.Upstream, () -> {
+      lastReleased = nanoTime.getAsLong();
+      loop.execute(this::applyPause);
+    });
   }
 
   void start() {
     body.handler(this::onData);
     body.exceptionHandler(this::onError);
     body.endHandler(v -> onEnd());
-    body.resume();
+    if (pace.start()) {
+      body.resume();
+    }
+  }
+
+  /**
+   * On the body's context: pauses or resumes the body as its state says now (queue above the high water mark, or the
+   * pacer holding it). Runs after every change that may let it read on, so the last one run sees the last state.
+   */
+  private void applyPause() {
+    boolean hold;
+    synchronized (this) {
+      hold = paused || reported;
+    }
+    if (hold || pace.waiting()) {
+      body.pause();
+    } else {
+      lastReleased = nanoTime.getAsLong();
+      body.resume();
+    }
+  }
+
+  /** Whether the pacer holds the lane now: it is quiet by the node's doing (cap or memory), not its source's. */
+  boolean held() {
+    return pace.waiting();
+  }
+
+  /** Whether the lane ever waited for the upstream cap: its rate is the cap's share, not its source's speed. */
+  boolean capped() {
+    return pace.capped();
   }
 
   /** Bytes the body delivered so far (written or not). */
@@ -95,9 +136,9 @@ final class LaneWriter {
     return received;
   }
 
-  /** When data last came, on the ticker. */
+  /** When data last came, or the pacer last let the lane read on, on the ticker. */
   long lastData() {
-    return lastData;
+    return Math.max(lastData, lastReleased);
   }
 
   /** Marks the lane stalled (it reports {@code cause}, whatever the cut body says) and cuts its body. Once. */
@@ -127,12 +168,19 @@ final class LaneWriter {
     lastData = nanoTime.getAsLong();
     received += b.length(); // one context delivers a body's data: no lost update
     target.arrived(source, b.length());
+    boolean go = pace.read(b.length());
     boolean startWriter = false;
     boolean pause = false;
     synchronized (this) {
       if (error != null || reported) {
-        return;
+        pause = true;
       }
+    }
+    if (pause) {
+      pace.released(b.length());
+      return;
+    }
+    synchronized (this) {
       queue.add(b);
       queued += b.length();
       if (queued > HIGH_WATER && !paused) {
@@ -142,8 +190,11 @@ final class LaneWriter {
         writing = startWriter = true;
       }
     }
-    if (pause) {
+    if (pause || !go) {
       body.pause();
+      if (!go && !pace.waiting()) {
+        applyPause(); // granted between the read and the pause
+      }
     }
     if (startWriter) {
       io.execute(this::drain);
@@ -179,16 +230,25 @@ final class LaneWriter {
     while (true) {
       Buffer b;
       boolean resume = false;
+      long dropped = 0;
       synchronized (this) {
         b = error == null ? queue.poll() : null;
         if (b == null) {
           writing = false;
+          for (Buffer q : queue) {
+            dropped += q.length();
+          }
           queue.clear();
           if (!ended && error == null) {
             return;
           }
-          break;
         }
+      }
+      if (b == null) {
+        pace.released(dropped);
+        break;
+      }
+      synchronized (this) {
         queued -= b.length();
         if (paused && queued < LOW_WATER) {
           paused = false;
@@ -196,24 +256,33 @@ final class LaneWriter {
         }
       }
       if (resume) {
-        loop.execute(body::resume);
+        loop.execute(this::applyPause);
       }
       long pos = position;
       int len = (int) Math.min(b.length(), end + 1 - pos);
       if (len <= 0) {
+        pace.released(b.length());
         continue;
       }
       try {
         // the chunk's own memory, no copy (Vert.x hands the handler a buffer it no longer uses)
         target.write(((BufferInternal) b).getByteBuf().nioBuffer(0, len), pos);
       } catch (IOException e) {
+        pace.released(b.length());
         target.writeFailed(e);
+        long left = 0;
         synchronized (this) {
           error = e;
           writing = false;
+          for (Buffer q : queue) {
+            left += q.length();
+          }
+          queue.clear();
         }
+        pace.released(left);
         break;
       }
+      pace.released(b.length());
       position = pos + len;
       written += len;
       target.written(pos, len, source);
@@ -230,6 +299,7 @@ final class LaneWriter {
       reported = true;
       err = error;
     }
+    pace.end();
     target.ended(this, stalled != null ? stalled : err);
   }
 }

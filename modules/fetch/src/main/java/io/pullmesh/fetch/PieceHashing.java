@@ -3,7 +3,6 @@ package io.pullmesh.fetch;
 import io.pullmesh.core.PieceLayout;
 import io.pullmesh.core.Sha256;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -13,7 +12,6 @@ import java.nio.file.StandardOpenOption;
  * Blocking (the io executor). Not the whole-blob hash ({@link PrefixHasher}).
  */
 final class PieceHashing {
-  private static final int CHUNK = 1 << 20;
 
   private PieceHashing() {}
 
@@ -45,6 +43,6 @@ final class PieceHashing {
   }
 
   private static io.pullmesh.core.Digest sha256(FileChannel ch, long start, int length) throws IOException {
-    return Sha256.ofRange(ch, start, length, ByteBuffer.allocate(Math.max(1, Math.min(CHUNK, length))), n -> {});
+    return Sha256.ofRange(ch, start, length, HashReads.buffer(), n -> {});
   }
 }

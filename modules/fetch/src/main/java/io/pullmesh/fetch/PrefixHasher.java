@@ -3,7 +3,6 @@ package io.pullmesh.fetch;
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.Sha256;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.security.MessageDigest;
 
@@ -16,7 +15,6 @@ import java.security.MessageDigest;
  * ({@code guard}); {@link #hash} runs outside it, by the one task that claimed the range.
  */
 final class PrefixHasher {
-  private static final int CHUNK = 1 << 20;
 
   private final Object guard;
   private final MessageDigest sha = Sha256.newDigest();
@@ -39,7 +37,7 @@ final class PrefixHasher {
 
   /** Feeds {@code [from, to)} of {@code ch}; by the task that claimed it. */
   void hash(FileChannel ch, long from, long to) throws IOException {
-    Sha256.update(sha, ch, from, to, ByteBuffer.allocate((int) Math.max(1, Math.min(CHUNK, to - from))), n -> {});
+    Sha256.update(sha, ch, from, to, HashReads.buffer(), n -> {});
   }
 
   void hashed(long to) {

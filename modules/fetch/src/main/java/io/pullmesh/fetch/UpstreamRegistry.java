@@ -59,7 +59,7 @@ public final class UpstreamRegistry implements AutoCloseable {
    * @param credentials for registries that want them, or null
    */
   /** The largest piece of a response body handed to a handler at once. */
-  static final int BODY_CHUNK = 256 << 10;
+  static final int BODY_CHUNK = 64 << 10;
 
   public UpstreamRegistry(Vertx vertx, URI base, FetchConfig config, UpstreamCredentials credentials,
       MetricsRecorder metrics, Clock clock) {
@@ -83,7 +83,7 @@ public final class UpstreamRegistry implements AutoCloseable {
         .setKeepAlive(true)
         .setTcpNoDelay(true)
         .setDecompressionSupported(false)
-        // a body's bytes reach the lanes in pieces as big as a socket read, not Netty's 8 KiB default: a third of the
+        // a body's bytes reach the lanes in pieces as big as a socket read (Netty reads at most 64 KiB), not 8 KiB: an eighth of the
         // handler calls, disk writes and reader wake-ups per GiB (docs/benchmarks.md, "CPU per GiB")
         .setMaxChunkSize(BODY_CHUNK)
         .setConnectTimeout((int) config.connectTimeout().toMillis())

@@ -94,7 +94,8 @@ class BlobDownloadTest {
 
   private BlobDownload download(MeshTie mesh, PartialFiles files) {
     BlobDownload.Kit kit = new BlobDownload.Kit(vertx, files, space, io, timers, timers::nanoTime, clock, recordingMetrics(), config,
-        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), () -> 0.5)));
+        new RetryPolicy(config.maxPieceAttempts(), new Backoff(config.backoffBase(), config.backoffMax(), () -> 0.5)),
+        new LanePacer(config.upstreamRate(), config.bufferMemory(), timers, timers::nanoTime));
     return new BlobDownload(upstream.digest, RepositoryName.parse("library/t"), null, upstream, mesh, kit);
   }
 
@@ -217,6 +218,15 @@ class BlobDownloadTest {
         "a second lane took the piece from its first missing byte: " + upstream.requests);
     assertTrue(slow.get(0).cancelled, "the trickling lane lost the race and was cut");
     assertFalse(metrics.contains("stall"), "raced long before the stall timeout");
+  }
+
+  @Test
+  void lanesHeldBackByTheUpstreamCapAreNotTakenForStalledOnes() throws Exception {
+    // 64 KiB/s in 8 KiB grants shared by 4 lanes: each waits about half a second between grants, longer than the stall timeout
+    config = config.withUpstreamRate(64 << 10).withTimeouts(Duration.ofSeconds(5), Duration.ofMillis(200));
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertFalse(metrics.contains("stall"), "no lane was cut as stalled: " + metrics);
   }
 
   @Test

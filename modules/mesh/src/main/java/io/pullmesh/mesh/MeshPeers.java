@@ -62,7 +62,7 @@ public final class MeshPeers implements PeerNetwork {
     this.client = vertx.createHttpClient(new HttpClientOptions().setConnectTimeout((int) connectTimeout.toMillis())
         .setKeepAlive(true).setTcpNoDelay(true)
         // bodies in pieces as big as a socket read, not Netty's 8 KiB default (as UpstreamRegistry)
-        .setMaxChunkSize(256 << 10),
+        .setMaxChunkSize(64 << 10),
         new PoolOptions().setHttp1MaxSize(64));
   }
 

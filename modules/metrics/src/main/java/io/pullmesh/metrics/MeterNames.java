@@ -67,4 +67,13 @@ public final class MeterNames {
   public static final String SCRUB_BYTES = "pullmesh.scrub.bytes";
   /** Gauge: 1 while the cache can take new blobs, 0 while its disk is full (under the index's reserve) or read-only. */
   public static final String CACHE_WRITABLE = "pullmesh.cache.writable";
+
+  /** Gauge: the node's cap on blob bytes per second from upstream ({@code --upstream-rate}); 0 for none. */
+  public static final String UPSTREAM_RATE_LIMIT = "pullmesh.upstream.rate.limit";
+  /** Gauge: blob bytes per second received from upstream by the node, over the last few seconds. */
+  public static final String UPSTREAM_RATE = "pullmesh.upstream.rate";
+  /** Gauge: download bytes reserved or held in memory between the network and the disk. */
+  public static final String DOWNLOAD_BUFFER = "pullmesh.download.buffer";
+  /** Gauge: the budget for {@link #DOWNLOAD_BUFFER} ({@code --download-buffer-memory}); 0 for none. */
+  public static final String DOWNLOAD_BUFFER_LIMIT = "pullmesh.download.buffer.limit";
 }

@@ -80,6 +80,12 @@ public interface MetricsRecorder {
   /** Registers the gauge that is 1 while the cache can take new blobs, 0 while its disk is full or read-only. */
   default void cacheWritable(java.util.function.BooleanSupplier writable) {}
 
+  /**
+   * Registers the gauges of the downloads' flow: the upstream cap and the measured upstream rate (bytes per second), the
+   * download buffer memory held and its budget (bytes). The suppliers must be thread-safe and non-blocking.
+   */
+  default void downloadFlow(LongSupplier rateLimit, LongSupplier rate, LongSupplier bufferHeld, LongSupplier bufferLimit) {}
+
   /** Registers the cache limit gauge. */
   void cacheLimit(LongSupplier limitBytes);
 

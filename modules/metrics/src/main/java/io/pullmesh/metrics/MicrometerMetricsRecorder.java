@@ -165,6 +165,18 @@ public final class MicrometerMetricsRecorder implements MetricsRecorder {
   }
 
   @Override
+  public void downloadFlow(LongSupplier rateLimit, LongSupplier rate, LongSupplier bufferHeld, LongSupplier bufferLimit) {
+    Gauge.builder(MeterNames.UPSTREAM_RATE_LIMIT, rateLimit, r -> r.getAsLong())
+        .description("Cap on blob bytes per second from upstream (--upstream-rate), 0 for none").strongReference(true).register(registry);
+    Gauge.builder(MeterNames.UPSTREAM_RATE, rate, r -> r.getAsLong())
+        .description("Blob bytes per second received from upstream, over the last few seconds").strongReference(true).register(registry);
+    Gauge.builder(MeterNames.DOWNLOAD_BUFFER, bufferHeld, r -> r.getAsLong()).baseUnit("bytes")
+        .description("Download bytes reserved or held in memory between the network and the disk").strongReference(true).register(registry);
+    Gauge.builder(MeterNames.DOWNLOAD_BUFFER_LIMIT, bufferLimit, r -> r.getAsLong()).baseUnit("bytes")
+        .description("Budget for download bytes in memory (--download-buffer-memory), 0 for none").strongReference(true).register(registry);
+  }
+
+  @Override
   public void cacheWritable(java.util.function.BooleanSupplier writable) {
     Gauge.builder(MeterNames.CACHE_WRITABLE, writable, w -> w.getAsBoolean() ? 1 : 0)
         .description("1 while the cache can take new blobs, 0 while its disk is full or read-only").strongReference(true).register(registry);
