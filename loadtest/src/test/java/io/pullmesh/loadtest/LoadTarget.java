@@ -131,6 +131,48 @@ public final class LoadTarget implements AutoCloseable {
     return new Model(repository, tag, List.copyOf(blobs));
   }
 
+  /**
+   * JIT warm-up for a fresh proxy, as the pull benchmark does before it measures: GETs of every model's manifest for
+   * {@code seconds}, each on a new connection (as the storm's users make them) from two threads; not measured. Returns
+   * how many were answered 200.
+   */
+  public long warmUpManifests(long seconds) {
+    if (seconds <= 0) {
+      return 0;
+    }
+    URI base = URI.create(baseUrl);
+    long until = System.nanoTime() + seconds * 1_000_000_000L;
+    java.util.concurrent.atomic.AtomicLong ok = new java.util.concurrent.atomic.AtomicLong();
+    Runnable loop = () -> {
+      for (int i = 0; System.nanoTime() < until; i++) {
+        String path = models.get(i % models.size()).manifestPath();
+        try (java.net.Socket s = new java.net.Socket(base.getHost(), base.getPort())) {
+          s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + base.getAuthority()
+              + "\r\nAccept: application/vnd.docker.distribution.manifest.v2+json\r\nConnection: close\r\n\r\n")
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          byte[] all = s.getInputStream().readAllBytes();
+          if (new String(all, 0, Math.min(all.length, 12), java.nio.charset.StandardCharsets.US_ASCII).endsWith("200")) {
+            ok.incrementAndGet();
+          }
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
+    };
+    Thread a = new Thread(loop, "warm-up-a");
+    Thread b = new Thread(loop, "warm-up-b");
+    a.start();
+    b.start();
+    try {
+      a.join();
+      b.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    System.out.printf("gatling target: warmed up with %d manifest GETs in %d s%n", ok.get(), seconds);
+    return ok.get();
+  }
+
   private String get(String path) throws IOException {
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Duration.ofSeconds(60)).build(),
