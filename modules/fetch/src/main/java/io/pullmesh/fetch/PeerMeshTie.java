@@ -41,8 +41,11 @@ final class PeerMeshTie implements MeshTie {
   private boolean viewing;
   private boolean claiming;
   private boolean over;
-  /** Some bytes came from the peer that fetches the blob from upstream (it publishes the piece hashes, not this node). */
-  private boolean streamedFromFetcher;
+  /**
+   * Some bytes came from a partial copy: the peer that fetches the blob from upstream, or a relay streaming from it
+   * (the fetcher publishes the piece hashes, not this node).
+   */
+  private boolean streamedFromPartial;
   private BitSet publishedDone;
   private final Map<String, Integer> errorsInRow = new HashMap<>();
   private Runnable changed = () -> {};
@@ -110,8 +113,9 @@ final class PeerMeshTie implements MeshTie {
 
   @Override
   public synchronized Source pick(long first, long last, Lanes lanes, boolean upstreamLocated) {
-    Source s = SourcePicker.pick(first, last, view.holders(), view.fetcher(), lanes, fetcher, upstreamLocated);
-    streamedFromFetcher |= s instanceof Source.Peer peer && peer.node().equals(view.fetcher());
+    Source s = SourcePicker.pick(first, last, peers.self(), view.holders(), view.fetcher(), lanes, fetcher, upstreamLocated);
+    streamedFromPartial |= s instanceof Source.Peer peer
+        && view.holders().stream().anyMatch(h -> h.node().equals(peer.node()) && h.done() != null);
     return s;
   }
 
@@ -243,8 +247,8 @@ final class PeerMeshTie implements MeshTie {
     synchronized (this) {
       over = true;
       // a node that fetched from upstream (or took the blob from complete holders only) publishes the piece list; one
-      // that only streamed from the node fetching it leaves that to it
-      publish = !checkedAgainstAList && (fetchedFromUpstream || !streamedFromFetcher);
+      // that streamed from partial copies (the fetcher's, or relays') leaves that to the fetcher
+      publish = !checkedAgainstAList && (fetchedFromUpstream || !streamedFromPartial);
     }
     peers.committed(digest, size);
     if (publish) {
