@@ -47,6 +47,15 @@ final class PeerMeshTie implements MeshTie {
    */
   private boolean streamedFromPartial;
   private BitSet publishedDone;
+  /**
+   * Started from peers while one fetches the blob from upstream, and not yet looked at the mesh a tick after telling
+   * it this node downloads too: nodes that start together do not see each other yet, and each would name itself the
+   * relay of every piece and stream them all from the fetcher. Until then only pieces a peer other than the fetcher
+   * has whole are taken.
+   */
+  private boolean settling;
+  /** Ticks so far: the first tells the mesh this node downloads the blob; a look started from the second settles. */
+  private int ticks;
   private final Map<String, Integer> errorsInRow = new HashMap<>();
   private Runnable changed = () -> {};
 
@@ -84,6 +93,9 @@ final class PeerMeshTie implements MeshTie {
     if (v.size() >= 0 && !v.holders().isEmpty()) {
       LOG.fine(() -> "fetching " + digest + " from peers " + v.holders().stream().map(PeerNetwork.Holder::node).toList()
           + (v.fetcher() != null ? " (" + v.fetcher() + " fetches it from upstream)" : ""));
+      synchronized (this) {
+        settling = v.fetcher() != null && !v.fetcher().equals(peers.self());
+      }
       p.complete(new Start.FromPeers(v.size(), v.hashes() != null && v.hashes().size() == v.size() ? v.hashes().pieceSize() : 0));
       return;
     }
@@ -114,9 +126,17 @@ final class PeerMeshTie implements MeshTie {
   @Override
   public synchronized Source pick(long first, long last, Lanes lanes, boolean upstreamLocated) {
     Source s = SourcePicker.pick(first, last, peers.self(), view.holders(), view.fetcher(), lanes, fetcher, upstreamLocated);
+    if (settling && s instanceof Source.Peer peer && (peer.node().equals(view.fetcher()) || !has(peer.node(), first, last))) {
+      return new Source.None(false);
+    }
     streamedFromPartial |= s instanceof Source.Peer peer
         && view.holders().stream().anyMatch(h -> h.node().equals(peer.node()) && h.done() != null);
     return s;
+  }
+
+  /** Whether {@code node} has every byte of {@code [first, last]}, by the view; under the lock. */
+  private boolean has(String node, long first, long last) {
+    return view.holders().stream().anyMatch(h -> h.node().equals(node) && h.has(first, last));
   }
 
   @Override
@@ -142,6 +162,7 @@ final class PeerMeshTie implements MeshTie {
       if (over) {
         return;
       }
+      ticks++;
       publish = publishedDone == null || !publishedDone.equals(done);
       if (publish) {
         publishedDone = done;
@@ -158,11 +179,13 @@ final class PeerMeshTie implements MeshTie {
    * failed) and no peer has what this node still needs, this node claims the blob and fetches the rest upstream.
    */
   private void refresh(Supplier<List<ByteRange>> missing) {
+    boolean settles;
     synchronized (this) {
       if (viewing) {
         return;
       }
       viewing = true;
+      settles = ticks >= 2;
     }
     peers.view(digest).onComplete(ar -> {
       List<ByteRange> lacking = missing.get();
@@ -172,6 +195,7 @@ final class PeerMeshTie implements MeshTie {
         viewing = false;
         if (ar.succeeded()) {
           view = ar.result();
+          settling &= !settles;
         }
         claim = !fetcher && !claiming && !over && view.fetcher() == null && !covers(view.holders(), lacking);
         claiming |= claim;
