@@ -9,8 +9,9 @@ import java.util.List;
  * nobody fits).
  *
  * <p><b>Holders.</b> Among peers that have a piece's bytes already, those that are not the upstream fetcher come first
- * (its uplink carries what the mesh has not yet got); among them the least busy on this download, ties broken by a
- * score of this node, the holder and the piece, so different nodes go to different holders for the same piece.
+ * (its uplink carries what the mesh has not yet got); among them the one with the highest score of this node, the
+ * holder and the piece: random, so different nodes go to different holders for the same piece and the load spreads
+ * over every holder.
  *
  * <p><b>Relays.</b> While a blob still arrives, nobody but the fetcher has its newest pieces, and every node wants
  * them at the same moment. So each piece has one <em>relay</em>: of the nodes downloading the blob that do not fetch
@@ -59,24 +60,24 @@ final class HolderChoice {
 
   /**
    * Among {@code holders} that have every byte of {@code [first, last]} and are not {@code fetcher}, and that
-   * {@code room} allows, the least busy by {@code busy}, ties to the highest score of {@code self} and the holder for
-   * the piece; null when none.
+   * {@code room} allows, the one with the highest score of {@code self} and the holder for the piece: random, but the
+   * same every time this node asks; null when none.
+   *
+   * <p>Not the least busy on this download: each node sees only its own lanes, so every node would pick the same
+   * idle holder (a node that just completed the blob, the fetcher most of all) and pile onto its uplink.
    */
   static String holder(String self, long first, long last, List<PeerNetwork.Holder> holders, String fetcher,
-      java.util.function.ToIntFunction<String> busy, java.util.function.Predicate<String> room) {
+      java.util.function.Predicate<String> room) {
     String best = null;
-    int bestBusy = Integer.MAX_VALUE;
     long bestScore = 0;
     for (PeerNetwork.Holder h : holders) {
       String n = h.node();
       if (n.equals(fetcher) || !h.has(first, last) || !room.test(n)) {
         continue;
       }
-      int b = busy.applyAsInt(n);
       long s = score(self + " " + n, last);
-      if (best == null || b < bestBusy || (b == bestBusy && Long.compareUnsigned(s, bestScore) > 0)) {
+      if (best == null || Long.compareUnsigned(s, bestScore) > 0) {
         best = n;
-        bestBusy = b;
         bestScore = s;
       }
     }

@@ -33,7 +33,7 @@ final class SourcePicker {
    */
   static Source pick(long first, long last, String self, List<PeerNetwork.Holder> holders, String streamer, Lanes lanes,
       boolean selfFetches, boolean upstreamLocated) {
-    String holder = HolderChoice.holder(self, first, last, holders, streamer, lanes::toPeer, n -> lanes.peerHasRoom(n, false));
+    String holder = HolderChoice.holder(self, first, last, holders, streamer, n -> lanes.peerHasRoom(n, false));
     if (holder != null) {
       return new Source.Peer(holder);
     }

@@ -368,6 +368,33 @@ class BlobDownloadTest {
     assertTrue(upstream.requests.isEmpty(), "nothing from upstream while f fetches it");
   }
 
+  @Test
+  void aNodeStartingWhileAPeerFetchesAsksNothingUntilItHasLookedAgainAndThenNamesRelaysAmongTheDownloadersItSeesThen() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    PeerNetwork.Holder fetcher = new PeerNetwork.Holder("f", PIECE, new BitSet());
+    net.view = new PeerNetwork.View(blob.length, List.of(fetcher), "f", null);
+    net.claimedBy = "f";
+    List<String> asked = new CopyOnWriteArrayList<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      asked.add(node + " " + range.first() / PIECE);
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(range)));
+    });
+    BlobDownload d = download(mesh, store);
+    d.start(null);
+    Waits.awaitTrue(() -> d.ready().isComplete(), "the partial file is open");
+    assertTrue(asked.isEmpty(), "nothing asked of the fetcher before a look a tick after announcing itself: " + asked);
+    // another downloader announced itself meanwhile, as nodes that start together do
+    List<PeerNetwork.Holder> both = List.of(fetcher, new PeerNetwork.Holder("r", PIECE, new BitSet()));
+    net.view = new PeerNetwork.View(blob.length, both, "f", null);
+    assertTrue(runOn(d).succeeded());
+    assertCommittedIntact();
+    PieceLayout layout = new PieceLayout(blob.length, PIECE);
+    for (int p = 0; p < PIECES; p++) {
+      String relay = HolderChoice.relay("self", both, "f", layout.start(p) + layout.length(p) - 1);
+      assertTrue(asked.contains((relay.equals("self") ? "f " : "r ") + p), "piece " + p + " (relay " + relay + "): " + asked);
+    }
+  }
+
   /**
    * Regression: a lane to a peer whose range opened after its download had failed reset its response inside the
    * download's lock and gave back the lane but not the peer's lane count.

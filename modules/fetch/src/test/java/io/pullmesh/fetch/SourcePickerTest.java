@@ -9,7 +9,6 @@ import org.junit.jupiter.api.Test;
 class SourcePickerTest {
   private final Lanes lanes = new Lanes(16, 2);
   private static final PeerNetwork.Holder COMPLETE_A = new PeerNetwork.Holder("a", 0, null);
-  private static final PeerNetwork.Holder COMPLETE_B = new PeerNetwork.Holder("b", 0, null);
 
   private static PeerNetwork.Holder partial(String node, int... pieces) {
     BitSet done = new BitSet();
@@ -28,12 +27,6 @@ class SourcePickerTest {
   @Test
   void aPeerThatHoldsTheBytesComesBeforeUpstream() {
     assertEquals(new Source.Peer("a"), SourcePicker.pick(0, 99, "self", List.of(COMPLETE_A), null, lanes, true, true));
-  }
-
-  @Test
-  void theLeastBusyHolderWins() {
-    lanes.acquire(new Source.Peer("a"));
-    assertEquals(new Source.Peer("b"), SourcePicker.pick(0, 99, "self", List.of(COMPLETE_A, COMPLETE_B), null, lanes, false, false));
   }
 
   @Test
@@ -61,10 +54,9 @@ class SourcePickerTest {
   }
 
   @Test
-  void aHolderThatIsNotTheFetcherComesBeforeTheFetcherEvenWhenBusier() {
+  void aHolderThatIsNotTheFetcherComesBeforeTheFetcher() {
     PeerNetwork.Holder fetcher = partial("f", 0);
     PeerNetwork.Holder other = partial("c", 0);
-    lanes.acquire(new Source.Peer("c"));
     assertEquals(new Source.Peer("c"), SourcePicker.pick(0, 99, "self", List.of(fetcher, other), "f", lanes, false, false));
   }
 
