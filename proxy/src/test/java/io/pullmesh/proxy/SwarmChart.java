@@ -28,8 +28,8 @@ final class SwarmChart {
     s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", w, h));
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">pullmesh mesh: N nodes pulling one cold "
         + "%d MiB model at once</text>%n", left, modelMiB));
-    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"36\">WAN and every node's uplink %d Mbit/s (tc); T(1) = %.2f s; "
-        + "labels: WAN bytes / model</text>%n", left, mbit, t1));
+    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"36\">WAN and every node's uplink %d Mbit/s (tc); fastest T(1) %.2f s; "
+        + "labels: T(N)/T(1) (WAN bytes / model)</text>%n", left, mbit, t1));
     int pw = w - left - right;
     int ph = h - top - bottom;
     java.util.function.DoubleUnaryOperator x = n -> left + (n - 1) * pw / (double) (maxN - 1);

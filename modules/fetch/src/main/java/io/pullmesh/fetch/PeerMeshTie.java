@@ -29,6 +29,8 @@ final class PeerMeshTie implements MeshTie {
   static final long TICK_MS = 250;
   /** How many times (of {@link #TICK_MS}) a download waits for a node that claimed a blob to say how big it is. */
   private static final int MAX_SIZE_WAITS = 40;
+  /** The most ticks a node that starts from peers waits to see the other downloaders before it names relays. */
+  static final int MAX_SETTLE_TICKS = 6;
 
   private final PeerNetwork peers;
   private final Digest digest;
@@ -48,14 +50,17 @@ final class PeerMeshTie implements MeshTie {
   private boolean streamedFromPartial;
   private BitSet publishedDone;
   /**
-   * Started from peers while one fetches the blob from upstream, and not yet looked at the mesh a tick after telling
-   * it this node downloads too: nodes that start together do not see each other yet, and each would name itself the
-   * relay of every piece and stream them all from the fetcher. Until then only pieces a peer other than the fetcher
-   * has whole are taken.
+   * Started from peers while one fetches the blob from upstream, and not yet settled: nodes that start together do not
+   * see each other at first, and each would name itself the relay of every piece and stream them all from the
+   * fetcher. Until then only pieces a peer other than the fetcher has whole are taken. It settles once two looks in a
+   * row, the first a tick after this node told the mesh it downloads the blob, name the same downloaders, or after
+   * {@link #MAX_SETTLE_TICKS} ticks.
    */
   private boolean settling;
-  /** Ticks so far: the first tells the mesh this node downloads the blob; a look started from the second settles. */
+  /** Ticks so far: the first tells the mesh this node downloads the blob. */
   private int ticks;
+  /** The downloaders (partial holders) the last look named while settling; null before the first look that counts. */
+  private java.util.Set<String> lastDownloaders;
   private final Map<String, Integer> errorsInRow = new HashMap<>();
   private Runnable changed = () -> {};
 
@@ -180,12 +185,14 @@ final class PeerMeshTie implements MeshTie {
    */
   private void refresh(Supplier<List<ByteRange>> missing) {
     boolean settles;
+    int lookTick;
     synchronized (this) {
       if (viewing) {
         return;
       }
       viewing = true;
       settles = ticks >= 2;
+      lookTick = ticks;
     }
     peers.view(digest).onComplete(ar -> {
       List<ByteRange> lacking = missing.get();
@@ -195,7 +202,11 @@ final class PeerMeshTie implements MeshTie {
         viewing = false;
         if (ar.succeeded()) {
           view = ar.result();
-          settling &= !settles;
+          if (settling && settles) {
+            java.util.Set<String> now = downloaders(view);
+            settling = !now.equals(lastDownloaders) && lookTick < MAX_SETTLE_TICKS;
+            lastDownloaders = now;
+          }
         }
         claim = !fetcher && !claiming && !over && view.fetcher() == null && !covers(view.holders(), lacking);
         claiming |= claim;
@@ -218,6 +229,13 @@ final class PeerMeshTie implements MeshTie {
         onChange.run();
       });
     });
+  }
+
+  /** The nodes downloading the blob besides this one, by {@code v}: its partial holders. */
+  private static java.util.Set<String> downloaders(PeerNetwork.View v) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    v.holders().stream().filter(h -> h.done() != null).forEach(h -> out.add(h.node()));
+    return out;
   }
 
   /** Whether {@code holders} have every byte of every range in {@code lacking}. */
