@@ -60,7 +60,7 @@ class MeshSwarmIT {
    * One N's measurement: one node alone just before (T(1), measured again for every N: on a shared machine the CPU
    * time the nodes get drifts over minutes), the N nodes' phase, and per node the bytes it served to peers.
    */
-  record Row(int n, Phase alone, Phase phase, Map<Integer, Long> servedToPeers, int fetcher) {
+  record Row(int n, Phase alone, Phase phase, Map<Integer, Long> servedToPeers, int fetcher, double cpuAlone, double cpu) {
     double ratio() {
       return phase.seconds() / alone.seconds();
     }
@@ -97,15 +97,18 @@ class MeshSwarmIT {
         FakeModel solo = model("alone" + n, LAYER_BYTES, 70 + n, work);
         FakeModel m = model("n" + n, LAYER_BYTES, 50 + n, work);
         office.registry.addModel(solo).addModel(m);
+        double cpu0 = office.cpuSeconds();
         Phase alone = office.pull("alone" + n, solo, List.of(0));
+        double cpu1 = office.cpuSeconds();
         NetnsOffice.assertPulledIntact(alone);
         Map<Integer, Long> before = served(office, most);
         Phase p = office.pull("together" + n, m, office.firstNodes(n));
+        double cpu2 = office.cpuSeconds();
         Map<Integer, Long> after = served(office, most);
         Map<Integer, Long> delta = new LinkedHashMap<>();
         after.forEach((i, v) -> delta.put(i, v - before.get(i)));
         int fetcher = p.nodeUpstreamBytes().entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
-        rows.add(new Row(n, alone, p, delta, fetcher));
+        rows.add(new Row(n, alone, p, delta, fetcher, cpu1 - cpu0, cpu2 - cpu1));
         report(office, rows);
         NetnsOffice.assertPulledIntact(p);
       }
@@ -157,15 +160,17 @@ class MeshSwarmIT {
         .append(MBIT).append(" Mbit/s each way and every node's uplink ").append(MBIT).append(" Mbit/s (tc tbf)\n");
     b.append(String.format("model: %,d bytes (%d MiB layer + small blobs), a cold one per pull; every node pulled a 16 MiB warm-up model "
         + "first; T(1), one node alone, measured again just before each T(N)%n", rows.get(0).phase().model().totalBytes(), LAYER_BYTES >> 20));
-    b.append(String.format("%-4s %8s %8s %8s %10s %10s %14s  %s%n", "N", "T(1) s", "T(N) s", "T(N)/T1", "WAN/model", "veth/model",
-        "fetcher share", "per client (s) | bytes served to peers per node"));
+    b.append(String.format("%-4s %8s %8s %8s %10s %10s %14s %14s  %s%n", "N", "T(1) s", "T(N) s", "T(N)/T1", "WAN/model", "veth/model",
+        "fetcher share", "CPU s T1 | TN", "per client (s) | bytes served to peers per node"));
     for (Row r : rows) {
       Phase p = r.phase();
       StringBuilder served = new StringBuilder();
       r.servedToPeers().forEach((n, v) -> served.append(String.format(" n%d%s %,d", n + 1, n == r.fetcher() ? "(fetcher)" : "", v)));
-      b.append(String.format("%-4d %8.2f %8.2f %8.2f %9.3fx %9.3fx %13.0f%%  %s |%s%n", r.n(), r.alone().seconds(), p.seconds(), r.ratio(),
-          p.registryRatio(), p.wanRatio(), 100 * r.fetcherShare(), clients(p), served));
+      b.append(String.format("%-4d %8.2f %8.2f %8.2f %9.3fx %9.3fx %13.0f%% %6.1f | %5.1f  %s |%s%n", r.n(), r.alone().seconds(), p.seconds(),
+          r.ratio(), p.registryRatio(), p.wanRatio(), 100 * r.fetcherShare(), r.cpuAlone(), r.cpu(), clients(p), served));
     }
+    b.append(String.format("CPU s: what the nodes and clients used during T(1) and T(N), of the %d CPUs x the window this machine "
+        + "has (shared with whatever else runs on it)%n", Runtime.getRuntime().availableProcessors()));
     b.append("\n").append(office.net.describeShaping()).append("\n");
     String text = b.toString();
     System.out.println(text);

@@ -243,6 +243,34 @@ final class NetnsOffice {
     }
   }
 
+  /**
+   * CPU seconds the nodes and clients (their processes and descendants) have used so far, from /proc (user + system
+   * time, in clock ticks of 1/100 s): a pull that used about all the CPUs the machine has for its whole window was
+   * bound by the CPU, not the network.
+   */
+  double cpuSeconds() {
+    double ticks = 0;
+    List<ProcessHandle> all = new ArrayList<>();
+    for (ProxyProcess p : nodes) {
+      all.add(p.process.toHandle());
+      p.process.descendants().forEach(all::add);
+    }
+    for (ProxyProcess p : clients) {
+      all.add(p.process.toHandle());
+      p.process.descendants().forEach(all::add);
+    }
+    for (ProcessHandle h : all) {
+      try {
+        String stat = Files.readString(Path.of("/proc", Long.toString(h.pid()), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime: fields 14 and 15 of the whole line
+      } catch (IOException | RuntimeException e) {
+        // the process is gone
+      }
+    }
+    return ticks / 100.0;
+  }
+
   // ------------------------------------------------------------------ processes
 
   /**
