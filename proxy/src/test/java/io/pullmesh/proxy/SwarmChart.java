@@ -14,10 +14,10 @@ final class SwarmChart {
   record Point(int n, double ratio, double wan) {}
 
   static String svg(List<Point> points, int mbit, long modelMiB, double t1) {
-    int w = 640;
+    int w = 700;
     int h = 400;
     int left = 60;
-    int right = 20;
+    int right = 40;
     int top = 50;
     int bottom = 60;
     int maxN = Math.max(8, points.stream().mapToInt(Point::n).max().orElse(8));
@@ -28,8 +28,8 @@ final class SwarmChart {
     s.append(String.format(Locale.ROOT, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>%n", w, h));
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">pullmesh mesh: N nodes pulling one cold "
         + "%d MiB model at once</text>%n", left, modelMiB));
-    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"36\">WAN and every node's uplink %d Mbit/s (tc); fastest T(1) %.2f s; "
-        + "labels: T(N)/T(1) (WAN bytes / model)</text>%n", left, mbit, t1));
+    s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"36\">WAN and each node's uplink %d Mbit/s (tc), fastest T(1) %.2f s; "
+        + "points: T(N)/T(1) (WAN bytes / model)</text>%n", left, mbit, t1));
     int pw = w - left - right;
     int ph = h - top - bottom;
     java.util.function.DoubleUnaryOperator x = n -> left + (n - 1) * pw / (double) (maxN - 1);
@@ -50,8 +50,8 @@ final class SwarmChart {
     double starEnd = Math.min(maxN, maxY + 1);
     s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" stroke-dasharray=\"6,4\"/>%n",
         x.applyAsDouble(2), y.applyAsDouble(1), x.applyAsDouble(starEnd), y.applyAsDouble(starEnd - 1)));
-    s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\">a star: N-1</text>%n", x.applyAsDouble(starEnd) - 70,
-        y.applyAsDouble(starEnd - 1) + 16));
+    s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#c33\" text-anchor=\"end\">a star: N-1</text>%n",
+        x.applyAsDouble(starEnd) - 8, y.applyAsDouble(starEnd - 1) + 4));
     s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#393\" stroke-dasharray=\"2,3\"/>%n", left,
         y.applyAsDouble(1.5), left + pw, y.applyAsDouble(1.5)));
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" fill=\"#393\" text-anchor=\"end\">target 1.5</text>%n", left + pw,
@@ -63,8 +63,9 @@ final class SwarmChart {
     s.append("<path d=\"").append(path).append("\" fill=\"none\" stroke=\"#236\" stroke-width=\"2\"/>\n");
     for (Point p : points) {
       s.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#236\"/>%n", x.applyAsDouble(p.n()), y.applyAsDouble(p.ratio())));
-      s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.2f (WAN %.3fx)</text>%n", x.applyAsDouble(p.n()),
-          y.applyAsDouble(p.ratio()) - 10, p.ratio(), p.wan()));
+      String anchor = p.n() == 1 ? "start" : p.n() == maxN ? "end" : "middle";
+      s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%.2f (WAN %.3fx)</text>%n", x.applyAsDouble(p.n()),
+          y.applyAsDouble(p.ratio()) - 10, anchor, p.ratio(), p.wan()));
     }
     s.append("</svg>\n");
     return s.toString();
