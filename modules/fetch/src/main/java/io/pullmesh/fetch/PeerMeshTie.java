@@ -145,6 +145,11 @@ final class PeerMeshTie implements MeshTie {
   }
 
   @Override
+  public synchronized boolean holds(String node, long first, long last) {
+    return has(node, first, last);
+  }
+
+  @Override
   public RangeSource peer(String node) {
     return range -> open.apply(node, range);
   }
