@@ -2,26 +2,21 @@ package io.pullmesh.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.pullmesh.proxy.NetnsOffice.ClientRun;
+import io.pullmesh.proxy.NetnsOffice.Phase;
 import io.pullmesh.proxy.ProxyProcessIT.ProxyProcess;
-import io.pullmesh.testkit.http.RawHttp;
-import io.pullmesh.testkit.http.RawResponse;
-import io.pullmesh.testkit.model.FakeBlob;
 import io.pullmesh.testkit.model.FakeModel;
 import io.pullmesh.testkit.model.MediaTypes;
 import io.pullmesh.testkit.model.ModelFixture;
 import io.pullmesh.testkit.registry.FakeRegistry;
 import io.pullmesh.testkit.tools.Tools;
-import java.io.File;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -73,7 +67,6 @@ class MeshNetnsIT {
   static final int WAN_MBIT = 200;
   static final int NODES = 3;
   static final long LAYER_BYTES = 256L << 20;
-  static final int PORT = 9200;
   /** The warm-up model's layer, pulled through every node before anything is measured. */
   static final long WARM_UP_BYTES = 24L << 20;
   /** Peer sharing's targets: WAN bytes at most this times the model's bytes, ... */
@@ -99,50 +92,31 @@ class MeshNetnsIT {
    * needed (0 measured); a few pieces' worth is "a small amount".
    */
   static final double MAX_REJOIN_WAN_RATIO = 0.05;
-  private static final Duration START_DEADLINE = Duration.ofSeconds(60);
-  private static final Duration PULL_DEADLINE = Duration.ofSeconds(150);
+  private static final Duration START_DEADLINE = NetnsOffice.START_DEADLINE;
+  private static final Duration PULL_DEADLINE = NetnsOffice.PULL_DEADLINE;
   /** How long after the kill the killed node's client may take to give up (its retries take about 63 s). */
   private static final Duration VICTIM_CLIENT_DEADLINE = Duration.ofSeconds(90);
   private static final String SECRET = "netns-mesh-secret-0123456789abcdef";
 
+  NetnsOffice office;
+  /** The office's parts, by the names the tests use. */
   Netns net;
   FakeRegistry registry;
+  List<ProxyProcess> nodes = List.of();
+  List<Integer> meshSizeAtJoin = List.of();
+  List<ProxyProcess> clients = List.of();
   Path work;
   FakeModel solo;
   FakeModel shared;
-  String meshName;
-  final List<ProxyProcess> nodes = new ArrayList<>();
-  final List<Integer> meshSizeAtJoin = new ArrayList<>();
-  final List<ProxyProcess> clients = new ArrayList<>();
   CompletableFuture<FakeModel> soloModel;
   CompletableFuture<FakeModel> sharedModel;
   CompletableFuture<FakeModel> killModel;
   FakeModel killed;
-  Path secret;
   Phase baseline;
   Phase together;
   Killing killing;
   Rejoin rejoin;
   String skipReason;
-
-  /** What one phase measured. */
-  record Phase(String name, FakeModel model, List<ClientRun> runs, long registryBlobBytes, long wanDown, long wanUp,
-      Map<Integer, Long> nodeUpstreamBytes) {
-    /** From the earliest client start to the last client end (of the clients that succeeded). */
-    double seconds() {
-      long start = runs.stream().filter(ClientRun::ok).mapToLong(ClientRun::startMillis).min().orElse(0);
-      long end = runs.stream().filter(ClientRun::ok).mapToLong(ClientRun::endMillis).max().orElse(0);
-      return (end - start) / 1000.0;
-    }
-
-    double registryRatio() {
-      return (double) registryBlobBytes / model.totalBytes();
-    }
-
-    double wanRatio() {
-      return (double) wanDown / model.totalBytes();
-    }
-  }
 
   /**
    * The kill phase: which node was killed (0-based) and how, {@code killedAfterMillis} after the pulls were sent,
@@ -171,13 +145,6 @@ class MeshNetnsIT {
    */
   record Rejoin(int meshSize, Phase phase, String resumedLine, String committedLine) {}
 
-  /** One client's pull: ok or why not, its window, and per blob digest the size and SHA-256 it found on disk. */
-  record ClientRun(int node, boolean ok, String failure, long startMillis, long endMillis, Map<String, String> blobs) {
-    double seconds() {
-      return (endMillis - startMillis) / 1000.0;
-    }
-  }
-
   // ------------------------------------------------------------------ set-up and tear-down
 
   @BeforeAll
@@ -201,32 +168,18 @@ class MeshNetnsIT {
     killModel = sharedModel.thenApply(x -> ModelFixture.of("library/netns-killed", "latest")
         .layer(MediaTypes.MODEL, LAYER_BYTES).layer(MediaTypes.TEMPLATE, 311).layer(MediaTypes.PARAMS, 97).seed(33).create(w.resolve("model-killed")));
 
-    net = Netns.office(NODES, WAN_MBIT);
-    meshName = "pm-" + net.id;
-    registry = FakeRegistry.builder().registryHost(Netns.UPSTREAM_ADDRESS).cdnHost(Netns.CDN_ADDRESS).start();
-    secret = Files.writeString(work.resolve("mesh.secret"), SECRET + "\n");
-
-    // one after another, so each joins the mesh the ones before it formed and reports its size
-    for (int i = 0; i < NODES; i++) {
-      ProxyProcess p = startNode(i, "node" + (i + 1));
-      nodes.add(p);
-      meshSizeAtJoin.add(awaitMeshSize(i, p));
-    }
-
-    // one long-running client per node, inside the node's namespace (as Ollama would run on that machine)
-    for (int i = 0; i < NODES; i++) {
-      clients.add(launch(net.nodes.get(i), "client" + (i + 1), clientCommand(i), true));
-    }
-    for (ProxyProcess c : clients) {
-      if (c.awaitStdout("ready 200"::equals, START_DEADLINE) == null) {
-        fail("the client printed no 'ready 200' (its node's /healthz) within " + START_DEADLINE + "\n" + c.describe());
-      }
-    }
+    office = NetnsOffice.build(work, NODES, WAN_MBIT, 0, SECRET);
+    net = office.net;
+    registry = office.registry;
+    nodes = office.nodes;
+    clients = office.clients;
+    meshSizeAtJoin = office.meshSizeAtJoin;
+    office.startNodesAndClients();
     // warm-up, not measured: every node and client serves one small model first (JIT), as a node that has run a while
     FakeModel warmUp = ModelFixture.of("library/netns-warmup", "latest").layer(MediaTypes.MODEL, WARM_UP_BYTES).layer(MediaTypes.PARAMS, 97)
         .seed(30).create(work.resolve("model-warmup"));
     registry.addModel(warmUp);
-    assertPulledIntact(pull("warmup", warmUp, allNodes()));
+    NetnsOffice.assertPulledIntact(office.pull("warmup", warmUp, office.allNodes()));
     solo = soloModel.get(60, TimeUnit.SECONDS);
     shared = sharedModel.get(60, TimeUnit.SECONDS);
     killed = killModel.get(60, TimeUnit.SECONDS);
@@ -242,52 +195,21 @@ class MeshNetnsIT {
   @AfterAll
   void tearDown() throws Exception {
     List<Throwable> problems = new ArrayList<>();
-    for (ProxyProcess p : clients) {
-      quietly(problems, p::kill);
-    }
-    for (ProxyProcess p : nodes) {
-      p.process.destroy(); // SIGTERM: leave the mesh as an operator's stop would
-    }
-    for (ProxyProcess p : nodes) {
-      quietly(problems, () -> {
-        if (p.awaitExit(Duration.ofSeconds(10)) == -1) {
-          p.kill();
-        }
-      });
-    }
-    if (work != null) {
-      quietly(problems, this::keepLogs);
-    }
-    if (registry != null) {
-      quietly(problems, registry::close);
-    }
-    if (net != null) {
-      quietly(problems, net::close);
+    if (office != null) {
+      office.close(NetnsOffice.jar().getParent().resolve("mesh-netns-logs"), problems);
     }
     if (work != null) {
       for (CompletableFuture<FakeModel> f : java.util.Arrays.asList(soloModel, sharedModel, killModel)) {
         if (f != null) {
-          quietly(problems, () -> f.handle((m, t) -> m).get(60, TimeUnit.SECONDS)); // not writing while the tree is deleted
+          NetnsOffice.quietly(problems, () -> f.handle((m, t) -> m).get(60, TimeUnit.SECONDS)); // not writing while the tree is deleted
         }
       }
-      quietly(problems, () -> deleteTree(work));
+      NetnsOffice.quietly(problems, () -> NetnsOffice.deleteTree(work));
     }
     if (!problems.isEmpty()) {
       AssertionError e = new AssertionError("tear-down: " + problems);
       problems.forEach(e::addSuppressed);
       throw e;
-    }
-  }
-
-  interface Step {
-    void run() throws Exception;
-  }
-
-  private static void quietly(List<Throwable> problems, Step s) {
-    try {
-      s.run();
-    } catch (Throwable t) {
-      problems.add(t);
     }
   }
 
@@ -303,10 +225,10 @@ class MeshNetnsIT {
     assertEquals(expected, meshSizeAtJoin, "each node joined the mesh the ones before it formed (multicast discovery across the "
         + "bridge); mesh sizes at join\n" + nodes.get(NODES - 1).describe());
 
-    baseline = pull("baseline", solo, List.of(0));
+    baseline = office.pull("baseline", solo, List.of(0));
     writeReport();
-    assertPulledIntact(baseline);
-    assertWanCountersAgree(baseline);
+    NetnsOffice.assertPulledIntact(baseline);
+    NetnsOffice.assertWanCountersAgree(baseline);
     double bound = solo.totalBytes() * 8.0 / (WAN_MBIT * 1e6);
     assertTrue(baseline.seconds() >= 0.9 * bound, "the WAN shaping holds a single pull to its rate: " + baseline.seconds()
         + " s for " + solo.totalBytes() + " bytes, " + bound + " s at " + WAN_MBIT + " Mbit/s");
@@ -324,10 +246,10 @@ class MeshNetnsIT {
   void threeNodesPullingOneModelTogetherFetchItOverTheWanOnce() throws Exception {
     Assumptions.assumeTrue(baseline != null && baseline.runs().stream().allMatch(ClientRun::ok),
         "needs the single-node baseline of the first test");
-    together = pull("together", shared, allNodes());
+    together = office.pull("together", shared, office.allNodes());
     writeReport();
-    assertPulledIntact(together);
-    assertWanCountersAgree(together);
+    NetnsOffice.assertPulledIntact(together);
+    NetnsOffice.assertWanCountersAgree(together);
 
     double t1 = baseline.seconds();
     double t3 = together.seconds();
@@ -364,13 +286,13 @@ class MeshNetnsIT {
     long modelBytes = killed.totalBytes();
     Map<Integer, Long> nodeBefore = new LinkedHashMap<>();
     for (int i = 0; i < NODES; i++) {
-      nodeBefore.put(i, upstreamBlobBytes(i));
+      nodeBefore.put(i, office.upstreamBlobBytes(i));
     }
     long registryBefore = registry.stats().blobBytes();
     long downBefore = net.wanDownBytes();
     long upBefore = net.wanUpBytes();
     long sent = System.currentTimeMillis();
-    sendPull(name, killed, allNodes());
+    office.sendPull(name, killed, office.allNodes());
 
     // the fetcher is the node whose upstream counter grows; then only it is watched, until it has KILL_AT of the model
     int victim = -1;
@@ -382,7 +304,7 @@ class MeshNetnsIT {
         if (victim >= 0 && i != victim) {
           continue;
         }
-        long v = upstreamBlobBytes(i) - nodeBefore.get(i);
+        long v = office.upstreamBlobBytes(i) - nodeBefore.get(i);
         scrapes++;
         if (victim < 0 && v >= (1L << 20)) {
           victim = i;
@@ -430,7 +352,7 @@ class MeshNetnsIT {
         if (i != victim && !survived.containsKey(i)) {
           String line = clients.get(i).awaitStdout(l -> l.startsWith("result " + name + " "), Duration.ZERO);
           if (line != null) {
-            survived.put(i, parse(i, name, line, clients.get(i)));
+            survived.put(i, NetnsOffice.parse(i, name, line, clients.get(i)));
           }
         }
       }
@@ -439,7 +361,7 @@ class MeshNetnsIT {
         down = net.wanDownBytes() - downBefore;
         up = net.wanUpBytes() - upBefore;
         for (int i = 0; i < NODES; i++) {
-          perNode.put(i, i == victim ? -1 : upstreamBlobBytes(i) - nodeBefore.get(i)); // after the counters
+          perNode.put(i, i == victim ? -1 : office.upstreamBlobBytes(i) - nodeBefore.get(i)); // after the counters
         }
       }
       if (victimResult == null) {
@@ -450,7 +372,7 @@ class MeshNetnsIT {
         boolean gone = true;
         for (int i = 0; i < NODES; i++) {
           if (i != victim) {
-            gone &= meshPeers(i) == NODES - 2;
+            gone &= office.meshPeers(i) == NODES - 2;
             scrapes += perNode.isEmpty() ? 1 : 0;
           }
         }
@@ -468,7 +390,7 @@ class MeshNetnsIT {
     }
     List<ClientRun> runs = new ArrayList<>(survived.values());
     ClientRun victimRun = victimResult == null ? new ClientRun(victim, false, "no result within " + VICTIM_CLIENT_DEADLINE, 0, 0, Map.of())
-        : parse(victim, name, victimResult, victimClient);
+        : NetnsOffice.parse(victim, name, victimResult, victimClient);
     runs.add(victim, victimRun); // runs in node order
     Phase phase = new Phase(name, killed, runs, registryBytes, down, up, perNode);
     killing = new Killing(phase, victim, jvm.pid(), exit, killedAt, killedAt - sent, fetchedAtKill, scrapes, victimResult,
@@ -480,7 +402,7 @@ class MeshNetnsIT {
     final int scrapesF = scrapes;
     List<ClientRun> survivorRuns = runs.stream().filter(r -> r.node() != killing.victim()).toList();
     Phase survivors = new Phase(name, killed, survivorRuns, registryBytes, down, up, perNode);
-    assertPulledIntact(survivors);
+    NetnsOffice.assertPulledIntact(survivors);
     assertAll("node " + (killing.victim() + 1) + " killed while fetching " + killed.reference() + " for the mesh",
         () -> assertTrue(fetchedAtKill >= 0.25 * modelBytes && fetchedAtKill <= 0.5 * modelBytes, String.format(
             "killed at %,d of %,d bytes fetched, want 25-50%%", fetchedAtKill, modelBytes)),
@@ -509,31 +431,31 @@ class MeshNetnsIT {
     if (killing.victimClientResult() == null) {
       // still retrying the killed pull: a retry must not reach the restarted node, so the client makes way for a new one
       clients.get(victim).kill();
-      clients.set(victim, launch(net.nodes.get(victim), "client" + (victim + 1) + "-replaced", clientCommand(victim), true));
+      clients.set(victim, office.launch(net.nodes.get(victim), "client" + (victim + 1) + "-replaced", NetnsOffice.clientCommand(victim), true));
     }
     // measured from before the restart: a node resumes its unfinished downloads as it starts, before any client asks
     Map<Integer, Long> nodeBefore = new LinkedHashMap<>();
     for (int i = 0; i < NODES; i++) {
-      nodeBefore.put(i, i == victim ? 0 : upstreamBlobBytes(i)); // the restarted node's counters start at 0
+      nodeBefore.put(i, i == victim ? 0 : office.upstreamBlobBytes(i)); // the restarted node's counters start at 0
     }
     long registryBefore = registry.stats().blobBytes();
     long downBefore = net.wanDownBytes();
     long upBefore = net.wanUpBytes();
-    ProxyProcess p = startNode(victim, "node" + (victim + 1) + "-restarted");
+    ProxyProcess p = office.startNode(victim, "node" + (victim + 1) + "-restarted");
     nodes.set(victim, p);
-    int size = awaitMeshSize(victim, p);
+    int size = office.awaitMeshSize(victim, p);
     if (killing.victimClientResult() == null && clients.get(victim).awaitStdout("ready 200"::equals, START_DEADLINE) == null) {
       fail("the new client printed no 'ready 200' within " + START_DEADLINE + "\n" + clients.get(victim).describe());
     }
     String name = "rejoin";
-    sendPull(name, killed, List.of(victim));
-    ClientRun run = awaitPull(victim, name, PULL_DEADLINE);
+    office.sendPull(name, killed, List.of(victim));
+    ClientRun run = office.awaitPull(victim, name, PULL_DEADLINE);
     long registryBytes = registry.stats().blobBytes() - registryBefore;
     long down = net.wanDownBytes() - downBefore;
     long up = net.wanUpBytes() - upBefore;
     Map<Integer, Long> perNode = new LinkedHashMap<>();
     for (int i = 0; i < NODES; i++) {
-      perNode.put(i, upstreamBlobBytes(i) - nodeBefore.get(i));
+      perNode.put(i, office.upstreamBlobBytes(i) - nodeBefore.get(i));
     }
     Phase phase = new Phase(name, killed, List.of(run), registryBytes, down, up, perNode);
     Pattern layer = Pattern.compile(Pattern.quote(killed.blobs().get(0).digest().toString()));
@@ -551,130 +473,13 @@ class MeshNetnsIT {
     writeReport();
 
     assertEquals(NODES, size, "the restarted node joined the two survivors (its startup line's mesh size)\n" + p.describe());
-    assertPulledIntact(phase);
+    NetnsOffice.assertPulledIntact(phase);
     assertTrue(phase.registryRatio() <= MAX_REJOIN_WAN_RATIO, String.format(
         "the restarted node fetched %,d blob bytes from upstream for a %,d-byte model its peers hold (%.3fx), want <= %.2fx\n%s",
         phase.registryBlobBytes(), killed.totalBytes(), phase.registryRatio(), MAX_REJOIN_WAN_RATIO, p.describe()));
   }
 
   // ------------------------------------------------------------------ pulling
-
-  /**
-   * Pulls {@code model} through the given nodes (0-based), their clients told to start at the same moment; measures
-   * the WAN from that moment until the last client has every byte.
-   */
-  private Phase pull(String name, FakeModel model, List<Integer> through) throws Exception {
-    Map<Integer, Long> nodeBefore = new LinkedHashMap<>();
-    for (int i = 0; i < NODES; i++) {
-      nodeBefore.put(i, upstreamBlobBytes(i)); // before the counters: a scrape crosses the WAN link
-    }
-    long registryBefore = registry.stats().blobBytes();
-    long downBefore = net.wanDownBytes();
-    long upBefore = net.wanUpBytes();
-    sendPull(name, model, through);
-    List<ClientRun> runs = new ArrayList<>();
-    for (int i : through) {
-      runs.add(awaitPull(i, name, PULL_DEADLINE));
-    }
-    // the nodes may still be committing; their upstream traffic is over once the clients have every byte
-    long registryBytes = registry.stats().blobBytes() - registryBefore;
-    long down = net.wanDownBytes() - downBefore;
-    long up = net.wanUpBytes() - upBefore;
-    Map<Integer, Long> perNode = new LinkedHashMap<>();
-    for (int i = 0; i < NODES; i++) {
-      perNode.put(i, upstreamBlobBytes(i) - nodeBefore.get(i)); // after the counters: a scrape crosses the WAN link
-    }
-    return new Phase(name, model, runs, registryBytes, down, up, perNode);
-  }
-
-  /** Tells the clients of the given nodes to pull {@code model}, each into its own directory {@code <name>-ollamaK}. */
-  private void sendPull(String name, FakeModel model, List<Integer> through) throws IOException {
-    for (int i : through) {
-      OutputStream in = clients.get(i).process.getOutputStream();
-      in.write(("pull " + name + " " + model.reference() + " " + work.resolve(name + "-ollama" + (i + 1)) + "\n")
-          .getBytes(StandardCharsets.UTF_8));
-      in.flush();
-    }
-  }
-
-  /** Node {@code i}'s client's result of pull {@code name}; fails the test if there is none by the deadline. */
-  private ClientRun awaitPull(int i, String name, Duration deadline) throws InterruptedException {
-    ProxyProcess c = clients.get(i);
-    String result = c.awaitStdout(l -> l.startsWith("result " + name + " "), deadline);
-    if (result == null) {
-      fail("node " + (i + 1) + "'s client did not finish '" + name + "' within " + deadline + "\n" + c.describe()
-          + "\nnode:\n" + nodes.get(i).describe());
-    }
-    return parse(i, name, result, c);
-  }
-
-  private static List<Integer> allNodes() {
-    List<Integer> all = new ArrayList<>();
-    for (int i = 0; i < NODES; i++) {
-      all.add(i);
-    }
-    return all;
-  }
-
-  private static ClientRun parse(int node, String id, String result, ProxyProcess c) {
-    Map<String, String> blobs = new LinkedHashMap<>();
-    for (String l : c.stdout().split("\n")) {
-      if (l.startsWith("blob " + id + " ")) {
-        String[] f = l.split(" ");
-        blobs.put(f[2], f[3] + " " + f[4]);
-      }
-    }
-    String[] f = result.split(" ", 4);
-    if (f[2].equals("ok")) {
-      String[] t = f[3].split(" ");
-      return new ClientRun(node, true, null, Long.parseLong(t[0]), Long.parseLong(t[1]), blobs);
-    }
-    return new ClientRun(node, false, result + "\n" + c.describe(), 0, 0, blobs);
-  }
-
-  /** Every client succeeded, and each blob file it hashed has the model blob's size and digest. */
-  private static void assertPulledIntact(Phase p) {
-    for (ClientRun r : p.runs()) {
-      assertTrue(r.ok(), "node " + (r.node() + 1) + "'s client pull failed: " + r.failure());
-      Map<String, String> want = new LinkedHashMap<>();
-      for (FakeBlob b : p.model().blobs()) {
-        want.put(b.digest().toString(), b.size() + " " + b.digest());
-      }
-      assertEquals(want, r.blobs(), "node " + (r.node() + 1) + ": each blob's size and the SHA-256 of the client's copy");
-    }
-  }
-
-  /** The two WAN measurements agree: the veth carried what the registry sent, plus headers and requests. */
-  private static void assertWanCountersAgree(Phase p) {
-    assertTrue(p.wanDown() >= p.registryBlobBytes() && p.wanDown() <= p.registryBlobBytes() * 1.03 + (1 << 20),
-        String.format("the WAN veth's tx bytes (%,d) match the registry's blob bytes (%,d) plus headers", p.wanDown(), p.registryBlobBytes()));
-  }
-
-  /** {@code pullmesh_upstream_bytes_total{kind="blob"}} of node {@code i}, -1 if it cannot be read. */
-  private long upstreamBlobBytes(int i) {
-    return (long) metricSum(i, "pullmesh_upstream_bytes_total", "kind=\"blob\"");
-  }
-
-  /** {@code pullmesh_mesh_peers} of node {@code i}: the other nodes it sees; -1 if it cannot be read. */
-  private long meshPeers(int i) {
-    return (long) metricSum(i, "pullmesh_mesh_peers", "");
-  }
-
-  /** The sum of node {@code i}'s samples of {@code metric} whose line contains {@code label}; -1 if unreadable. */
-  private static double metricSum(int i, String metric, String label) {
-    try {
-      RawResponse r = RawHttp.get("http://" + Netns.nodeAddress(i) + ":" + PORT + "/metrics");
-      double sum = 0;
-      for (String l : r.bodyText().split("\n")) {
-        if ((l.startsWith(metric + "{") || l.startsWith(metric + " ")) && l.contains(label)) {
-          sum += Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
-        }
-      }
-      return sum;
-    } catch (RuntimeException e) {
-      return -1;
-    }
-  }
 
   // ------------------------------------------------------------------ the report
 
@@ -744,68 +549,7 @@ class MeshNetnsIT {
     b.append("\n").append(net.describeShaping()).append("\n");
     String text = b.toString();
     System.out.println(text);
-    Files.writeString(jar().getParent().resolve("mesh-netns.txt"), text, StandardCharsets.UTF_8);
-  }
-
-  /** Copies each process's stdout and stderr to {@code target/mesh-netns-logs/}. */
-  private void keepLogs() throws IOException {
-    Path logs = jar().getParent().resolve("mesh-netns-logs");
-    deleteTree(logs);
-    Files.createDirectories(logs);
-    try (var s = Files.list(work)) {
-      for (Path p : s.filter(f -> f.getFileName().toString().endsWith(".out") || f.getFileName().toString().endsWith(".err")).toList()) {
-        Files.copy(p, logs.resolve(p.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
-  }
-
-  // ------------------------------------------------------------------ processes
-
-  /**
-   * {@code ip netns exec <namespace> command...}, stdout and stderr to {@code <work>/<label>.out|err}, no PULLMESH_*
-   * variables inherited; stdin a pipe when {@code stdin}, else /dev/null.
-   */
-  private ProxyProcess launch(String namespace, String label, List<String> command, boolean stdin) throws IOException {
-    List<String> cmd = Netns.exec(namespace, command);
-    Path out = work.resolve(label + ".out");
-    Path err = work.resolve(label + ".err");
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
-    if (!stdin) {
-      pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-    }
-    pb.environment().keySet().removeIf(k -> k.startsWith("PULLMESH_"));
-    return new ProxyProcess(cmd, pb.start(), out, err);
-  }
-
-  /**
-   * Starts node {@code i} (0-based) in its namespace on its cache directory {@code <work>/cache-K}, logs under
-   * {@code label}.
-   */
-  private ProxyProcess startNode(int i, String label) throws IOException {
-    String addr = Netns.nodeAddress(i);
-    return launch(net.nodes.get(i), label, List.of(java(), "-Xmx256m", "-jar", jar().toString(),
-        "--listen", addr + ":" + PORT, "--upstream", registry.registryUrl(), "--cache-dir", work.resolve("cache-" + (i + 1)).toString(),
-        "--mesh-name", meshName, "--mesh-secret-file", secret.toString(), "--mesh-bind", addr), false);
-  }
-
-  /** The command of node {@code i}'s client ({@link NetnsPullClient}). */
-  private static List<String> clientCommand(int i) {
-    return List.of(java(), "-Xmx256m", "-cp", testClasspath(), NetnsPullClient.class.getName(), "http://" + Netns.nodeAddress(i) + ":" + PORT);
-  }
-
-  /** Waits for node {@code i}'s startup lines; the mesh size its "pullmesh mesh NAME: node ID with N node(s)" line reports. */
-  private int awaitMeshSize(int i, ProxyProcess p) throws InterruptedException {
-    Pattern meshLine = Pattern.compile("pullmesh mesh " + Pattern.quote(meshName) + ": node \\S+ with (\\d+) node\\(s\\)");
-    String line = p.awaitStdout(l -> meshLine.matcher(l).find(), START_DEADLINE);
-    if (line == null) {
-      fail("node " + (i + 1) + " printed no 'pullmesh mesh " + meshName + ": node ... with N node(s)' line within " + START_DEADLINE
-          + "\n" + p.describe());
-    }
-    String addr = Netns.nodeAddress(i);
-    assertNotNull(p.awaitStdout(l -> l.contains("listening on http://" + addr + ":" + PORT), Duration.ofSeconds(5)), p.describe());
-    Matcher m = meshLine.matcher(line);
-    assertTrue(m.find());
-    return Integer.parseInt(m.group(1));
+    Files.writeString(NetnsOffice.jar().getParent().resolve("mesh-netns.txt"), text, StandardCharsets.UTF_8);
   }
 
   /**
@@ -830,32 +574,4 @@ class MeshNetnsIT {
     return null;
   }
 
-  private static String java() {
-    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-  }
-
-  private static Path jar() {
-    String jar = System.getProperty("pullmesh.proxy.jar");
-    assertNotNull(jar, "system property pullmesh.proxy.jar (set by failsafe in proxy/pom.xml) names the shaded jar");
-    Path p = Path.of(jar);
-    assertTrue(Files.isRegularFile(p), "the shaded jar exists (built in the package phase): " + p);
-    return p;
-  }
-
-  /** This JVM's test classpath (failsafe puts it in surefire.test.class.path; java.class.path may be its booter jar). */
-  private static String testClasspath() {
-    String cp = System.getProperty("surefire.test.class.path");
-    return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    if (!Files.exists(root)) {
-      return;
-    }
-    try (var s = Files.walk(root)) {
-      for (Path p : s.sorted((x, y) -> y.compareTo(x)).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
-  }
 }

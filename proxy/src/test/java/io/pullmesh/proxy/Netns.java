@@ -57,9 +57,11 @@ final class Netns implements AutoCloseable {
   /** The root namespace's end of the WAN veth. */
   final String wanLink;
   final int wanMbit;
+  /** Each node's uplink (its eth0's egress), Mbit/s; 0 when unshaped. */
+  final int nodeUplinkMbit;
   private final List<String> created = new ArrayList<>();
 
-  private Netns(String id, int nodeCount, int wanMbit) {
+  private Netns(String id, int nodeCount, int wanMbit, int nodeUplinkMbit) {
     this.id = id;
     this.gateway = "pm-gw-" + id;
     List<String> n = new ArrayList<>();
@@ -69,6 +71,7 @@ final class Netns implements AutoCloseable {
     this.nodes = List.copyOf(n);
     this.wanLink = "pmw-" + id;
     this.wanMbit = wanMbit;
+    this.nodeUplinkMbit = nodeUplinkMbit;
   }
 
   // ------------------------------------------------------------------ can this machine do it?
@@ -132,6 +135,15 @@ final class Netns implements AutoCloseable {
    * {@code wanMbit} Mbit/s each way. On any failure what was made so far is removed again.
    */
   static Netns office(int nodeCount, int wanMbit) throws IOException {
+    return office(nodeCount, wanMbit, 0);
+  }
+
+  /**
+   * As {@link #office(int, int)}, and each node's uplink (what it sends into the LAN: to peers, and its upstream
+   * requests) shaped to {@code nodeUplinkMbit} Mbit/s, as a host's NIC or switch port would be; 0 leaves it unshaped.
+   * A node's own client talks to it over the namespace's loopback, never through this link.
+   */
+  static Netns office(int nodeCount, int wanMbit, int nodeUplinkMbit) throws IOException {
     if (nodeCount < 1 || nodeCount > 200) {
       throw new IllegalArgumentException("1 to 200 nodes, got " + nodeCount);
     }
@@ -141,7 +153,7 @@ final class Netns implements AutoCloseable {
           + " (another run of a network-namespace test, or a real network using these addresses)");
     }
     String id = String.format("%04x", ThreadLocalRandom.current().nextInt(0x10000));
-    Netns n = new Netns(id, nodeCount, wanMbit);
+    Netns n = new Netns(id, nodeCount, wanMbit, nodeUplinkMbit);
     Files.createDirectories(Path.of(OWNERS));
     Files.writeString(Path.of(OWNERS, id), Long.toString(ProcessHandle.current().pid()) + "\n", StandardCharsets.UTF_8);
     try {
@@ -181,6 +193,10 @@ final class Netns implements AutoCloseable {
       ip("route", "add", "default", "via", GATEWAY_LAN_ADDRESS, "netns:" + ns);
       // Hazelcast's multicast discovery (224.2.2.3) leaves by the LAN interface, never by way of the gateway
       ip("route", "add", "224.0.0.0/4", "dev", "eth0", "netns:" + ns);
+      if (nodeUplinkMbit > 0) {
+        run(List.of("tc", "-n", ns, "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", nodeUplinkMbit + "mbit", "burst", "256kb",
+            "latency", "50ms"));
+      }
     }
     // the registry's answers to the nodes go back over the WAN link (no NAT on the gateway)
     ip("route", "add", LAN, "via", GATEWAY_WAN_ADDRESS, "dev", wanLink);
@@ -227,7 +243,8 @@ final class Netns implements AutoCloseable {
   /** The qdiscs of both ends of the WAN link, as tc prints them with statistics (for a report). */
   String describeShaping() {
     return "root " + wanLink + ": " + Tools.run(TIMEOUT, "tc", "-s", "qdisc", "show", "dev", wanLink).stdout().strip()
-        + "\n" + gateway + " wan: " + Tools.run(TIMEOUT, "tc", "-n", gateway, "-s", "qdisc", "show", "dev", "wan").stdout().strip();
+        + "\n" + gateway + " wan: " + Tools.run(TIMEOUT, "tc", "-n", gateway, "-s", "qdisc", "show", "dev", "wan").stdout().strip()
+        + (nodeUplinkMbit > 0 ? "\neach node's eth0: tbf " + nodeUplinkMbit + "mbit" : "");
   }
 
   /** Kills what still runs in the namespaces, deletes them (their veths go with them) and the WAN link. */

@@ -59,6 +59,8 @@ final class LaneFetcher implements LaneWriter.Target {
 
   private final Lanes lanes;
   private final Map<LaneWriter, BlobLocation> inflight = new IdentityHashMap<>();
+  /** Lanes cut because this node took the upstream fetch over while they waited on a peer's partial copy. */
+  private final java.util.Set<LaneWriter> moved = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   private final TailRace race = new TailRace();
   /** Pieces with a second lane racing the first. */
   private final java.util.Set<Integer> racing = new java.util.HashSet<>();
@@ -126,10 +128,23 @@ final class LaneFetcher implements LaneWriter.Target {
   /** Starts lanes on free connections for the pieces most wanted, each from the source the mesh picks. */
   void pump() {
     List<Object[]> start = new ArrayList<>();
+    List<LaneWriter> move = new ArrayList<>();
     boolean locate = false;
     synchronized (guard) {
       if (!state.fetching() || !rangeMode || locating.relocating()) {
         return;
+      }
+      if (mesh.selfFetches()) {
+        // a node that took the upstream fetch over may have lanes waiting on a relay for bytes the relay now waits on
+        // this node for: a loop only the stall timeout would break. They are cut, not counted against the peer, and
+        // their pieces go on from the bytes already written
+        for (LaneWriter w : inflight.keySet()) {
+          if (w.piece >= 0 && w.source instanceof Source.Peer peer && !moved.contains(w)
+              && !mesh.holds(peer.node(), state.table().nextByte(w.piece), state.table().lastByte(w.piece))) {
+            move.add(w);
+          }
+        }
+        moved.addAll(move);
       }
       state.adoptCheckList(mesh);
       PieceTable table = state.table();
@@ -152,6 +167,9 @@ final class LaneFetcher implements LaneWriter.Target {
       }
     }
     start.forEach(l -> fetchPiece((Integer) l[0], (Source) l[1]));
+    UpstreamException took = new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex()
+        + ": this node fetches it from upstream now");
+    move.forEach(w -> w.body.cancel(took));
     if (locate) {
       locating.takeOver();
     }
@@ -531,8 +549,17 @@ final class LaneFetcher implements LaneWriter.Target {
   @Override
   public void ended(LaneWriter lane, Throwable error) {
     BlobLocation used;
+    boolean wasMoved;
     synchronized (guard) {
       used = inflight.remove(lane);
+      wasMoved = moved.remove(lane);
+      if (wasMoved && error != null) {
+        giveBack(lane.piece, lane.source);
+      }
+    }
+    if (wasMoved && error != null) {
+      pump();
+      return;
     }
     if (lane.piece < 0) {
       streamEnded(error);

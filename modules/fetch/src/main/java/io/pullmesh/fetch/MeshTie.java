@@ -33,6 +33,9 @@ interface MeshTie {
   /** The source for the bytes {@code [first, last]} of a piece, given the lanes open now. */
   Source pick(long first, long last, Lanes lanes, boolean upstreamLocated);
 
+  /** Whether {@code node} has every byte of {@code [first, last]} already, as far as this download knows. */
+  boolean holds(String node, long first, long last);
+
   /** Opens ranges on {@code node}. */
   RangeSource peer(String node);
 
@@ -79,6 +82,11 @@ interface MeshTie {
     @Override
     public Source pick(long first, long last, Lanes lanes, boolean upstreamLocated) {
       return upstreamLocated ? Source.UPSTREAM : new Source.None(true);
+    }
+
+    @Override
+    public boolean holds(String node, long first, long last) {
+      return false;
     }
 
     @Override

@@ -29,6 +29,8 @@ final class PeerMeshTie implements MeshTie {
   static final long TICK_MS = 250;
   /** How many times (of {@link #TICK_MS}) a download waits for a node that claimed a blob to say how big it is. */
   private static final int MAX_SIZE_WAITS = 40;
+  /** The most ticks a node that starts from peers waits to see the other downloaders before it names relays. */
+  static final int MAX_SETTLE_TICKS = 6;
 
   private final PeerNetwork peers;
   private final Digest digest;
@@ -41,9 +43,24 @@ final class PeerMeshTie implements MeshTie {
   private boolean viewing;
   private boolean claiming;
   private boolean over;
-  /** Some bytes came from the peer that fetches the blob from upstream (it publishes the piece hashes, not this node). */
-  private boolean streamedFromFetcher;
+  /**
+   * Some bytes came from a partial copy: the peer that fetches the blob from upstream, or a relay streaming from it
+   * (the fetcher publishes the piece hashes, not this node).
+   */
+  private boolean streamedFromPartial;
   private BitSet publishedDone;
+  /**
+   * Started from peers while one fetches the blob from upstream, and not yet settled: nodes that start together do not
+   * see each other at first, and each would name itself the relay of every piece and stream them all from the
+   * fetcher. Until then only pieces a peer other than the fetcher has whole are taken. It settles once two looks in a
+   * row, the first a tick after this node told the mesh it downloads the blob, name the same downloaders, or after
+   * {@link #MAX_SETTLE_TICKS} ticks.
+   */
+  private boolean settling;
+  /** Ticks so far: the first tells the mesh this node downloads the blob. */
+  private int ticks;
+  /** The downloaders (partial holders) the last look named while settling; null before the first look that counts. */
+  private java.util.Set<String> lastDownloaders;
   private final Map<String, Integer> errorsInRow = new HashMap<>();
   private Runnable changed = () -> {};
 
@@ -81,6 +98,9 @@ final class PeerMeshTie implements MeshTie {
     if (v.size() >= 0 && !v.holders().isEmpty()) {
       LOG.fine(() -> "fetching " + digest + " from peers " + v.holders().stream().map(PeerNetwork.Holder::node).toList()
           + (v.fetcher() != null ? " (" + v.fetcher() + " fetches it from upstream)" : ""));
+      synchronized (this) {
+        settling = v.fetcher() != null && !v.fetcher().equals(peers.self());
+      }
       p.complete(new Start.FromPeers(v.size(), v.hashes() != null && v.hashes().size() == v.size() ? v.hashes().pieceSize() : 0));
       return;
     }
@@ -110,9 +130,23 @@ final class PeerMeshTie implements MeshTie {
 
   @Override
   public synchronized Source pick(long first, long last, Lanes lanes, boolean upstreamLocated) {
-    Source s = SourcePicker.pick(first, last, view.holders(), view.fetcher(), lanes, fetcher, upstreamLocated);
-    streamedFromFetcher |= s instanceof Source.Peer peer && peer.node().equals(view.fetcher());
+    Source s = SourcePicker.pick(first, last, peers.self(), view.holders(), view.fetcher(), lanes, fetcher, upstreamLocated);
+    if (settling && s instanceof Source.Peer peer && (peer.node().equals(view.fetcher()) || !has(peer.node(), first, last))) {
+      return new Source.None(false);
+    }
+    streamedFromPartial |= s instanceof Source.Peer peer
+        && view.holders().stream().anyMatch(h -> h.node().equals(peer.node()) && h.done() != null);
     return s;
+  }
+
+  /** Whether {@code node} has every byte of {@code [first, last]}, by the view; under the lock. */
+  private boolean has(String node, long first, long last) {
+    return view.holders().stream().anyMatch(h -> h.node().equals(node) && h.has(first, last));
+  }
+
+  @Override
+  public synchronized boolean holds(String node, long first, long last) {
+    return has(node, first, last);
   }
 
   @Override
@@ -138,6 +172,7 @@ final class PeerMeshTie implements MeshTie {
       if (over) {
         return;
       }
+      ticks++;
       publish = publishedDone == null || !publishedDone.equals(done);
       if (publish) {
         publishedDone = done;
@@ -154,11 +189,15 @@ final class PeerMeshTie implements MeshTie {
    * failed) and no peer has what this node still needs, this node claims the blob and fetches the rest upstream.
    */
   private void refresh(Supplier<List<ByteRange>> missing) {
+    boolean settles;
+    int lookTick;
     synchronized (this) {
       if (viewing) {
         return;
       }
       viewing = true;
+      settles = ticks >= 2;
+      lookTick = ticks;
     }
     peers.view(digest).onComplete(ar -> {
       List<ByteRange> lacking = missing.get();
@@ -168,6 +207,11 @@ final class PeerMeshTie implements MeshTie {
         viewing = false;
         if (ar.succeeded()) {
           view = ar.result();
+          if (settling && settles) {
+            java.util.Set<String> now = downloaders(view);
+            settling = !now.equals(lastDownloaders) && lookTick < MAX_SETTLE_TICKS;
+            lastDownloaders = now;
+          }
         }
         claim = !fetcher && !claiming && !over && view.fetcher() == null && !covers(view.holders(), lacking);
         claiming |= claim;
@@ -190,6 +234,13 @@ final class PeerMeshTie implements MeshTie {
         onChange.run();
       });
     });
+  }
+
+  /** The nodes downloading the blob besides this one, by {@code v}: its partial holders. */
+  private static java.util.Set<String> downloaders(PeerNetwork.View v) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    v.holders().stream().filter(h -> h.done() != null).forEach(h -> out.add(h.node()));
+    return out;
   }
 
   /** Whether {@code holders} have every byte of every range in {@code lacking}. */
@@ -243,8 +294,8 @@ final class PeerMeshTie implements MeshTie {
     synchronized (this) {
       over = true;
       // a node that fetched from upstream (or took the blob from complete holders only) publishes the piece list; one
-      // that only streamed from the node fetching it leaves that to it
-      publish = !checkedAgainstAList && (fetchedFromUpstream || !streamedFromFetcher);
+      // that streamed from partial copies (the fetcher's, or relays') leaves that to the fetcher
+      publish = !checkedAgainstAList && (fetchedFromUpstream || !streamedFromPartial);
     }
     peers.committed(digest, size);
     if (publish) {

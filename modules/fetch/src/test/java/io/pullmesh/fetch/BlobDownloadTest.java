@@ -361,6 +361,67 @@ class BlobDownloadTest {
     assertTrue(upstream.requests.stream().allMatch(r -> r.range().first() >= 4L * PIECE), "only the rest came from upstream");
   }
 
+  @Test
+  void aNodeTakesPiecesFromAPartialHolderThatIsNotTheFetcherAndFromTheFetcherOnlyThePiecesItRelays() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    BitSet all = new BitSet();
+    all.set(0, PIECES);
+    BitSet firstSix = new BitSet();
+    firstSix.set(0, 6);
+    List<PeerNetwork.Holder> holders = List.of(new PeerNetwork.Holder("f", PIECE, all), new PeerNetwork.Holder("r", PIECE, firstSix));
+    net.view = new PeerNetwork.View(blob.length, holders, "f", null);
+    net.claimedBy = "f";
+    PieceLayout layout = new PieceLayout(blob.length, PIECE);
+    List<Integer> relayedBySelf = new ArrayList<>();
+    for (int p = 6; p < PIECES; p++) {
+      if (HolderChoice.relay("self", holders, "f", layout.start(p) + layout.length(p) - 1).equals("self")) {
+        relayedBySelf.add(p);
+      }
+    }
+    assertTrue(!relayedBySelf.isEmpty() && relayedBySelf.size() < PIECES - 6, "both nodes relay some of the last six pieces: " + relayedBySelf);
+    List<String> asked = new CopyOnWriteArrayList<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      asked.add(node + " " + range.first() / PIECE);
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(range)));
+    });
+    assertTrue(run(download(mesh, store)).succeeded());
+    assertCommittedIntact();
+    List<String> fromFetcher = asked.stream().filter(a -> a.startsWith("f ")).sorted().toList();
+    assertEquals(relayedBySelf.stream().map(p -> "f " + p).sorted().toList(), fromFetcher,
+        "the fetcher has every piece, but serves this node only the pieces this node relays to the others");
+    for (int p = 0; p < PIECES; p++) {
+      assertTrue(asked.contains((relayedBySelf.contains(p) ? "f " : "r ") + p), "piece " + p + " from its holder or relay: " + asked);
+    }
+    assertTrue(upstream.requests.isEmpty(), "nothing from upstream while f fetches it");
+  }
+
+  @Test
+  void aNodeStartingWhileAPeerFetchesAsksNothingUntilItHasLookedAgainAndThenNamesRelaysAmongTheDownloadersItSeesThen() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    PeerNetwork.Holder fetcher = new PeerNetwork.Holder("f", PIECE, new BitSet());
+    net.view = new PeerNetwork.View(blob.length, List.of(fetcher), "f", null);
+    net.claimedBy = "f";
+    List<String> asked = new CopyOnWriteArrayList<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      asked.add(node + " " + range.first() / PIECE);
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(range)));
+    });
+    BlobDownload d = download(mesh, store);
+    d.start(null);
+    Waits.awaitTrue(() -> d.ready().isComplete(), "the partial file is open");
+    assertTrue(asked.isEmpty(), "nothing asked of the fetcher before a look a tick after announcing itself: " + asked);
+    // another downloader announced itself meanwhile, as nodes that start together do
+    List<PeerNetwork.Holder> both = List.of(fetcher, new PeerNetwork.Holder("r", PIECE, new BitSet()));
+    net.view = new PeerNetwork.View(blob.length, both, "f", null);
+    assertTrue(runOn(d).succeeded());
+    assertCommittedIntact();
+    PieceLayout layout = new PieceLayout(blob.length, PIECE);
+    for (int p = 0; p < PIECES; p++) {
+      String relay = HolderChoice.relay("self", both, "f", layout.start(p) + layout.length(p) - 1);
+      assertTrue(asked.contains((relay.equals("self") ? "f " : "r ") + p), "piece " + p + " (relay " + relay + "): " + asked);
+    }
+  }
+
   /**
    * Regression: a lane to a peer whose range opened after its download had failed reset its response inside the
    * download's lock and gave back the lane but not the peer's lane count.

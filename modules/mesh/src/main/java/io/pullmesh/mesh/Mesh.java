@@ -231,6 +231,10 @@ public final class Mesh implements AutoCloseable {
   /** What the mesh knows about {@code digest}, leaving out this node and {@code skip}. Blocking. */
   io.pullmesh.fetch.PeerNetwork.View viewNow(Digest digest, Set<String> skip) {
     String d = digest.toString();
+    // the fetcher first: a fetcher that commits announces itself complete, then gives up its claim, then drops its
+    // progress (MeshPeers.committed); read in the other order, a view could see it in none of the three, and its
+    // peers would claim the blob and fetch the rest from upstream again
+    String f = fetching.get(d);
     Set<String> live = members();
     List<io.pullmesh.fetch.PeerNetwork.Holder> holders = new ArrayList<>();
     Set<String> complete = new HashSet<>();
@@ -258,7 +262,6 @@ public final class Mesh implements AutoCloseable {
         }
       }
     }
-    String f = fetching.get(d);
     if (f != null && !live.contains(f)) {
       fetching.remove(d, f);
       f = null;
