@@ -48,9 +48,30 @@ final class TailRace {
   }
 
   /** A lane younger than this is not retired: its rate is not yet its own (TCP's slow start, a late first byte). */
-  static final long RETIRE_AGE_NANOS = 1_000_000_000L;
-  /** Finished lanes needed before a typical rate is trusted to retire anyone. */
+  static final long RETIRE_AGE_NANOS = 750_000_000L;
+  /** Finished lanes needed before their typical rate is trusted to retire anyone; before that, the lanes in flight tell. */
   static final int RETIRE_MIN_FINISHED = 3;
+  /** Lanes in flight, old enough to judge, needed for their median rate to stand for the typical one. */
+  static final int RETIRE_MIN_FLOWING = 4;
+
+  /**
+   * Before lanes have finished: the median rate of the lanes in flight old enough to judge, or -1 with fewer than
+   * {@link #RETIRE_MIN_FLOWING} (the first pieces of a download take a while; a lane 16 times slower shows at once).
+   */
+  static long flowingRate(List<Lane> inflight, long now) {
+    List<Long> rates = new ArrayList<>();
+    for (Lane l : inflight) {
+      long age = now - l.startedNanos();
+      if (age >= MIN_AGE_NANOS) {
+        rates.add(l.received() * 1_000_000_000L / age);
+      }
+    }
+    if (rates.size() < RETIRE_MIN_FLOWING) {
+      return -1;
+    }
+    Collections.sort(rates);
+    return rates.get(rates.size() / 2);
+  }
 
   /**
    * The lane to retire now, or null: a lane running far below the typical rate, old enough to judge and with a good
@@ -59,10 +80,10 @@ final class TailRace {
    * duplicates no byte, unlike a race; the caller bounds how many lanes a download retires.
    */
   Lane retire(List<Lane> inflight, long now, Set<Integer> racing, long maxQuietNanos) {
-    if (finishedRates.size() < RETIRE_MIN_FINISHED) {
+    long typical = finishedRates.size() >= RETIRE_MIN_FINISHED ? typicalRate() : flowingRate(inflight, now);
+    if (typical <= 0) {
       return null;
     }
-    long typical = typicalRate();
     Lane worst = null;
     double worstRate = 0;
     for (Lane l : inflight) {

@@ -79,11 +79,15 @@ class TailRaceTest {
   }
 
   @Test
-  void noLaneIsRetiredBeforeThreeLanesEndedWell() {
+  void beforeThreeLanesEndedWellNoLaneIsRetiredUnlessFourLanesInFlightShowATypicalRate() {
     race.finished(16_000_000, SECOND);
     race.finished(16_000_000, SECOND);
     TailRace.Lane slow = new TailRace.Lane(7, 0, 1_500_000, 4 << 20, 0);
     assertNull(race.retire(List.of(slow), 3 * SECOND / 2, Set.of(), SECOND), "two rates are no typical rate yet");
+    List<TailRace.Lane> flowing = List.of(slow, new TailRace.Lane(1, 0, 24_000_000, 4 << 20, 0),
+        new TailRace.Lane(2, 0, 24_000_000, 4 << 20, 0), new TailRace.Lane(3, 0, 24_000_000, 4 << 20, 0));
+    assertEquals(slow, race.retire(flowing, 3 * SECOND / 2, Set.of(), SECOND), "three lanes at 16 MB/s in flight: the fourth is slow");
+    assertNull(race.retire(flowing.subList(0, 3), 3 * SECOND / 2, Set.of(), SECOND), "three in flight are too few to tell");
     race.finished(16_000_000, SECOND);
     assertEquals(slow, race.retire(List.of(slow), 3 * SECOND / 2, Set.of(), SECOND));
   }
