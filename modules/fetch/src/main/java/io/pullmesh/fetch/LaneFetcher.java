@@ -61,6 +61,11 @@ final class LaneFetcher implements LaneWriter.Target {
   private final Map<LaneWriter, BlobLocation> inflight = new IdentityHashMap<>();
   /** Lanes cut because this node took the upstream fetch over while they waited on a peer's partial copy. */
   private final java.util.Set<LaneWriter> moved = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+  /**
+   * Requests to peers not answered yet: a peer answers a range of its partial copy with its first byte, so until then
+   * the lane is here and not in {@link #inflight}.
+   */
+  private final java.util.Set<Opening> opening = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   private final TailRace race = new TailRace();
   /** Pieces with a second lane racing the first. */
   private final java.util.Set<Integer> racing = new java.util.HashSet<>();
@@ -139,12 +144,20 @@ final class LaneFetcher implements LaneWriter.Target {
         // this node for: a loop only the stall timeout would break. They are cut, not counted against the peer, and
         // their pieces go on from the bytes already written
         for (LaneWriter w : inflight.keySet()) {
-          if (w.piece >= 0 && w.source instanceof Source.Peer peer && !moved.contains(w)
-              && !mesh.holds(peer.node(), state.table().nextByte(w.piece), state.table().lastByte(w.piece))) {
+          if (w.piece >= 0 && w.source instanceof Source.Peer peer && !moved.contains(w) && waitsInVain(w.piece, peer)) {
             move.add(w);
           }
         }
         moved.addAll(move);
+        // and so may requests the relay has not answered yet (it answers with its first byte): the piece stays taken by
+        // them, so this node would never fetch it. They are given up at once, their lane and piece given back; an answer
+        // that comes later is cut unread
+        for (Opening o : opening) {
+          if (!o.abandoned && waitsInVain(o.piece, o.peer)) {
+            o.abandoned = true;
+            giveBack(o.piece, o.peer);
+          }
+        }
       }
       state.adoptCheckList(mesh);
       PieceTable table = state.table();
@@ -280,6 +293,28 @@ final class LaneFetcher implements LaneWriter.Target {
     }
   }
 
+  /**
+   * Whether a lane on {@code peer} for {@code piece} waits for bytes the peer lacks, now that this node fetches the blob
+   * from upstream: no one else fetches them, and the peer may be waiting on this node for them. Under the lock.
+   */
+  private boolean waitsInVain(int piece, Source.Peer peer) {
+    assert Thread.holdsLock(guard);
+    return !mesh.holds(peer.node(), state.table().nextByte(piece), state.table().lastByte(piece));
+  }
+
+  /** A request for {@code piece} sent to {@code peer} and not answered yet; guarded by the download's lock. */
+  private static final class Opening {
+    final int piece;
+    final Source.Peer peer;
+    /** Given up by {@link #pump} (this node took the fetch over): its lane and piece were given back already. */
+    boolean abandoned;
+
+    Opening(int piece, Source.Peer peer) {
+      this.piece = piece;
+      this.peer = peer;
+    }
+  }
+
   /** Cuts the other lanes of a piece that is done (the losers of a race). */
   private void cutLosers(int piece) {
     List<LaneWriter> losers = new ArrayList<>();
@@ -304,6 +339,7 @@ final class LaneFetcher implements LaneWriter.Target {
     BlobLocation loc;
     long from;
     long to;
+    Opening o = null;
     synchronized (guard) {
       if (!state.fetching() || !rangeMode) {
         giveBack(piece, s);
@@ -312,13 +348,31 @@ final class LaneFetcher implements LaneWriter.Target {
       loc = locating.location();
       from = state.table().nextByte(piece);
       to = state.table().lastByte(piece);
+      if (from <= to && s instanceof Source.Peer peer) {
+        opening.add(o = new Opening(piece, peer));
+      }
     }
     if (from > to) {
       laneEnded(piece, s, null, false, loc);
       return;
     }
+    Opening asked = o;
     RangeSource source = s instanceof Source.Peer peer ? mesh.peer(peer.node()) : upstream.ranges(loc);
     source.open(new ByteRange(from, to)).onComplete(ar -> {
+      if (asked != null) {
+        boolean abandoned;
+        synchronized (guard) {
+          opening.remove(asked);
+          abandoned = asked.abandoned;
+        }
+        if (abandoned) {
+          if (ar.succeeded()) {
+            ar.result().cancel(new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex()
+                + ": this node fetches it from upstream now"));
+          }
+          return;
+        }
+      }
       if (ar.failed()) {
         laneEnded(piece, s, ar.cause(), false, loc);
       } else {

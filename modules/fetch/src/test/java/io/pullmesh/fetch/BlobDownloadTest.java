@@ -423,6 +423,80 @@ class BlobDownloadTest {
   }
 
   /**
+   * MeshNetnsIT's kill phase since the swarm: a relay answers a range of its partial copy only with its first byte, so a
+   * lane on a relay for a piece the relay has not begun waits for headers, not yet a lane the download runs. The fetcher
+   * dies and this node takes the fetch over; the relay, seeing this node as the fetcher now, waits on it for that very
+   * piece, while the piece stays taken here by the request on the relay: a loop only the peer client's wait for headers
+   * (the stall timeout, 30 s by default) broke, and the new fetcher committed exactly that long after taking over.
+   */
+  @Test
+  void aNodeThatTakesTheFetchOverStopsWaitingForTheFirstByteOfARelayThatLacksThePiece() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    PeerNetwork.Holder fetcher = new PeerNetwork.Holder("f", PIECE, new BitSet());
+    PeerNetwork.Holder relay = new PeerNetwork.Holder("r", PIECE, new BitSet());
+    List<PeerNetwork.Holder> both = List.of(fetcher, relay);
+    net.view = new PeerNetwork.View(blob.length, both, "f", null);
+    net.claimedBy = "f";
+    PieceLayout layout = new PieceLayout(blob.length, PIECE);
+    List<Integer> relayedByR = new ArrayList<>();
+    for (int p = 0; p < config.connections(); p++) {
+      if (HolderChoice.relay("self", both, "f", layout.start(p) + layout.length(p) - 1).equals("r")) {
+        relayedByR.add(p);
+      }
+    }
+    assertFalse(relayedByR.isEmpty(), "r relays one of the first pieces");
+    long headersWaitMs = config.stallTimeout().toMillis();
+    java.util.concurrent.atomic.AtomicBoolean dead = new java.util.concurrent.atomic.AtomicBoolean();
+    List<Promise<Body>> onF = new CopyOnWriteArrayList<>();
+    List<Promise<Body>> onR = new CopyOnWriteArrayList<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      if (node.equals("f") && dead.get()) {
+        return Future.failedFuture(new UpstreamException(UpstreamException.Kind.RETRYABLE, 0, "connection refused"));
+      }
+      // neither answers before it has the range's first byte: f fetches it, r streams it from f
+      Promise<Body> p = Promise.promise();
+      (node.equals("f") ? onF : onR).add(p);
+      if (node.equals("r")) {
+        // Vert.x's idle timeout on the peer request, MeshPeers' wait for headers
+        timers.once(headersWaitMs, () -> p.tryFail(new UpstreamException(UpstreamException.Kind.TIMEOUT, 0, "r sent no headers")));
+      }
+      return p.future();
+    });
+    BlobDownload d = download(mesh, store);
+    d.start(null);
+    for (int i = 0; i < 2000 && d.connections() < config.connections(); i++) {
+      timers.advance(20);
+      Thread.sleep(2);
+    }
+    assertEquals(config.connections(), d.connections(), "every lane waits on f or r");
+    assertEquals(relayedByR.size(), onR.size(), "the pieces r relays wait on r: " + relayedByR);
+    // f is killed: its requests fail, the mesh forgets it, and this node wins the claim
+    dead.set(true);
+    net.view = new PeerNetwork.View(blob.length, List.of(relay), null, null);
+    net.claimedBy = null;
+    onF.forEach(p -> p.tryFail(new UpstreamException(UpstreamException.Kind.RETRYABLE, 0, "connection reset")));
+    long killed = timers.nanoTime();
+    assertTrue(runOn(d).succeeded());
+    long tookMs = (timers.nanoTime() - killed) / 1_000_000;
+    assertCommittedIntact();
+    assertTrue(tookMs < headersWaitMs / 4, "committed " + tookMs + " ms after the fetcher died, not after r's wait for headers ("
+        + headersWaitMs + " ms)");
+    assertFalse(net.penalised.contains("r"), "cutting a wait on r does not count against it");
+    // r answers at last (it got the bytes from this node): the answers are cut unread, outside the download's lock
+    List<InMemoryBody> late = new ArrayList<>();
+    for (Promise<Body> p : onR) {
+      InMemoryBody b = new InMemoryBody(new byte[PIECE]);
+      b.underLock = () -> Thread.holdsLock(d);
+      if (p.tryComplete(b)) {
+        late.add(b);
+      }
+    }
+    assertFalse(late.isEmpty(), "r's requests were still open when this node committed");
+    assertTrue(late.stream().allMatch(b -> b.cancelled), "every late answer is cut");
+    assertTrue(late.stream().noneMatch(b -> b.cancelledUnderLock), "and never under the download's lock");
+  }
+
+  /**
    * Regression: a lane to a peer whose range opened after its download had failed reset its response inside the
    * download's lock and gave back the lane but not the peer's lane count.
    */
