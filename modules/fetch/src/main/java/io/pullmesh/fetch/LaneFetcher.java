@@ -66,13 +66,7 @@ final class LaneFetcher implements LaneWriter.Target {
    * the lane is here and not in {@link #inflight}.
    */
   private final java.util.Set<Opening> opening = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-  private final TailRace race = new TailRace();
-  /** Pieces with a second lane racing the first. */
-  private final java.util.Set<Integer> racing = new java.util.HashSet<>();
-  /** Bytes this download has spent on races so far: at most {@link FetchConfig#tailRace()} of the blob. */
-  private long raced;
-  /** Lanes this download retired for being slow: at most {@link #maxRetired()}. */
-  private int retired;
+  private final SlowLanes slow;
   private boolean rangeMode = true;
   private int streams;
 
@@ -89,6 +83,7 @@ final class LaneFetcher implements LaneWriter.Target {
     this.locating = locating;
     this.kit = kit;
     this.lanes = new Lanes(kit.config().connections(), PER_PEER_LANES);
+    this.slow = new SlowLanes(guard, kit.config());
   }
 
   /** Lanes in use; under the lock. */
@@ -201,7 +196,7 @@ final class LaneFetcher implements LaneWriter.Target {
     BlobLocation loc;
     long from;
     long to;
-    if (kit.config().tailRace() <= 0) {
+    if (!slow.on()) {
       return;
     }
     synchronized (guard) {
@@ -209,13 +204,10 @@ final class LaneFetcher implements LaneWriter.Target {
       if (table == null || !rangeMode || locating.relocating() || !lanes.hasRoom() || !table.allTaken()) {
         return;
       }
-      piece = race.pick(upstreamLanes(now, null), now, racing, maxQuietNanos());
-      long budget = (long) (table.layout().size() * kit.config().tailRace()) - raced;
-      if (piece < 0 || table.lastByte(piece) + 1 - table.nextByte(piece) > budget) {
+      piece = slow.raceNow(upstreamLanes(now, null), now, table);
+      if (piece < 0) {
         return;
       }
-      raced += table.lastByte(piece) + 1 - table.nextByte(piece);
-      racing.add(piece);
       lanes.acquire(Source.UPSTREAM);
       loc = locating.location();
       from = table.nextByte(piece);
@@ -249,47 +241,29 @@ final class LaneFetcher implements LaneWriter.Target {
     return views;
   }
 
-  /** A lane quiet for a quarter of the stall timeout (or 250 ms) stalled: the stall watch cuts and retries it, no race or retirement. */
-  private long maxQuietNanos() {
-    return Math.min(250_000_000L, kit.config().stallTimeout().toNanos() / 4);
-  }
-
-  /** Lanes one download may retire: a bound on the bytes in flight that cutting them throws away where all lanes share a full link. */
-  private int maxRetired() {
-    return Math.max(2, kit.config().connections() / 4);
-  }
-
   /**
    * With slow-edge handling on, cuts the upstream lane that runs far below this download's typical rate
    * ({@link TailRace#retire}); its piece goes back to the table and resumes from its first missing byte on the next free
    * lane. Not counted as a failed try of the piece.
    */
   void retireSlow(long now) {
-    if (kit.config().tailRace() <= 0) {
+    if (!slow.on()) {
       return;
     }
-    LaneWriter slow;
+    LaneWriter w;
     synchronized (guard) {
-      if (!state.fetching() || !rangeMode || locating.relocating() || retired >= maxRetired()) {
+      if (!state.fetching() || !rangeMode || locating.relocating()) {
         return;
       }
       Map<Integer, LaneWriter> byPiece = new java.util.HashMap<>();
-      TailRace.Lane l = race.retire(upstreamLanes(now, byPiece), now, racing, maxQuietNanos());
+      TailRace.Lane l = slow.retireNow(upstreamLanes(now, byPiece), now);
       if (l == null) {
         return;
       }
-      slow = byPiece.get(l.piece());
-      retired++;
+      w = byPiece.get(l.piece());
     }
-    if (slow.stall(new SlowLane("blob " + digest.shortHex() + " piece " + slow.piece + ": upstream connection far slower than the others; resuming it on another"))) {
-      LOG.fine(() -> "retired a slow upstream connection for piece " + slow.piece + " of " + digest.shortHex());
-    }
-  }
-
-  /** Why a lane was cut by {@link #retireSlow}: its piece is resumed at once, not retried as a failure. */
-  static final class SlowLane extends RuntimeException {
-    SlowLane(String message) {
-      super(message, null, false, false);
+    if (w.stall(new SlowLanes.Retired("blob " + digest.shortHex() + " piece " + w.piece + ": upstream connection far slower than the others; resuming it on another"))) {
+      LOG.fine(() -> "retired a slow upstream connection for piece " + w.piece + " of " + digest.shortHex());
     }
   }
 
@@ -319,7 +293,7 @@ final class LaneFetcher implements LaneWriter.Target {
   private void cutLosers(int piece) {
     List<LaneWriter> losers = new ArrayList<>();
     synchronized (guard) {
-      if (!racing.remove(piece)) {
+      if (!slow.raceOver(piece)) {
         return;
       }
       inflight.keySet().stream().filter(w -> w.piece == piece).forEach(losers::add);
@@ -420,7 +394,7 @@ final class LaneFetcher implements LaneWriter.Target {
       pump();
       return;
     }
-    if (error instanceof SlowLane) {
+    if (error instanceof SlowLanes.Retired) {
       synchronized (guard) {
         giveBack(piece, s);
       }
@@ -443,7 +417,7 @@ final class LaneFetcher implements LaneWriter.Target {
       if (state.table().isDone(piece) || state.table().isChecking(piece)) {
         return; // the loser of a race: another lane finished the piece
       }
-      if (racing.remove(piece) && inflight.keySet().stream().anyMatch(w -> w.piece == piece)) {
+      if (slow.raceOver(piece) && inflight.keySet().stream().anyMatch(w -> w.piece == piece)) {
         return; // one of two lanes racing for a piece failed: the other goes on with it
       }
       a = kit.retry().afterUpstreamLane(u, RetryPolicy.countsAsTry(u) ? state.table().failedTry(piece, progressed) : 0);
@@ -622,7 +596,7 @@ final class LaneFetcher implements LaneWriter.Target {
     if (error == null && lane.complete() && lane.source instanceof Source.Upstream && !lane.capped()) {
       long took = kit.nanoTime().getAsLong() - lane.startedNanos;
       synchronized (guard) {
-        race.finished(lane.received(), took);
+        slow.finished(lane.received(), took);
       }
     }
     Throwable err = error != null || lane.complete() ? error : new UpstreamException(UpstreamException.Kind.RETRYABLE, 206,
