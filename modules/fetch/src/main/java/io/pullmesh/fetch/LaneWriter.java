@@ -171,24 +171,23 @@ final class LaneWriter {
     boolean go = pace.read(b.length());
     boolean startWriter = false;
     boolean pause = false;
+    boolean drop;
     synchronized (this) {
-      if (error != null || reported) {
-        pause = true;
+      drop = error != null || reported;
+      if (!drop) {
+        queue.add(b);
+        queued += b.length();
+        if (queued > HIGH_WATER && !paused) {
+          paused = pause = true;
+        }
+        if (!writing) {
+          writing = startWriter = true;
+        }
       }
     }
-    if (pause) {
+    if (drop) {
       pace.released(b.length());
       return;
-    }
-    synchronized (this) {
-      queue.add(b);
-      queued += b.length();
-      if (queued > HIGH_WATER && !paused) {
-        paused = pause = true;
-      }
-      if (!writing) {
-        writing = startWriter = true;
-      }
     }
     if (pause || !go) {
       body.pause();
@@ -235,25 +234,21 @@ final class LaneWriter {
         b = error == null ? queue.poll() : null;
         if (b == null) {
           writing = false;
-          for (Buffer q : queue) {
-            dropped += q.length();
-          }
-          queue.clear();
+          dropped = clearQueue();
           if (!ended && error == null) {
             return;
+          }
+        } else {
+          queued -= b.length();
+          if (paused && queued < LOW_WATER) {
+            paused = false;
+            resume = true;
           }
         }
       }
       if (b == null) {
         pace.released(dropped);
         break;
-      }
-      synchronized (this) {
-        queued -= b.length();
-        if (paused && queued < LOW_WATER) {
-          paused = false;
-          resume = true;
-        }
       }
       if (resume) {
         loop.execute(this::applyPause);
@@ -270,14 +265,11 @@ final class LaneWriter {
       } catch (IOException e) {
         pace.released(b.length());
         target.writeFailed(e);
-        long left = 0;
+        long left;
         synchronized (this) {
           error = e;
           writing = false;
-          for (Buffer q : queue) {
-            left += q.length();
-          }
-          queue.clear();
+          left = clearQueue();
         }
         pace.released(left);
         break;
@@ -288,6 +280,17 @@ final class LaneWriter {
       target.written(pos, len, source);
     }
     report();
+  }
+
+  /** Empties the queue (the lane will write no more of it); returns the bytes it held, to give back to the pacer. */
+  private long clearQueue() {
+    assert Thread.holdsLock(this);
+    long bytes = 0;
+    for (Buffer q : queue) {
+      bytes += q.length();
+    }
+    queue.clear();
+    return bytes;
   }
 
   private void report() {

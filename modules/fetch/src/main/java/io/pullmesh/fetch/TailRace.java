@@ -39,12 +39,22 @@ final class TailRace {
 
   /** The median rate of the lanes that ended well lately, or -1 before any did. */
   long typicalRate() {
-    if (finishedRates.isEmpty()) {
-      return -1;
-    }
-    List<Long> sorted = new ArrayList<>(finishedRates);
+    return finishedRates.isEmpty() ? -1 : median(finishedRates);
+  }
+
+  private static long median(List<Long> rates) {
+    List<Long> sorted = new ArrayList<>(rates);
     Collections.sort(sorted);
     return sorted.get(sorted.size() / 2);
+  }
+
+  /**
+   * Whether {@code l} can be judged at all: at least {@code minAge} old, not raced already, with a tail worth a new request,
+   * and still flowing (a lane quiet for longer than {@code maxQuietNanos} stalled: the stall watch cuts and retries it).
+   */
+  private static boolean judged(Lane l, long now, long minAge, Set<Integer> racing, long maxQuietNanos) {
+    return now - l.startedNanos() >= minAge && !racing.contains(l.piece()) && l.remaining() >= MIN_REMAINING
+        && l.quietNanos() <= maxQuietNanos;
   }
 
   /** A lane younger than this is not retired: its rate is not yet its own (TCP's slow start, a late first byte). */
@@ -66,11 +76,7 @@ final class TailRace {
         rates.add(l.received() * 1_000_000_000L / age);
       }
     }
-    if (rates.size() < RETIRE_MIN_FLOWING) {
-      return -1;
-    }
-    Collections.sort(rates);
-    return rates.get(rates.size() / 2);
+    return rates.size() < RETIRE_MIN_FLOWING ? -1 : median(rates);
   }
 
   /**
@@ -87,11 +93,10 @@ final class TailRace {
     Lane worst = null;
     double worstRate = 0;
     for (Lane l : inflight) {
-      long age = now - l.startedNanos();
-      if (racing.contains(l.piece()) || age < RETIRE_AGE_NANOS || l.remaining() < MIN_REMAINING || l.quietNanos() > maxQuietNanos) {
+      if (!judged(l, now, RETIRE_AGE_NANOS, racing, maxQuietNanos)) {
         continue;
       }
-      double rate = l.received() * 1e9 / age;
+      double rate = l.received() * 1e9 / (now - l.startedNanos());
       if (rate * SLOW_RATIO < typical && (worst == null || rate < worstRate)) {
         worst = l;
         worstRate = rate;
@@ -115,11 +120,10 @@ final class TailRace {
     int best = -1;
     double latest = 0;
     for (Lane l : inflight) {
-      long age = now - l.startedNanos();
-      if (racing.contains(l.piece()) || age < MIN_AGE_NANOS || l.remaining() < MIN_REMAINING || l.quietNanos() > maxQuietNanos) {
+      if (!judged(l, now, MIN_AGE_NANOS, racing, maxQuietNanos)) {
         continue;
       }
-      double rate = l.received() * 1e9 / age;
+      double rate = l.received() * 1e9 / (now - l.startedNanos());
       if (rate * SLOW_RATIO >= typical) {
         continue;
       }
