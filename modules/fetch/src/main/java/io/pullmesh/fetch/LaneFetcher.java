@@ -59,8 +59,6 @@ final class LaneFetcher implements LaneWriter.Target {
 
   private final Lanes lanes;
   private final Map<LaneWriter, BlobLocation> inflight = new IdentityHashMap<>();
-  /** Lanes cut because this node took the upstream fetch over while they waited on a peer's partial copy. */
-  private final java.util.Set<LaneWriter> moved = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
   /**
    * Requests to peers not answered yet: a peer answers a range of its partial copy with its first byte, so until then
    * the lane is here and not in {@link #inflight}.
@@ -139,11 +137,10 @@ final class LaneFetcher implements LaneWriter.Target {
         // this node for: a loop only the stall timeout would break. They are cut, not counted against the peer, and
         // their pieces go on from the bytes already written
         for (LaneWriter w : inflight.keySet()) {
-          if (w.piece >= 0 && w.source instanceof Source.Peer peer && !moved.contains(w) && waitsInVain(w.piece, peer)) {
-            move.add(w);
+          if (w.piece >= 0 && w.source instanceof Source.Peer peer && waitsInVain(w.piece, peer)) {
+            move.add(w); // cut once: a lane cut already ignores another cut
           }
         }
-        moved.addAll(move);
         // and so may requests the relay has not answered yet (it answers with its first byte): the piece stays taken by
         // them, so this node would never fetch it. They are given up at once, their lane and piece given back; an answer
         // that comes later is cut unread
@@ -175,9 +172,7 @@ final class LaneFetcher implements LaneWriter.Target {
       }
     }
     start.forEach(l -> fetchPiece((Integer) l[0], (Source) l[1]));
-    UpstreamException took = new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex()
-        + ": this node fetches it from upstream now");
-    move.forEach(w -> w.body.cancel(took));
+    move.forEach(w -> w.cut(tookOver()));
     if (locate) {
       locating.takeOver();
     }
@@ -262,9 +257,30 @@ final class LaneFetcher implements LaneWriter.Target {
       }
       w = byPiece.get(l.piece());
     }
-    if (w.stall(new SlowLanes.Retired("blob " + digest.shortHex() + " piece " + w.piece + ": upstream connection far slower than the others; resuming it on another"))) {
+    if (w.cut(new HandedBack("slow", "blob " + digest.shortHex() + " piece " + w.piece
+        + ": upstream connection far slower than the others; resuming it on another"))) {
       LOG.fine(() -> "retired a slow upstream connection for piece " + w.piece + " of " + digest.shortHex());
     }
+  }
+
+  /**
+   * Why this download cut one of its own lanes to give its piece to another (a slow connection retired, a lane waiting
+   * on a peer for bytes this node now fetches itself): its lane and piece are given back and the piece goes on from its
+   * first missing byte, not retried as a failure.
+   */
+  static final class HandedBack extends RuntimeException {
+    /** The retry's label in {@code pullmesh_piece_retries_total}, or null when it is not counted. */
+    final String retryReason;
+
+    HandedBack(String retryReason, String message) {
+      super(message, null, false, false);
+      this.retryReason = retryReason;
+    }
+  }
+
+  /** The cut of a lane or request to a peer, for bytes this node fetches from upstream now. */
+  private HandedBack tookOver() {
+    return new HandedBack(null, "blob " + digest.shortHex() + ": this node fetches it from upstream now");
   }
 
   /**
@@ -341,8 +357,7 @@ final class LaneFetcher implements LaneWriter.Target {
         }
         if (abandoned) {
           if (ar.succeeded()) {
-            ar.result().cancel(new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex()
-                + ": this node fetches it from upstream now"));
+            ar.result().cancel(tookOver());
           }
           return;
         }
@@ -394,11 +409,13 @@ final class LaneFetcher implements LaneWriter.Target {
       pump();
       return;
     }
-    if (error instanceof SlowLanes.Retired) {
+    if (error instanceof HandedBack h) {
       synchronized (guard) {
         giveBack(piece, s);
       }
-      kit.metrics().pieceRetry("slow");
+      if (h.retryReason != null) {
+        kit.metrics().pieceRetry(h.retryReason);
+      }
       pump();
       return;
     }
@@ -533,7 +550,7 @@ final class LaneFetcher implements LaneWriter.Target {
     UpstreamException why = new UpstreamException(UpstreamException.Kind.TIMEOUT, 0,
         "blob " + digest.shortHex() + ": no data from upstream for " + stallNanos / 1_000_000 + " ms");
     for (LaneWriter w : stuck) {
-      if (w.stall(why)) {
+      if (w.cut(why)) {
         LOG.fine(() -> "upstream connection for " + digest.shortHex() + " stalled; closing it");
       }
     }
@@ -577,17 +594,8 @@ final class LaneFetcher implements LaneWriter.Target {
   @Override
   public void ended(LaneWriter lane, Throwable error) {
     BlobLocation used;
-    boolean wasMoved;
     synchronized (guard) {
       used = inflight.remove(lane);
-      wasMoved = moved.remove(lane);
-      if (wasMoved && error != null) {
-        giveBack(lane.piece, lane.source);
-      }
-    }
-    if (wasMoved && error != null) {
-      pump();
-      return;
     }
     if (lane.piece < 0) {
       streamEnded(error);

@@ -66,7 +66,7 @@ final class LaneWriter {
   private volatile long lastData;
   /** When the pacer last let the lane read on after holding it, on the ticker. */
   private volatile long lastReleased;
-  private volatile Throwable stalled;
+  private volatile Throwable cutBy;
   /** When the lane started, on the ticker. */
   final long startedNanos;
   private volatile long received;
@@ -141,12 +141,15 @@ final class LaneWriter {
     return Math.max(lastData, lastReleased);
   }
 
-  /** Marks the lane stalled (it reports {@code cause}, whatever the cut body says) and cuts its body. Once. */
-  boolean stall(Throwable cause) {
-    if (stalled != null) {
+  /**
+   * Cuts the lane's body for {@code cause} (it stalled, or its download hands its piece to another lane): the lane reports
+   * {@code cause}, whatever the cut body says. Once: false when it was cut already.
+   */
+  boolean cut(Throwable cause) {
+    if (cutBy != null) {
       return false;
     }
-    stalled = cause;
+    cutBy = cause;
     body.cancel(cause);
     return true;
   }
@@ -303,6 +306,6 @@ final class LaneWriter {
       err = error;
     }
     pace.end();
-    target.ended(this, stalled != null ? stalled : err);
+    target.ended(this, cutBy != null ? cutBy : err);
   }
 }

@@ -89,11 +89,4 @@ final class SlowLanes {
   private int maxRetired() {
     return Math.max(2, config.connections() / 4);
   }
-
-  /** Why a lane was cut because it was slow: its piece is resumed at once, not retried as a failure. */
-  static final class Retired extends RuntimeException {
-    Retired(String message) {
-      super(message, null, false, false);
-    }
-  }
 }

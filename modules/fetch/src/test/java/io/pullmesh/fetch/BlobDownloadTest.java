@@ -496,6 +496,52 @@ class BlobDownloadTest {
     assertTrue(late.stream().noneMatch(b -> b.cancelledUnderLock), "and never under the download's lock");
   }
 
+  @Test
+  void aNodeThatTakesTheFetchOverCutsItsStartedLanesOnARelayThatLacksTheRestOfThePiece() throws Exception {
+    FakePeerNetwork net = new FakePeerNetwork();
+    PeerNetwork.Holder fetcher = new PeerNetwork.Holder("f", PIECE, new BitSet());
+    PeerNetwork.Holder relay = new PeerNetwork.Holder("r", PIECE, new BitSet());
+    net.view = new PeerNetwork.View(blob.length, List.of(fetcher, relay), "f", null);
+    net.claimedBy = "f";
+    java.util.concurrent.atomic.AtomicBoolean dead = new java.util.concurrent.atomic.AtomicBoolean();
+    List<InMemoryBody> onR = new CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicReference<BlobDownload> download = new java.util.concurrent.atomic.AtomicReference<>();
+    MeshTie mesh = new PeerMeshTie(net, upstream.digest, timers, (node, range) -> {
+      if (node.equals("f")) {
+        // f answers nothing before it dies, and is refused after
+        return dead.get() ? Future.failedFuture(new UpstreamException(UpstreamException.Kind.RETRYABLE, 0, "connection refused"))
+            : Promise.<Body>promise().future();
+      }
+      // r has streamed the first 16 KiB of the piece from f, and will get no more
+      InMemoryBody b = new InMemoryBody(upstream.slice(range), 16 << 10);
+      b.underLock = () -> Thread.holdsLock(download.get());
+      onR.add(b);
+      return Future.succeededFuture(b);
+    });
+    BlobDownload d = download(mesh, store);
+    download.set(d);
+    d.start(null);
+    for (int i = 0; i < 2000 && onR.isEmpty(); i++) {
+      timers.advance(20);
+      Thread.sleep(2);
+    }
+    assertFalse(onR.isEmpty(), "some lanes stream from r");
+    // f is killed: the mesh forgets it, and this node wins the claim
+    dead.set(true);
+    net.view = new PeerNetwork.View(blob.length, List.of(relay), null, null);
+    net.claimedBy = null;
+    long killed = timers.nanoTime();
+    assertTrue(runOn(d).succeeded());
+    long tookMs = (timers.nanoTime() - killed) / 1_000_000;
+    assertCommittedIntact();
+    long stallMs = config.stallTimeout().toMillis();
+    assertTrue(tookMs < stallMs / 4, "committed " + tookMs + " ms after the fetcher died, not after the stall timeout (" + stallMs + " ms)");
+    assertTrue(onR.stream().allMatch(b -> b.cancelled), "every lane on r was cut");
+    assertTrue(onR.stream().noneMatch(b -> b.cancelledUnderLock), "and never under the download's lock");
+    assertFalse(net.penalised.contains("r"), "cutting a wait on r does not count against it");
+    assertFalse(metrics.contains("stall"), "cut as handed back, not as stalled");
+  }
+
   /**
    * Regression: a lane to a peer whose range opened after its download had failed reset its response inside the
    * download's lock and gave back the lane but not the peer's lane count.

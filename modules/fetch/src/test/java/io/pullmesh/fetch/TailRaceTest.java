@@ -93,7 +93,7 @@ class TailRaceTest {
   }
 
   @Test
-  void aLaneYoungerThanASecondQuietRacedOrNearlyDoneIsNotRetired() {
+  void aLaneTooYoungToJudgeQuietRacedOrNearlyDoneIsNotRetired() {
     typical16MBs();
     assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 4 << 20, 0)), SECOND / 2, Set.of(), SECOND), "too young to judge");
     assertNull(race.retire(List.of(new TailRace.Lane(1, 0, 100_000, 4 << 20, SECOND / 2)), 2 * SECOND, Set.of(), SECOND / 4), "quiet: the stall watch's");
