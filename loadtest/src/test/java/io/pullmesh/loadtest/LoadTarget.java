@@ -226,6 +226,47 @@ public final class LoadTarget implements AutoCloseable {
     }
   }
 
+  /**
+   * The proxy's own count of answered requests on {@code route} (its {@code pullmesh_http_requests_seconds} histogram), per
+   * bucket bound in seconds: two snapshots give the proxy's share of a run's latency ({@link #quantileSeconds}).
+   */
+  public java.util.TreeMap<Double, Double> serverLatencyBuckets(String route) {
+    try {
+      String text = get("/metrics");
+      java.util.TreeMap<Double, Double> buckets = new java.util.TreeMap<>();
+      String prefix = "pullmesh_http_requests_seconds_bucket{";
+      for (String line : text.split("\n")) {
+        if (!line.startsWith(prefix) || !line.contains("route=\"" + route + "\"") || !line.contains("method=\"GET\"")) {
+          continue;
+        }
+        int le = line.indexOf("le=\"");
+        String bound = line.substring(le + 4, line.indexOf('"', le + 4));
+        double b = bound.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(bound);
+        buckets.merge(b, Double.parseDouble(line.substring(line.lastIndexOf('}') + 1).trim().split("\\s+")[0]), Double::sum);
+      }
+      return buckets;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * The upper bucket bound (seconds) under which {@code q} of the requests counted between two
+   * {@link #serverLatencyBuckets} snapshots fell: an upper estimate, as precise as the histogram's buckets.
+   */
+  public static double quantileSeconds(java.util.TreeMap<Double, Double> before, java.util.TreeMap<Double, Double> after, double q) {
+    if (after.isEmpty()) {
+      return Double.NaN; // a target without pullmesh's histogram (a reference server)
+    }
+    double total = after.lastEntry().getValue() - before.getOrDefault(after.lastKey(), 0.0);
+    for (var e : after.entrySet()) {
+      if (e.getValue() - before.getOrDefault(e.getKey(), 0.0) >= q * total) {
+        return e.getKey();
+      }
+    }
+    return Double.NaN;
+  }
+
   /** Peak resident memory of the embedded proxy process (NaN in target mode). */
   public double proxyPeakRssMiB() {
     return proxy == null ? Double.NaN : proxy.peakRssBytes() / 1048576.0;

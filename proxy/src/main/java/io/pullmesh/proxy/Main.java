@@ -44,7 +44,7 @@ public final class Main {
    * peak fell from 44 to 23 MiB (docs/operations.md, Memory). Set before any Netty class loads; a value given with
    * {@code -D} (e.g. in {@code JAVA_TOOL_OPTIONS}) wins.
    */
-  static void nettyMemoryDefaults() {
+  public static void nettyMemoryDefaults() {
     System.getProperties().putIfAbsent("io.netty.allocator.numDirectArenas", "1");
     System.getProperties().putIfAbsent("io.netty.allocator.maxOrder", "7");
   }

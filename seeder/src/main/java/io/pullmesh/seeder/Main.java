@@ -29,6 +29,8 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    // a seeder downloads as a proxy node does: the same bounded Netty pools (before any Netty class loads)
+    io.pullmesh.proxy.Main.nettyMemoryDefaults();
     System.exit(run(args, System.getenv(), System.out, System.err, Terminal.stderrIsTerminal(), Lifecycle.untilSignal(System.err),
         Clock.systemDefaultZone()));
   }

@@ -24,9 +24,6 @@ final class BufferBudget<L> {
   private long peak;
   private final LinkedHashMap<L, Long> waiting = new LinkedHashMap<>();
 
-  /** A waiting lane's reservation was made. */
-  record Grant<L>(L lane, long bytes) {}
-
   BufferBudget(long limit) {
     if (limit <= 0) {
       throw new IllegalArgumentException("buffer budget " + limit);

@@ -270,7 +270,7 @@ final class LanePacer {
       return List.of();
     }
     List<Runnable> go = new ArrayList<>();
-    for (BufferBudget.Grant<Lane> g : budget.give(bytes)) {
+    for (Grant<Lane> g : budget.give(bytes)) {
       Lane l = g.lane();
       l.waitingMemory = false;
       l.memory = g.bytes();
@@ -304,10 +304,12 @@ final class LanePacer {
     List<Runnable> go = new ArrayList<>();
     synchronized (this) {
       timerArmed = false;
-      for (RateShares.Grant<Lane> g : shares.due(nanoTime.getAsLong())) {
+      for (Grant<Lane> g : shares.due(nanoTime.getAsLong())) {
         Lane l = g.lane();
         l.waitingRate = false;
         l.rate = g.bytes();
+        // no refill() as giveMemory does: a lane asks for rate only once it holds memory (refill takes memory first)
+        assert budget == null || l.memory > 0 || l.ended : "a lane waited for rate without memory";
         if (l.ended) {
           shares.leave(l, l.rate);
           l.rate = 0;

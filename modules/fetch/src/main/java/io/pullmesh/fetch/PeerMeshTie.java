@@ -134,14 +134,17 @@ final class PeerMeshTie implements MeshTie {
     if (settling && s instanceof Source.Peer peer && (peer.node().equals(view.fetcher()) || !has(peer.node(), first, last))) {
       return new Source.None(false);
     }
-    streamedFromPartial |= s instanceof Source.Peer peer
-        && view.holders().stream().anyMatch(h -> h.node().equals(peer.node()) && h.done() != null);
+    if (s instanceof Source.Peer peer) {
+      PeerNetwork.Holder h = view.holder(peer.node());
+      streamedFromPartial |= h != null && h.done() != null;
+    }
     return s;
   }
 
   /** Whether {@code node} has every byte of {@code [first, last]}, by the view; under the lock. */
   private boolean has(String node, long first, long last) {
-    return view.holders().stream().anyMatch(h -> h.node().equals(node) && h.has(first, last));
+    PeerNetwork.Holder h = view.holder(node);
+    return h != null && h.has(first, last);
   }
 
   @Override

@@ -99,6 +99,16 @@ public interface PeerNetwork {
     public View {
       holders = List.copyOf(holders);
     }
+
+    /** The holder that is {@code node}, or null when that node holds nothing of the blob. */
+    public Holder holder(String node) {
+      for (Holder h : holders) {
+        if (h.node().equals(node)) {
+          return h;
+        }
+      }
+      return null;
+    }
   }
 
   /** The SHA-256 of every piece of a blob cut in {@code pieceSize} pieces, concatenated (32 bytes per piece). */

@@ -32,9 +32,6 @@ final class RateShares<L> {
   private final LinkedHashMap<Object, ArrayDeque<L>> waiting = new LinkedHashMap<>();
   private final Map<L, Object> downloadOf = new java.util.HashMap<>();
 
-  /** A lane may read {@code bytes} more. */
-  record Grant<L>(L lane, long bytes) {}
-
   /**
    * @param bytesPerSecond the cap, more than 0
    * @param quantum bytes of one grant: the unit of fairness

@@ -22,7 +22,7 @@ class BufferBudgetTest {
     assertTrue(budget.reserve("a", 60));
     assertFalse(budget.reserve("b", 60));
     assertEquals(List.of(), budget.give(10), "50 + 60 does not fit in 100 yet");
-    assertEquals(List.of(new BufferBudget.Grant<>("b", 60)), budget.give(10));
+    assertEquals(List.of(new Grant<>("b", 60)), budget.give(10));
     assertEquals(100, budget.held());
   }
 
@@ -31,7 +31,7 @@ class BufferBudgetTest {
     assertTrue(budget.reserve("a", 90));
     assertFalse(budget.reserve("big", 50));
     assertFalse(budget.reserve("small", 5), "5 would fit, but big waits first");
-    assertEquals(List.of(new BufferBudget.Grant<>("big", 50), new BufferBudget.Grant<>("small", 5)), budget.give(90));
+    assertEquals(List.of(new Grant<>("big", 50), new Grant<>("small", 5)), budget.give(90));
   }
 
   @Test
@@ -48,7 +48,7 @@ class BufferBudgetTest {
     assertEquals(108, budget.peak());
     assertFalse(budget.reserve("b", 10));
     assertEquals(List.of(), budget.give(8));
-    assertEquals(List.of(new BufferBudget.Grant<>("b", 10)), budget.give(10));
+    assertEquals(List.of(new Grant<>("b", 10)), budget.give(10));
   }
 
   @Test

@@ -39,7 +39,7 @@ class RateSharesTest {
           next.add(l);
         }
       }
-      for (RateShares.Grant<Lane> g : shares.due(now)) {
+      for (Grant<Lane> g : shares.due(now)) {
         got.merge(g.lane().download(), g.bytes(), Long::sum);
         next.add(g.lane());
       }
@@ -88,8 +88,8 @@ class RateSharesTest {
     long later = shares.nanosUntilDue(0);
     assertTrue(later > 0 && later <= SECOND * QUANTUM / RATE + 1, "next grant in " + later + " ns");
     assertEquals(0, shares.ask("b", new Lane("b", 0), later));
-    List<RateShares.Grant<Lane>> due = shares.due(later);
-    assertEquals(List.of(new RateShares.Grant<>(new Lane("a", 99), QUANTUM)), due);
+    List<Grant<Lane>> due = shares.due(later);
+    assertEquals(List.of(new Grant<>(new Lane("a", 99), QUANTUM)), due);
   }
 
   @Test
