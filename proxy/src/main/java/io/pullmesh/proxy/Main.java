@@ -38,15 +38,28 @@ public final class Main {
   }
 
   /**
-   * Netty's pooled direct memory, sized for a proxy whose download bytes pass through a bounded budget
-   * ({@code --download-buffer-memory}) rather than for a server's throughput: one direct arena of 1 MiB chunks instead of
-   * two per core of 4 MiB. Measured with 16 cold downloads at once under -Xmx256m: NMT's direct memory ("Other") at the
-   * peak fell from 44 to 23 MiB (docs/operations.md, Memory). Set before any Netty class loads; a value given with
-   * {@code -D} (e.g. in {@code JAVA_TOOL_OPTIONS}) wins.
+   * Netty's buffer memory, sized for a proxy whose download bytes pass through a bounded budget
+   * ({@code --download-buffer-memory}) rather than for a server's throughput (docs/operations.md, "Memory"):
+   * <ul>
+   *   <li>Sockets read into Netty's pooled allocator, not Netty 4.2's default "adaptive" one. Under a small heap
+   *       (-Xmx below 512 MiB, which Netty counts as low memory) the adaptive allocator fell back to a new, zeroed direct
+   *       buffer for almost every socket read: 23,111 direct allocations for 16 downloads of 64 MiB, against 288 with the
+   *       pooled one, and about 0.46 against 0.20 CPU-s per GiB spent getting, zeroing and freeing read buffers
+   *       (async-profiler, docs/benchmarks.md, "CPU per GiB").
+   *   <li>One direct arena of 1 MiB chunks instead of two per core of 4 MiB: with 16 cold downloads at once under -Xmx256m,
+   *       NMT's direct memory ("Other") at the peak fell from 44 to 23 MiB.
+   * </ul>
+   * Set before any Netty class loads; a value given with {@code -D} (e.g. in {@code JAVA_TOOL_OPTIONS}) wins.
    */
   public static void nettyMemoryDefaults() {
-    System.getProperties().putIfAbsent("io.netty.allocator.numDirectArenas", "1");
-    System.getProperties().putIfAbsent("io.netty.allocator.maxOrder", "7");
+    nettyMemoryDefaults(System.getProperties());
+  }
+
+  /** As {@link #nettyMemoryDefaults()}, into {@code properties}. */
+  static void nettyMemoryDefaults(java.util.Properties properties) {
+    properties.putIfAbsent("io.netty.allocator.type", "pooled");
+    properties.putIfAbsent("io.netty.allocator.numDirectArenas", "1");
+    properties.putIfAbsent("io.netty.allocator.maxOrder", "7");
   }
 
   /** As {@link #run(String[], Map, PrintStream, PrintStream, boolean, boolean)} with stderr not a terminal. */

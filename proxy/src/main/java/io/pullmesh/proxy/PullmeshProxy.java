@@ -4,10 +4,13 @@ import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.pullmesh.core.Bytes;
 import io.pullmesh.core.Digest;
 import io.pullmesh.core.RepositoryName;
@@ -94,6 +97,10 @@ public final class PullmeshProxy implements AutoCloseable {
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
+    // the memory of the allocator Vert.x's sockets use (Main sets it to Netty's pooled one): netty_allocator_memory_used_bytes
+    if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider provider) {
+      new NettyAllocatorMetrics(provider).bindTo(registry);
+    }
     this.metrics = new MicrometerMetricsRecorder(registry);
     this.store = BlobStore.open(config.cacheDir(), clock);
     boolean ok = false;

@@ -288,6 +288,11 @@ class ProxyProcessIT {
     assertEquals(200, metrics.status(), metrics.toString());
     assertTrue(metrics.bodyText().contains("pullmesh_upstream_bytes_total"), metrics.bodyText());
     assertTrue(metrics.bodyText().contains("pullmesh_blob_requests_total"), metrics.bodyText());
+    // the jar's main put Netty's sockets on the pooled allocator with one direct arena (Main.nettyMemoryDefaults), not on
+    // Netty 4.2's adaptive one
+    assertTrue(metrics.bodyText().lines().anyMatch(l -> l.startsWith("netty_allocator_pooled_arenas{")
+        && l.contains("allocator_type=\"PooledByteBufAllocator\"") && l.contains("memory_type=\"direct\"") && l.endsWith("} 1.0")),
+        metrics.bodyText());
 
     first.process.destroy(); // SIGTERM
     int code = first.awaitExit(STOP_DEADLINE);
