@@ -181,9 +181,15 @@ final class ConfigBuilder {
     }
     long upstreamRate = size(Option.UPSTREAM_RATE, 0, 64 << 10, "bytes per second, 0 for no cap or at least 64k (e.g. 40m)");
     long bufferMemory = size(Option.DOWNLOAD_BUFFER_MEMORY, -1, 256 << 10, "a size of at least 256k (e.g. 64m)");
+    NetTransport netTransport;
+    try {
+      netTransport = NetTransport.parse(v.get(Option.NET_TRANSPORT));
+    } catch (IllegalArgumentException e) {
+      throw bad(Option.NET_TRANSPORT, v.get(Option.NET_TRANSPORT), "auto, epoll or nio");
+    }
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, maxStale, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
-        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace, upstreamRate, bufferMemory);
+        headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace, upstreamRate, bufferMemory, netTransport);
   }
 
   private int transferPort(int listenPort) {

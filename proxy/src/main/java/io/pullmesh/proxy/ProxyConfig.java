@@ -51,7 +51,8 @@ public record ProxyConfig(
     LogSetup.Format logFormat,
     double tailRace,
     long upstreamRate,
-    long downloadBufferMemory) {
+    long downloadBufferMemory,
+    NetTransport netTransport) {
 
   /** {@link #transferPort()} when x/transfer clients are not redirected. */
   public static final int NO_TRANSFER_PORT = -1;
@@ -223,6 +224,8 @@ public record ProxyConfig(
     CA_KEY_TYPE("ca-key-type", "TYPE", "ecdsa-p256", null, "key of a CA made now: ecdsa-p256 or rsa-3072", "ecdsa-p256", "rsa-3072"),
     TLS_ENGINE("tls-engine", "ENGINE", "auto", null, "TLS for intercepted connections: openssl (BoringSSL, bundled for Linux glibc "
         + "x86-64/aarch64, macOS, Windows x86-64), jdk, or auto (openssl where it loads, else jdk)", "auto", "openssl", "jdk"),
+    NET_TRANSPORT("net-transport", "TRANSPORT", "auto", null, "how sockets are driven: epoll (Netty's, bundled for Linux "
+        + "x86-64/aarch64), nio (the JDK's), or auto (epoll where it loads, else nio)", "auto", "epoll", "nio"),
     MESH_NAME("mesh-name", "NAME", null, "join the LAN mesh of this name (needs --mesh-secret-file); nodes share which blobs they hold"),
     MESH_SECRET_FILE("mesh-secret-file", "FILE", null, "the mesh's shared secret (at least 16 characters); nodes without it are refused"),
     MESH_MEMBERS("mesh-members", "HOST:PORT,...", null, "multicast", "other nodes' cluster addresses, where multicast is not allowed"),
@@ -353,6 +356,6 @@ public record ProxyConfig(
     return new ProxyConfig(host, port, upstream, cacheDir, upstreamConnections, publicUrl, manifestTtl, manifestMaxStale, stallTimeout,
         connectTimeout, pieceSize, upstreamCredentials, logLevel, cacheLimit, adminToken, aliases, upstreamTransport, interception, upstreams,
         mesh, userAgent, transferPort == NO_TRANSFER_PORT ? NO_TRANSFER_PORT : port == 0 ? 0 : transferPort, headerTimeout, idleTimeout, scrubInterval,
-        scrubRate, logFormat, tailRace, upstreamRate, downloadBufferMemory);
+        scrubRate, logFormat, tailRace, upstreamRate, downloadBufferMemory, netTransport);
   }
 }

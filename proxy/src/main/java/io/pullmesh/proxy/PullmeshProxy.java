@@ -106,9 +106,12 @@ public final class PullmeshProxy implements AutoCloseable {
     boolean ok = false;
     try {
       this.vertx = Vertx.builder()
-          .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)))
+          .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true))
+              .setPreferNativeTransport(config.netTransport().preferNative()))
           .withMetrics(new MicrometerMetricsFactory(registry))
           .build();
+      String sockets = config.netTransport().resolved(vertx.isNativeTransportEnabled(), vertx.unavailableNativeTransportCause());
+      LOG.info(() -> sockets);
       int threads = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
       this.io = Executors.newFixedThreadPool(threads, daemonThreads("pullmesh-io-"));
       this.deadlines = new HeaderDeadlines(vertx, config.headerTimeout(), config.idleTimeout());
