@@ -389,6 +389,7 @@ final class LaneFetcher implements LaneWriter.Target {
     if (over) {
       w.body.cancel(new UpstreamException(UpstreamException.Kind.FATAL, 0, "blob " + digest.shortHex() + ": the download moved on"));
     } else {
+      LOG.fine(() -> "lane for piece " + w.piece + " of " + digest.shortHex() + " from " + w.source + " started");
       w.start();
     }
   }
@@ -601,6 +602,9 @@ final class LaneFetcher implements LaneWriter.Target {
       streamEnded(error);
       return;
     }
+    LOG.fine(() -> "lane for piece " + lane.piece + " of " + digest.shortHex() + " from " + lane.source + " ended after "
+        + (kit.nanoTime().getAsLong() - lane.startedNanos) / 1_000_000 + " ms, " + lane.received() + " bytes"
+        + (error == null ? "" : ": " + error.getMessage()));
     if (error == null && lane.complete() && lane.source instanceof Source.Upstream && !lane.capped()) {
       long took = kit.nanoTime().getAsLong() - lane.startedNanos;
       synchronized (guard) {
