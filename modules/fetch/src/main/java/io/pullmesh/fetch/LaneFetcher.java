@@ -391,6 +391,11 @@ final class LaneFetcher implements LaneWriter.Target {
     } else {
       LOG.fine(() -> "lane for piece " + w.piece + " of " + digest.shortHex() + " from " + w.source + " started");
       w.start();
+      if (slow.on() && w.piece >= 0 && w.source instanceof Source.Upstream) {
+        // the lane can first be judged once it is old enough: look then, not only at the next lane event, which in a
+        // download's first wave of pieces comes only when the first piece is done (a slow edge retired at 0.99 s, not 0.75)
+        kit.timers().once(TailRace.RETIRE_AGE_NANOS / 1_000_000 + 1, () -> retireSlow(kit.nanoTime().getAsLong()));
+      }
     }
   }
 

@@ -259,6 +259,41 @@ class BlobDownloadTest {
   }
 
   @Test
+  void aSlowLaneIsRetiredOnceOldEnoughToJudgeNotOnlyWhenAnotherLaneEnds() throws Exception {
+    // regression: in a download's first wave nothing ends before the first piece is done, and retirement was only looked
+    // at on lane events: a slow edge was retired at 0.99 s in the pull benchmark, where 0.75 s is the rule
+    config = config.withPieceSizes(2 * PIECE, 2 * PIECE).withTailRace(1e-9);
+    long slowFrom = 2L * PIECE;
+    List<InMemoryBody> steady = new CopyOnWriteArrayList<>();
+    List<InMemoryBody> slow = new CopyOnWriteArrayList<>();
+    java.util.Set<Long> firstTries = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    upstream.ranges = r -> {
+      long first = r.range().first();
+      if (first < 8L * PIECE && first % (2L * PIECE) == 0 && firstTries.add(first)) {
+        InMemoryBody b = new InMemoryBody(upstream.slice(r.range()), 0);
+        (first == slowFrom ? slow : steady).add(b);
+        return Future.succeededFuture(b);
+      }
+      return Future.succeededFuture(new InMemoryBody(upstream.slice(r.range())));
+    };
+    AtomicLong cutAt = new AtomicLong(-1);
+    timers.every(20, () -> {
+      steady.forEach(b -> b.drip(2 << 10)); // 100 KiB/s: a 128 KiB piece takes 1.28 s
+      slow.forEach(b -> b.drip(128)); // 16 times slower
+      if (!slow.isEmpty() && slow.get(0).cancelled && cutAt.get() < 0) {
+        cutAt.set(timers.nanoTime());
+      }
+    });
+    long started = timers.nanoTime();
+    assertTrue(run(download()).succeeded());
+    assertCommittedIntact();
+    assertTrue(cutAt.get() >= 0, "the slow lane was cut");
+    long cutAfterMs = (cutAt.get() - started) / 1_000_000;
+    assertTrue(cutAfterMs >= TailRace.RETIRE_AGE_NANOS / 1_000_000 && cutAfterMs < 1_200,
+        "cut once old enough to judge (0.75 s on the download's clock), before the first steady piece ends at 1.28 s: " + cutAfterMs + " ms");
+  }
+
+  @Test
   void aLaneThatStopsAtTheTailIsLeftToTheStallWatchNotRaced() throws Exception {
     config = config.withPieceSizes(4 * PIECE, 4 * PIECE).withTailRace(0.5);
     long slowFrom = 4L * PIECE;
