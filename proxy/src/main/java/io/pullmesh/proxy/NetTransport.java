@@ -5,9 +5,9 @@ import java.util.Locale;
 /**
  * How the node's sockets are driven ({@code --net-transport}): Netty's epoll transport, whose native library the jar
  * carries for Linux x86-64 and aarch64, or the JDK's NIO. {@code auto} takes epoll where it loads and NIO everywhere
- * else (macOS, Windows, musl), saying so once at start. Measured side by side on the pull benchmark: the event loops'
- * CPU in a cold 256 MiB pull fell by about 15% with epoll, and TLS serving through interception by about a fifth
- * (docs/benchmarks.md). Not for TLS ({@link TlsEngine}) nor for what the sockets carry.
+ * else (macOS, Windows, musl), saying so once at start. Measured on the pull benchmark: the event loops' CPU in a cold
+ * 256 MiB pull was about 15% lower with epoll in one side-by-side pair; TLS serving through interception was within
+ * run-to-run noise (docs/operations.md, "Sockets"). Not for TLS ({@link TlsEngine}) nor for what the sockets carry.
  */
 public enum NetTransport {
   AUTO, EPOLL, NIO;
