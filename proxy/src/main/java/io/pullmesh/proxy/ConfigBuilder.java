@@ -181,12 +181,7 @@ final class ConfigBuilder {
     }
     long upstreamRate = size(Option.UPSTREAM_RATE, 0, 64 << 10, "bytes per second, 0 for no cap or at least 64k (e.g. 40m)");
     long bufferMemory = size(Option.DOWNLOAD_BUFFER_MEMORY, -1, 256 << 10, "a size of at least 256k (e.g. 64m)");
-    NetTransport netTransport;
-    try {
-      netTransport = NetTransport.parse(v.get(Option.NET_TRANSPORT));
-    } catch (IllegalArgumentException e) {
-      throw bad(Option.NET_TRANSPORT, v.get(Option.NET_TRANSPORT), "auto, epoll or nio");
-    }
+    NetTransport netTransport = parsed(Option.NET_TRANSPORT, NetTransport::parse, "auto, epoll or nio");
     return new ProxyConfig(host, port, upstream, cacheDir, connections, publicUrl, ttl, maxStale, stall, connect, pieceSize, creds, level,
         limit, token == null ? null : token.strip(), List.copyOf(aliases), transport, interception, more, mesh, userAgent, transferPort,
         headerTimeout, idleTimeout, scrubInterval, scrubRate, logFormat, tailRace, upstreamRate, bufferMemory, netTransport);
@@ -291,18 +286,8 @@ final class ConfigBuilder {
           + " (e.g. github.com,*.githubusercontent.com, * for any, or none)");
     }
     Path caDir = v.containsKey(Option.CA_DIR) ? Path.of(v.get(Option.CA_DIR)) : cacheDir.resolve("ca");
-    KeyAlgorithm alg;
-    try {
-      alg = KeyAlgorithm.parse(v.get(Option.CA_KEY_TYPE));
-    } catch (IllegalArgumentException e) {
-      throw bad(Option.CA_KEY_TYPE, v.get(Option.CA_KEY_TYPE), "ecdsa-p256 or rsa-3072");
-    }
-    TlsEngine engine;
-    try {
-      engine = TlsEngine.parse(v.get(Option.TLS_ENGINE));
-    } catch (IllegalArgumentException e) {
-      throw bad(Option.TLS_ENGINE, v.get(Option.TLS_ENGINE), "auto, openssl or jdk");
-    }
+    KeyAlgorithm alg = parsed(Option.CA_KEY_TYPE, KeyAlgorithm::parse, "ecdsa-p256 or rsa-3072");
+    TlsEngine engine = parsed(Option.TLS_ENGINE, TlsEngine::parse, "auto, openssl or jdk");
     return new Interception(intercept, tunnel, caDir, alg, engine);
   }
 
@@ -387,6 +372,15 @@ final class ConfigBuilder {
       return p / 100;
     } catch (NumberFormatException e) {
       throw bad(o, v.get(o), "a share from 0% to " + (int) maxPercent + "%, such as 1%");
+    }
+  }
+
+  /** {@code o}'s value read by {@code parse}: a value it refuses is {@code o}'s error, saying what was {@code expected}. */
+  private <T> T parsed(Option o, java.util.function.Function<String, T> parse, String expected) {
+    try {
+      return parse.apply(v.get(o));
+    } catch (IllegalArgumentException e) {
+      throw bad(o, v.get(o), expected);
     }
   }
 

@@ -73,6 +73,16 @@ public interface PeerNetwork {
    * @param pieceSize the piece size {@code done} counts in (0 for a complete holder)
    */
   record Holder(String node, int pieceSize, BitSet done) {
+    /** The one of {@code holders} that is {@code node}, or null. */
+    static Holder of(List<Holder> holders, String node) {
+      for (Holder h : holders) {
+        if (h.node().equals(node)) {
+          return h;
+        }
+      }
+      return null;
+    }
+
     /** Whether this holder has every byte of {@code [first, last]}. */
     public boolean has(long first, long last) {
       if (done == null) {
@@ -102,12 +112,7 @@ public interface PeerNetwork {
 
     /** The holder that is {@code node}, or null when that node holds nothing of the blob. */
     public Holder holder(String node) {
-      for (Holder h : holders) {
-        if (h.node().equals(node)) {
-          return h;
-        }
-      }
-      return null;
+      return Holder.of(holders, node);
     }
   }
 

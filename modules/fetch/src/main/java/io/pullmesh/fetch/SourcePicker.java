@@ -40,7 +40,7 @@ final class SourcePicker {
     if (selfFetches) {
       return upstreamLocated ? Source.UPSTREAM : new Source.None(true);
     }
-    PeerNetwork.Holder fetcher = streamer == null ? null : holders.stream().filter(h -> h.node().equals(streamer)).findFirst().orElse(null);
+    PeerNetwork.Holder fetcher = streamer == null ? null : PeerNetwork.Holder.of(holders, streamer);
     if (fetcher == null) {
       return new Source.None(false);
     }
