@@ -362,7 +362,7 @@ final class Report {
     }
     b.append("The cached ").append(human(layer)).append(" blob fetched whole with curl, ").append(o.serveRuns())
         .append(" times from each, alternating which goes first: through pullmesh as an `HTTPS_PROXY` client gets it (`curl --proxy ")
-        .append("<pullmesh> --cacert <its CA> https://registry.ollama.ai/v2/.../blobs/<digest>`: the CONNECT, its splice to pullmesh's ")
+        .append("<pullmesh> --cacert <its CA> https://registry.ollama.ai/v2/.../blobs/<digest>`: the CONNECT, its connection handed to pullmesh's ")
         .append("TLS server, a leaf from pullmesh's CA), and from nginx (`ssl` on, TLS 1.2 and 1.3, a leaf for registry.ollama.ai ")
         .append("from a CA of the same key type) serving the very same file, directly.");
     reps.stream().map(r -> r.tlsNegotiated).filter(Objects::nonNull).findFirst()

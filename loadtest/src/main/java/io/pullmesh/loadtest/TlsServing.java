@@ -24,8 +24,9 @@ import java.util.regex.Pattern;
  * cipher each side negotiated are read from {@code curl -v} and reported, so a difference shows. Every download is
  * verified (size and SHA-256).
  *
- * <p>curl reaches nginx directly: through pullmesh it goes via the CONNECT, and that hop (pullmesh's own loopback
- * splice to its TLS server) is part of what an {@code HTTPS_PROXY} client gets, so it is measured, not subtracted.
+ * <p>curl reaches nginx directly: through pullmesh it goes via the CONNECT (answered, then the same connection handed
+ * to pullmesh's TLS server), which is part of what an {@code HTTPS_PROXY} client gets, so it is measured, not
+ * subtracted.
  */
 final class TlsServing {
   static final String PULLMESH = "pullmesh-tls";
@@ -33,7 +34,7 @@ final class TlsServing {
   static final String HOST = "registry.ollama.ai";
   /**
    * Untimed fetches through interception first: the proxy's JIT warm-up pulls go over plain HTTP, so the TLS and
-   * splice code would otherwise be compiled during the first timed runs.
+   * CONNECT code would otherwise be compiled during the first timed runs.
    */
   private static final int WARM_UP_FETCHES = 2;
   private static final Pattern NEGOTIATED = Pattern.compile("SSL connection using ([^\\r\\n]+)");

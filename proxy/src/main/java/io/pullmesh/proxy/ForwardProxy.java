@@ -19,12 +19,14 @@ import java.util.logging.Logger;
  * The forward-proxy half of pullmesh, for clients run with {@code HTTPS_PROXY=http://pullmesh:9200}.
  *
  * <p>{@code CONNECT host:port} for an intercepted host (by default registry.ollama.ai and its blob CDN): pullmesh
- * answers 200 and splices the client's connection to its own TLS server on a loopback port, which presents a
+ * answers 200 and hands the client's connection to its own TLS server ({@link ConnectHandoff}), which presents a
  * certificate for the host the client named (SNI) minted by pullmesh's CA, and serves what is asked through the
- * same cache as the mirror API. For a host on the tunnel list, the connection is spliced to the host itself,
- * bytes unchanged. Every other CONNECT gets 403: pullmesh is not an open proxy.
+ * same cache as the mirror API. Where the handoff is not available, the connection is spliced to that server's
+ * loopback port instead (the same service, with two more socket copies of every byte). For a host on the tunnel
+ * list, the connection is spliced to the host itself, bytes unchanged. Every other CONNECT gets 403: pullmesh is
+ * not an open proxy.
  *
- * <p>The two connections are joined by a {@link Splice}.
+ * <p>Spliced connections are joined by a {@link Splice}.
  */
 final class ForwardProxy {
   private static final Logger LOG = Logger.getLogger(ForwardProxy.class.getName());
@@ -45,6 +47,7 @@ final class ForwardProxy {
   private final TlsEngine.Choice tls;
   private final MetricsRecorder metrics;
   private final NetClient client;
+  private final ConnectHandoff handoff = new ConnectHandoff();
   private volatile int interceptPort = -1;
   /** The client behind each live intercepted connection, by the loopback port it reaches the TLS server from. */
   private final java.util.Map<Integer, String> hops = new java.util.concurrent.ConcurrentHashMap<>();
@@ -92,10 +95,10 @@ final class ForwardProxy {
   }
 
   /**
-   * The options of the loopback TLS server intercepted connections are spliced to: HTTP/1.1 only (no ALPN, so
-   * clients keep one request at a time per connection, as they do with registry.ollama.ai's CDN), certificates
-   * from the SNI key manager, the TLS engine chosen at start ({@link TlsEngine}). A negative port is shared by every
-   * server instance that uses it (Vert.x).
+   * The options of the TLS server intercepted connections are handed to (or spliced to, on its loopback port):
+   * HTTP/1.1 only (no ALPN, so clients keep one request at a time per connection, as they do with registry.ollama.ai's
+   * CDN), certificates from the SNI key manager, the TLS engine chosen at start ({@link TlsEngine}). A negative port
+   * is shared by every server instance that uses it (Vert.x).
    */
   HttpServerOptions interceptServerOptions() {
     return new HttpServerOptions().setHost("127.0.0.1").setPort(-2).setSsl(true).setUseAlpn(false)
@@ -109,6 +112,11 @@ final class ForwardProxy {
 
   int interceptPort() {
     return interceptPort;
+  }
+
+  /** Where intercepted connections go to the TLS server without the loopback hop. */
+  ConnectHandoff handoff() {
+    return handoff;
   }
 
   /** Answers a CONNECT: intercept, tunnel, or refuse. */
@@ -126,6 +134,17 @@ final class ForwardProxy {
       LOG.fine(() -> "refused CONNECT " + t + " from " + req.remoteAddress());
       refuse(req, 403, "pullmesh does not tunnel to " + t + ": it intercepts " + config.intercept()
           + " and tunnels " + config.tunnel() + " (allow more with --tunnel-hosts)");
+      return;
+    }
+    io.vertx.core.internal.ContextInternal here = io.vertx.core.internal.ContextInternal.current();
+    if (intercept && here != null && handoff.canTake(here.nettyEventLoop())) {
+      req.toNetSocket().onComplete(sr -> {
+        if (sr.succeeded() && handoff.take(sr.result())) {
+          metrics.proxyConnect("intercepted");
+        } else if (sr.succeeded()) {
+          sr.result().close();
+        }
+      });
       return;
     }
     String host = intercept ? "127.0.0.1" : t.host();
@@ -162,8 +181,9 @@ final class ForwardProxy {
   }
 
   /**
-   * The client an intercepted request comes from: the peer of the CONNECT whose loopback hop it arrived on (the
-   * TLS server itself only sees 127.0.0.1); the connection's own peer for anything else.
+   * The client an intercepted request comes from: the peer of the CONNECT whose loopback hop it arrived on (over the
+   * hop, the TLS server itself only sees 127.0.0.1); the connection's own peer for anything else, handed-off
+   * connections included.
    */
   String clientOf(HttpServerRequest req) {
     if (req.isSSL() && req.remoteAddress() != null) {

@@ -298,7 +298,12 @@ public final class PullmeshProxy implements AutoCloseable {
           }
           HttpServer tls = server(forward.interceptServerOptions().setIdleTimeout((int) config.idleTimeout().toSeconds())
               .setIdleTimeoutUnit(TimeUnit.SECONDS), routes::handleIntercepted, "intercepted", interceptServers);
-          return transfer.compose(x -> tls.listen()).compose(x -> s.listen());
+          return transfer.compose(x -> tls.listen()).onSuccess(x -> {
+            if (!forward.handoff().register(tls, ((io.vertx.core.internal.ContextInternal) context).nettyEventLoop())) {
+              LOG.warning("intercepted connections on this event loop reach the TLS server over a loopback hop: handoff "
+                  + java.util.Objects.requireNonNullElse(ConnectHandoff.unavailable(), "not possible for this server instance"));
+            }
+          }).compose(x -> s.listen());
         }
       }, new DeploymentOptions().setInstances(instances)).toCompletionStage().toCompletableFuture().get();
     } catch (ExecutionException | InterruptedException e) {
@@ -455,6 +460,11 @@ public final class PullmeshProxy implements AutoCloseable {
 
   public Vertx vertx() {
     return vertx;
+  }
+
+  /** Intercepted connections handed to the TLS server without a loopback hop, so far. */
+  long interceptHandoffs() {
+    return forward.handoff().handedOff();
   }
 
   /** The engine intercepted TLS is served with, or null when interception is off. */

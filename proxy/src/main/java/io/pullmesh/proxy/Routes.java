@@ -21,7 +21,7 @@ import java.util.logging.Logger;
 /**
  * Which handler answers a request, on each of the node's servers: the client port ({@link #handle}: CONNECT and
  * absolute-form requests of clients using this node as their proxy, the registry API, blob storage URLs of intercepted
- * hosts, the admin and peer APIs, /healthz, /metrics, the status page, /ca.crt), the loopback TLS server of intercepted
+ * hosts, the admin and peer APIs, /healthz, /metrics, the status page, /ca.crt), the TLS server of intercepted
  * connections ({@link #handleIntercepted}) and the transfer port ({@link #handleTransfer}). Each request is timed into
  * the metrics under a bounded route tag, and a failure is answered as a registry error. On the request's event loop;
  * never blocks it.
@@ -138,7 +138,7 @@ final class Routes {
         || (req.localAddress() != null && literal.equals(req.localAddress().hostAddress()));
   }
 
-  /** A request that reached this node's loopback TLS server through an intercepted CONNECT. */
+  /** A request that reached this node's TLS server through an intercepted CONNECT. */
   void handleIntercepted(HttpServerRequest req) {
     io.vertx.core.net.HostAndPort a = req.authority();
     String host = a == null ? null : a.host();
