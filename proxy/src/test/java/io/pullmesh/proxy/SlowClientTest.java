@@ -92,4 +92,59 @@ class SlowClientTest {
       assertArrayEquals(Arrays.copyOfRange(expected, 5_000_000, 8_388_608), parts.get(1).body());
     }
   }
+
+  /**
+   * Regression: a client that stops reading held 2 MiB of pooled direct memory, 16 chunks queued in Vert.x before the
+   * response reported its write queue full (64 such clients pinned 137 MiB, a node's peak RSS). Now at most
+   * {@link BodyWriter#MAX_IN_FLIGHT} is written ahead of the socket, plus the chunk being read.
+   */
+  @Test
+  void aClientThatStopsReadingHoldsAtMostTwoChunksOfDirectMemory() throws Exception {
+    FakeModel model = ModelFixture.of("library/stalled", "latest").layer(MediaTypes.MODEL, 16L << 20).create(dir.resolve("model"));
+    FakeBlob b = model.largestLayer();
+    int clients = 4;
+    try (Harness h = Harness.start(dir, model)) {
+      String path = "/v2/library/stalled/blobs/" + b.digest();
+      Object[] whole = slowGet(h.proxy.port(), path, null);
+      assertEquals(b.size(), ((byte[]) whole[1]).length);
+      h.awaitIdle();
+      io.netty.buffer.PooledByteBufAllocator pool = io.netty.buffer.PooledByteBufAllocator.DEFAULT;
+      long before = pool.pinnedDirectMemory();
+      List<Socket> stalled = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < clients; i++) {
+          Socket s = new Socket();
+          stalled.add(s);
+          s.setReceiveBufferSize(16 << 10);
+          s.connect(new java.net.InetSocketAddress("127.0.0.1", h.proxy.port()));
+          // two ranges apart: a multipart body, which is copied through memory (one range, or two that touch, go out with sendfile)
+          s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes=0-0,2-" + (b.size() - 1)
+              + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          s.getOutputStream().flush();
+        }
+        // the writers run until the sockets stop taking bytes; then what they hold stays put
+        long[] last = {-1};
+        io.pullmesh.testkit.Waits.awaitTrue(() -> {
+          long now = pool.pinnedDirectMemory();
+          boolean still = now == last[0] && now > before;
+          last[0] = now;
+          if (!still) {
+            try {
+              Thread.sleep(300);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          }
+          return still;
+        }, () -> "pinned direct memory still moving: " + pool.pinnedDirectMemory());
+        long held = pool.pinnedDirectMemory() - before;
+        long bound = (long) clients * (BodyWriter.MAX_IN_FLIGHT + BodyWriter.CHUNK);
+        assertTrue(held <= bound, clients + " stalled clients pin " + held + " bytes of direct memory, want at most " + bound);
+      } finally {
+        for (Socket s : stalled) {
+          s.close();
+        }
+      }
+    }
+  }
 }
