@@ -3,6 +3,7 @@ package io.pullmesh.proxy;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
+import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.internal.net.NetSocketInternal;
@@ -134,22 +135,26 @@ final class ConnectHandoff {
     internal.messageHandler(early::add);
     // after the read that carried the CONNECT has gone through the pipeline: some of Vert.x's HTTP handlers remove
     // themselves once it has, and would fail to if they were gone already
-    ch.eventLoop().execute(() -> handOver(ch, accept, connect, early));
+    ch.eventLoop().execute(() -> handOver(ch, accept, internal, early));
     return true;
   }
 
-  private void handOver(Channel ch, Handler<Channel> accept, NetSocket connect, List<Object> early) {
+  private void handOver(Channel ch, Handler<Channel> accept, NetSocketInternal connect, List<Object> early) {
+    if (!ch.isActive()) {
+      // closed before its turn: Vert.x's own handlers saw the close and ended the CONNECT's connection
+      early.forEach(ReferenceCountUtil::release);
+      return;
+    }
     ChannelPipeline p = ch.pipeline();
     for (String name : new ArrayList<>(p.toMap().keySet())) {
       p.remove(name);
     }
     ch.closeFuture().addListener(f -> closed(connect));
     handedOff.incrementAndGet();
-    if (!ch.isActive()) {
-      return;
-    }
     accept.handle(ch);
     ch.config().setAutoRead(true);
+    // anything the CONNECT's socket still delivers from its own queue goes the same way
+    connect.messageHandler(p::fireChannelRead);
     for (Object msg : early) {
       p.fireChannelRead(msg);
     }
