@@ -24,10 +24,11 @@ final class BodyWriter {
   /** Bytes per read. */
   static final int CHUNK = 128 << 10;
   /**
-   * Most bytes written to the response that its socket has not taken yet: the direct memory one client can hold. The
-   * response's own {@code writeQueueFull} is not enough: Vert.x 5 reports it only once 16 messages wait in the
-   * connection's queue, 2 MiB of chunks per client that stops reading (measured: 137 MiB of pooled direct memory pinned
-   * by 64 clients behind their downloads, the peak of a node's RSS).
+   * The next chunk is read only while less than this is written to the response and not yet taken by its socket, so a
+   * client holds at most this plus one chunk of direct memory. The response's own {@code writeQueueFull} is not enough:
+   * Vert.x 5 reports it only once 16 messages wait in the connection's queue, 2 MiB of chunks per client that stops
+   * reading (measured: 137 MiB of pooled direct memory pinned by 64 clients behind their downloads, the peak of a node's
+   * RSS).
    */
   static final int MAX_IN_FLIGHT = 2 * CHUNK;
 

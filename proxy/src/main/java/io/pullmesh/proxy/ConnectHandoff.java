@@ -34,7 +34,9 @@ import java.util.logging.Logger;
  * turns the handoff off, {@link ForwardProxy} keeps the loopback hop, which needs none. Not for deciding what is intercepted, nor for the TLS server's options: {@link ForwardProxy}.
  *
  * <p>A client must not send TLS bytes before it reads the CONNECT's 200 (curl, Go's and the JDK's clients all wait):
- * bytes that came with the CONNECT request itself would be read as HTTP, as they are by any proxy.
+ * bytes that came in the same read as the CONNECT request stay with Vert.x's HTTP connection, which drops them, and
+ * the handshake then times out (the loopback hop did the same). Bytes that arrive after the 200 and before the
+ * handover are kept and given to the TLS handler.
  */
 final class ConnectHandoff {
   private static final Logger LOG = Logger.getLogger(ConnectHandoff.class.getName());
@@ -135,7 +137,12 @@ final class ConnectHandoff {
     internal.messageHandler(early::add);
     // after the read that carried the CONNECT has gone through the pipeline: some of Vert.x's HTTP handlers remove
     // themselves once it has, and would fail to if they were gone already
-    ch.eventLoop().execute(() -> handOver(ch, accept, internal, early));
+    try {
+      ch.eventLoop().execute(() -> handOver(ch, accept, internal, early));
+    } catch (RuntimeException e) {
+      // the event loop is shutting down: the node is closing, and so is the connection
+      ch.close();
+    }
     return true;
   }
 
@@ -146,15 +153,21 @@ final class ConnectHandoff {
       return;
     }
     ChannelPipeline p = ch.pipeline();
-    for (String name : new ArrayList<>(p.toMap().keySet())) {
-      p.remove(name);
+    try {
+      for (String name : new ArrayList<>(p.toMap().keySet())) {
+        p.remove(name);
+      }
+      ch.closeFuture().addListener(f -> closed(connect));
+      accept.handle(ch);
+    } catch (RuntimeException e) {
+      // a channel without its handlers would stay open with no one to time it out
+      LOG.log(Level.WARNING, "handing an intercepted connection to the TLS server failed; closing it", e);
+      early.forEach(ReferenceCountUtil::release);
+      ch.close();
+      return;
     }
-    ch.closeFuture().addListener(f -> closed(connect));
     handedOff.incrementAndGet();
-    accept.handle(ch);
     ch.config().setAutoRead(true);
-    // anything the CONNECT's socket still delivers from its own queue goes the same way
-    connect.messageHandler(p::fireChannelRead);
     for (Object msg : early) {
       p.fireChannelRead(msg);
     }

@@ -137,7 +137,8 @@ final class ForwardProxy {
       return;
     }
     io.vertx.core.internal.ContextInternal here = io.vertx.core.internal.ContextInternal.current();
-    if (intercept && here != null && handoff.canTake(here.nettyEventLoop())) {
+    // HTTP/1.1 only: an HTTP/2 CONNECT is a stream of a shared connection, not a socket to hand over
+    if (intercept && here != null && req.version() != io.vertx.core.http.HttpVersion.HTTP_2 && handoff.canTake(here.nettyEventLoop())) {
       req.toNetSocket().onComplete(sr -> {
         if (sr.succeeded() && handoff.take(sr.result())) {
           metrics.proxyConnect("intercepted");
@@ -186,7 +187,8 @@ final class ForwardProxy {
    * connections included.
    */
   String clientOf(HttpServerRequest req) {
-    if (req.isSSL() && req.remoteAddress() != null) {
+    // a hop comes from loopback; a handed-off connection's own port may equal a live hop's
+    if (req.isSSL() && req.remoteAddress() != null && "127.0.0.1".equals(req.remoteAddress().hostAddress())) {
       String c = hops.get(req.remoteAddress().port());
       if (c != null) {
         return c;
