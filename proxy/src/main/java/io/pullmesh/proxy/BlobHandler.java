@@ -146,6 +146,9 @@ final class BlobHandler {
       SpaceManager.Lease lease = space.use(digest);
       ex.onDone(lease::close);
       String cacheResult = found instanceof DownloadManager.Lookup.InFlight f ? (f.started() ? "miss" : "inflight") : "hit";
+      if ("miss".equals(cacheResult)) {
+        pulls.blobStarted(ex.client, digest);
+      }
       ex.onDone(() -> pulls.blobServed(ex.client, digest, resp.bytesWritten(), cacheResult));
       if (found instanceof DownloadManager.Lookup.Committed c) {
         metrics.blobRequest("hit");

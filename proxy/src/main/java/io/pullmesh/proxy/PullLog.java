@@ -97,9 +97,33 @@ final class PullLog {
   }
 
   /**
+   * A blob request of {@code client} started that blob's download from upstream. Counted when it starts, not when its
+   * response ends: Ollama hangs up its URL-resolution GET after the headers, and that response can end after the pull's
+   * other requests have sent every blob and the pull was logged (a cold pull logged {@code started_upstream=3} of 4).
+   */
+  synchronized void blobStarted(String client, Digest digest) {
+    Pull p = find(client, digest);
+    if (p != null) {
+      p.startedUpstream++;
+    }
+  }
+
+  /** The pull of {@code client} that {@code digest} belongs to, or null. */
+  private Pull find(String client, Digest digest) {
+    assert Thread.holdsLock(this);
+    for (Pull candidate : pulls.values()) {
+      if (candidate.client.equals(client) && candidate.sizes.containsKey(digest)) {
+        return candidate;
+      }
+    }
+    return null;
+  }
+
+  /**
    * A blob response to {@code client} ended having sent {@code bytes} of body.
    *
-   * @param cache how it was answered: hit, inflight (joined a download) or miss (started one)
+   * @param cache how it was answered: hit, inflight (joined a download) or miss (started one: counted by
+   *     {@link #blobStarted})
    */
   synchronized void blobServed(String client, Digest digest, long bytes, String cache) {
     Pull p = null;
@@ -114,9 +138,6 @@ final class PullLog {
     }
     if (p == null) {
       return;
-    }
-    if ("miss".equals(cache)) {
-      p.startedUpstream++;
     }
     if (bytes <= 0) {
       return;

@@ -45,6 +45,7 @@ class LogSetupTest {
       Digest a = Digest.ofHex("a".repeat(64));
       PullLog log = new PullLog(Clock.fixed(Instant.parse("2026-01-02T03:04:05Z"), ZoneOffset.UTC));
       log.manifestServed("10.0.0.7", "library/qwen2.5:7b", Map.of(a, 100L));
+      log.blobStarted("10.0.0.7", a);
       log.blobServed("10.0.0.7", a, 100, "miss");
       records = pulls.records();
     }

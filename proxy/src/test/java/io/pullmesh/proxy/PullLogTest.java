@@ -53,6 +53,7 @@ class PullLogTest {
     List<String> lines = new ArrayList<>();
     PullLog log = new PullLog(clock, lines::add);
     log.manifestServed("10.0.0.7", "library/qwen2.5:7b", Map.of(A, 100L, B, 10L));
+    log.blobStarted("10.0.0.7", A);
     log.blobServed("10.0.0.7", A, 60, "miss");
     clock.now += 500;
     log.blobServed("10.0.0.8", A, 100, "hit"); // another client: not this pull
@@ -65,6 +66,26 @@ class PullLogTest {
     assertEquals(0, log.active());
   }
 
+  /**
+   * Regression (a flaky CI run: {@code started_upstream=3} for a cold pull of 4 blobs): the response that starts a
+   * download can be the last to end. Ollama's URL-resolution GET starts it and is hung up after the headers, while the
+   * ranged parts send every byte and the pull is logged.
+   */
+  @Test
+  void aDownloadCountsAsStartedEvenWhenTheResponseThatStartedItEndsAfterThePullWasLogged() {
+    Hand clock = new Hand();
+    List<String> lines = new ArrayList<>();
+    PullLog log = new PullLog(clock, lines::add);
+    log.manifestServed("10.0.0.7", "library/qwen2.5:7b", Map.of(A, 100L, B, 10L));
+    log.blobStarted("10.0.0.7", A); // the resolution GETs, still open
+    log.blobStarted("10.0.0.7", B);
+    log.blobServed("10.0.0.7", A, 100, "inflight"); // the parts
+    log.blobServed("10.0.0.7", B, 10, "inflight");
+    log.blobServed("10.0.0.7", A, 0, "miss"); // a resolution GET ends last, nothing sent
+    assertEquals(1, lines.size(), lines.toString());
+    assertTrue(lines.get(0).contains(" started_upstream=2 blobs=2/2 "), lines.get(0));
+  }
+
   @Test
   void aPullThatStopsIsLoggedIncompleteAfterTheIdleTimeAndOneThatNeverStartedIsNot() {
     Hand clock = new Hand();
@@ -72,6 +93,7 @@ class PullLogTest {
     PullLog log = new PullLog(clock, lines::add);
     log.manifestServed("c1", "library/a:latest", Map.of(A, 100L));
     log.manifestServed("c2", "library/b:latest", Map.of(B, 100L));
+    log.blobStarted("c1", A);
     log.blobServed("c1", A, 30, "miss");
     clock.now += PullLog.IDLE_MS - 1;
     log.sweep();
