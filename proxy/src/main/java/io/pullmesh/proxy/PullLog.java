@@ -83,7 +83,7 @@ final class PullLog {
     if (blobs.isEmpty()) {
       return;
     }
-    String key = client + " " + model;
+    String key = key(client, model);
     Pull previous = pulls.remove(key);
     if (previous != null && previous.sent.values().stream().mapToLong(Long::longValue).sum() > 0) {
       finish(previous, "incomplete");
@@ -94,6 +94,11 @@ final class PullLog {
       it.remove();
     }
     pulls.put(key, new Pull(model, client, Map.copyOf(blobs), clock.millis()));
+  }
+
+  /** The key of {@code client}'s pull of {@code model} in {@link #pulls}. */
+  private static String key(String client, String model) {
+    return client + " " + model;
   }
 
   /**
@@ -126,20 +131,8 @@ final class PullLog {
    *     {@link #blobStarted})
    */
   synchronized void blobServed(String client, Digest digest, long bytes, String cache) {
-    Pull p = null;
-    String key = null;
-    for (Map.Entry<String, Pull> e : pulls.entrySet()) {
-      Pull candidate = e.getValue();
-      if (candidate.client.equals(client) && candidate.sizes.containsKey(digest)) {
-        p = candidate;
-        key = e.getKey();
-        break;
-      }
-    }
-    if (p == null) {
-      return;
-    }
-    if (bytes <= 0) {
+    Pull p = find(client, digest);
+    if (p == null || bytes <= 0) {
       return;
     }
     p.sent.merge(digest, bytes, Long::sum);
@@ -150,7 +143,7 @@ final class PullLog {
     }
     p.lastProgress = clock.millis();
     if (p.blobsDone() == p.sizes.size()) {
-      pulls.remove(key);
+      pulls.remove(key(p.client, p.model));
       finish(p, "complete");
     }
   }
